@@ -1,0 +1,62 @@
+# weft's two commands:
+#   make run    set up what is missing, build, and train the default config
+#   make test   set up what is missing, then format check, lints and every test
+# Set-up is idempotent: each step checks first and installs only what is missing.
+
+SHELL := /bin/bash
+.SHELLFLAGS := -eu -o pipefail -c
+
+TORCH_VERSION := 2.13.0
+# Shared by every clone and CI run on this machine: a 4.7 GB libtorch is installed once.
+WEFT_CACHE ?= $(or $(XDG_CACHE_HOME),$(HOME)/.cache)/weft
+TORCH_VENV := $(WEFT_CACHE)/torch-$(TORCH_VERSION)
+FASHION_MNIST := /usr/share/datasets/fashion-mnist/train-images-idx3-ubyte.gz
+CONFIG ?= configs/fashion_mnist/lenet5_sgd.toml
+ARGS ?=
+
+# tch builds against the PyTorch wheel in the venv (torch-sys looks for `python` on PATH).
+export LIBTORCH_USE_PYTORCH := 1
+export PATH := $(TORCH_VENV)/bin:$(PATH)
+
+SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
+
+.PHONY: all setup system-packages libtorch wasm-target build run test lint fmt clean-cache
+
+all: run
+
+setup: system-packages libtorch wasm-target
+
+system-packages:
+	@if [ ! -f $(FASHION_MNIST) ]; then \
+		echo "installing Debian's dataset-fashion-mnist"; \
+		$(SUDO) apt-get update -qq && $(SUDO) apt-get install -y -qq dataset-fashion-mnist; \
+	fi
+
+libtorch:
+	@if ! $(TORCH_VENV)/bin/python -c 'import torch, sys; sys.exit(torch.__version__.split("+")[0] != "$(TORCH_VERSION)")' 2>/dev/null; then \
+		echo "installing torch==$(TORCH_VERSION) (libtorch) into $(TORCH_VENV)"; \
+		rm -rf $(TORCH_VENV).partial && mkdir -p $(WEFT_CACHE); \
+		python3 -m venv $(TORCH_VENV).partial; \
+		$(TORCH_VENV).partial/bin/pip install -q --disable-pip-version-check torch==$(TORCH_VERSION); \
+		rm -rf $(TORCH_VENV) && mv $(TORCH_VENV).partial $(TORCH_VENV); \
+		sed -i "s#$(TORCH_VENV).partial#$(TORCH_VENV)#g" $(TORCH_VENV)/bin/* 2>/dev/null || true; \
+	fi
+
+wasm-target:
+	@rustup target list --installed | grep -qx wasm32-wasip2 || rustup target add wasm32-wasip2
+
+build: setup
+	cargo build --release -p weft
+
+run: build
+	./target/release/weft train $(CONFIG) $(ARGS)
+
+lint:
+	cargo fmt --all -- --check
+	cargo clippy --workspace --all-targets -- -D warnings
+
+test: setup lint
+	cargo test --workspace
+
+fmt:
+	cargo fmt --all

@@ -1,0 +1,4 @@
+//! One module per subcommand.
+
+pub mod print_config;
+pub mod train;

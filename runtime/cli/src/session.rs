@@ -1,0 +1,324 @@
+//! From config and flags to a ready-to-run training session.
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use anyhow::{Context, Result, anyhow, bail};
+use serde_json::{Value, json};
+use weft_config::schema::{DataConfig, LoaderConfig, Phase, RunConfig};
+use weft_config::{Config, ConfigError, ErrorKind, Located};
+use weft_core::build::{HookRegistry, RunPlan};
+use weft_core::{RunContext, RunLog, Runner, Split};
+use weft_data::{Dataset, Loader, LoaderSettings, build_dataset};
+use weft_nn::models::build_model;
+use weft_nn::optim::build_optimizer;
+use weft_nn::{Loaders, TorchEngine, parse_device};
+
+/// Command-line settings that override the config.
+#[derive(Debug, Clone, Default)]
+pub struct TrainOptions {
+    /// The config file.
+    pub config: PathBuf,
+    /// `--work-dir`.
+    pub work_dir: Option<PathBuf>,
+    /// `--cfg-options`.
+    pub cfg_options: Vec<String>,
+    /// `--resume-from`.
+    pub resume_from: Option<PathBuf>,
+    /// `--auto-resume`.
+    pub auto_resume: bool,
+    /// `--seed`.
+    pub seed: Option<u64>,
+    /// `--device`.
+    pub device: Option<String>,
+    /// Print log lines to the console (off in tests).
+    pub console: bool,
+}
+
+/// A training session ready to run.
+pub struct Session {
+    /// The runner with its hooks and engine.
+    pub runner: Runner,
+    /// The merged config.
+    pub config: Config,
+    /// The typed config.
+    pub schema: RunConfig,
+    /// Runner, length and workflow.
+    pub plan: RunPlan,
+    /// Where outputs go.
+    pub work_dir: PathBuf,
+}
+
+/// Loads the config and applies `--cfg-options`.
+pub fn load_config(path: &Path, options: &[String]) -> Result<Config, ConfigError> {
+    let mut cfg = Config::from_file(path)?;
+    cfg.apply_options(options)?;
+    Ok(cfg)
+}
+
+/// Builds everything a `weft train` run needs.
+pub fn prepare(opts: &TrainOptions) -> Result<Session> {
+    let config = load_config(&opts.config, &opts.cfg_options)?;
+    let schema = config.schema()?;
+    let plan = weft_core::build::plan(&config, &schema)?;
+    let work_dir = match (&opts.work_dir, &schema.work_dir) {
+        (Some(d), _) => d.clone(),
+        (None, Some(d)) => PathBuf::from(d),
+        (None, None) => {
+            let stem = opts
+                .config
+                .file_stem()
+                .map(|s| s.to_string_lossy().into_owned())
+                .unwrap_or_else(|| "run".into());
+            PathBuf::from("work_dirs").join(stem)
+        }
+    };
+    std::fs::create_dir_all(&work_dir)
+        .with_context(|| format!("cannot create the work dir {}", work_dir.display()))?;
+    check_writable(&work_dir)?;
+    remove_stale_temporaries(&work_dir);
+    let seed = opts.seed.or(schema.seed).unwrap_or(0);
+    let device_name = opts
+        .device
+        .clone()
+        .or_else(|| schema.device.clone())
+        .unwrap_or_else(|| "auto".into());
+    let device = parse_device(&device_name).map_err(|e| anyhow!(e))?;
+    if let Some(n) = schema.threads {
+        tch::set_num_threads(n as i32);
+    }
+    if schema.deterministic == Some(true) {
+        tch::Cuda::cudnn_set_benchmark(false);
+    }
+
+    let log = if opts.console {
+        RunLog::console()
+    } else {
+        RunLog::capturing()
+    };
+    let runner_kind = plan.runner;
+    let registry = HookRegistry::with_builtins();
+    let hooks = weft_core::build::hooks(&config, &schema, &plan, &registry, &log)?;
+
+    let needs_val = plan.workflow.iter().any(|s| s.0 == Phase::Val)
+        || schema
+            .evaluation
+            .as_ref()
+            .is_some_and(|e| e.dataset.as_ref().is_none_or(|d| d.value == "val"));
+    let needs_test = schema
+        .evaluation
+        .as_ref()
+        .is_some_and(|e| e.dataset.as_ref().is_some_and(|d| d.value == "test"));
+    let pin = device != tch::Device::Cpu;
+    let loaders = Loaders {
+        train: Some(loader(
+            &config,
+            &schema.data,
+            Phase::Train.as_str(),
+            seed,
+            pin,
+        )?),
+        val: if needs_val {
+            Some(loader(&config, &schema.data, "val", seed, pin)?)
+        } else {
+            None
+        },
+        test: if needs_test {
+            Some(loader(&config, &schema.data, "test", seed, pin)?)
+        } else {
+            None
+        },
+    };
+    tch::manual_seed(seed as i64);
+    let model = build_model(&schema.model.0, &config, device)?;
+    let setup = build_optimizer(&schema.optimizer.0, &config, &model.store)?;
+    let timestamp = weft_core::pyfmt::local_timestamp();
+    log.open_file(&work_dir.join(format!("{timestamp}.log")))
+        .with_context(|| format!("cannot write the log in {}", work_dir.display()))?;
+    let config_copy = work_dir.join(
+        opts.config
+            .file_name()
+            .unwrap_or_else(|| "config.toml".as_ref()),
+    );
+    std::fs::write(&config_copy, config.to_toml_string())
+        .with_context(|| format!("cannot write {}", config_copy.display()))?;
+    log.info(&format!(
+        "model {}: {} trainable parameters; optimizer {}; device {}",
+        model.kind,
+        model.store.num_trainable(),
+        setup.optimizer.name(),
+        weft_nn::device_name(device)
+    ));
+    for (name, l) in [
+        ("train", &loaders.train),
+        ("val", &loaders.val),
+        ("test", &loaders.test),
+    ] {
+        if let Some(l) = l {
+            log.info(&format!(
+                "{name} data: {}, {} batches of {}",
+                l.dataset().describe(),
+                l.len(),
+                l.settings().batch_size
+            ));
+        }
+    }
+    let engine = TorchEngine::new(model, setup, loaders, device, seed);
+    let mut ctx = RunContext::new(Box::new(engine), runner_kind, work_dir.clone(), log.clone());
+    ctx.timestamp = timestamp;
+    ctx.seed = seed;
+    let work_dir_name = work_dir
+        .file_name()
+        .map(|s| s.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    ctx.meta.insert("seed".into(), json!(seed));
+    ctx.meta.insert(
+        "config_name".into(),
+        json!(
+            opts.config
+                .file_name()
+                .map(|s| s.to_string_lossy().into_owned())
+                .unwrap_or_default()
+        ),
+    );
+    ctx.meta.insert("work_dir".into(), json!(work_dir_name));
+    ctx.meta
+        .insert("weft_version".into(), json!(env!("CARGO_PKG_VERSION")));
+    ctx.checkpoint_extra
+        .insert("config".into(), config.to_json());
+    let mut runner = Runner::new(ctx, hooks, plan.workflow.clone(), plan.max);
+
+    let resume = match (&opts.resume_from, &schema.resume_from) {
+        (Some(p), _) => Some(p.clone()),
+        (None, Some(p)) => Some(PathBuf::from(p)),
+        (None, None) if opts.auto_resume || schema.auto_resume == Some(true) => {
+            let latest = work_dir.join(weft_core::LATEST);
+            latest.exists().then_some(latest)
+        }
+        _ => None,
+    };
+    if let Some(path) = resume {
+        let meta = runner
+            .ctx
+            .engine
+            .load_checkpoint(&path, true)
+            .map_err(|e| anyhow!("cannot resume: {}", e.message))?;
+        runner
+            .restore(&meta)
+            .map_err(|e| anyhow!("cannot resume from {}: {e}", path.display()))?;
+        runner
+            .ctx
+            .log
+            .info(&format!("resumed from {}", path.display()));
+    } else if let Some(path) = &schema.load_from {
+        runner
+            .ctx
+            .engine
+            .load_checkpoint(Path::new(path), false)
+            .map_err(|e| anyhow!("cannot load weights: {}", e.message))?;
+        runner.ctx.log.info(&format!("load checkpoint from {path}"));
+    }
+    Ok(Session {
+        runner,
+        config,
+        schema,
+        plan,
+        work_dir,
+    })
+}
+
+fn check_writable(dir: &Path) -> Result<()> {
+    let probe = dir.join(".weft-write-test");
+    std::fs::write(&probe, b"")
+        .with_context(|| format!("the work dir {} is not writable", dir.display()))?;
+    let _ = std::fs::remove_file(probe);
+    Ok(())
+}
+
+/// Temporary files left by a crash during a checkpoint write are never complete; remove them.
+fn remove_stale_temporaries(dir: &Path) {
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return;
+    };
+    for entry in entries.flatten() {
+        let name = entry.file_name().to_string_lossy().into_owned();
+        if name.starts_with('.') && name.ends_with(".tmp") {
+            let _ = std::fs::remove_file(entry.path());
+        }
+    }
+}
+
+fn loader(cfg: &Config, data: &DataConfig, split: &str, seed: u64, pin: bool) -> Result<Loader> {
+    let node = match split {
+        "train" => data.train.as_ref(),
+        "val" => data.val.as_ref(),
+        _ => data.test.as_ref(),
+    };
+    let Some(node) = node else {
+        bail!(ConfigError::new(
+            ErrorKind::MissingKey,
+            format!("this run needs `data.{split}`, which the config does not set")
+        ));
+    };
+    let dataset: Arc<dyn Dataset> = build_dataset(&node.0, cfg).map_err(|e| match e {
+        weft_data::BuildError::Config(c) => anyhow!(c),
+        weft_data::BuildError::Data(d) => anyhow!(d),
+    })?;
+    let over = match split {
+        "train" => data.train_dataloader.clone(),
+        "val" => data.val_dataloader.clone(),
+        _ => data.test_dataloader.clone(),
+    }
+    .unwrap_or_default();
+    let batch = batch_size(cfg, data, &over)?;
+    Ok(Loader::new(
+        dataset,
+        LoaderSettings {
+            batch_size: batch,
+            workers: over.workers_per_gpu.or(data.workers_per_gpu).unwrap_or(2) as usize,
+            shuffle: over.shuffle.unwrap_or(split == "train"),
+            drop_last: over.drop_last.unwrap_or(false),
+            prefetch: over.prefetch.unwrap_or(2) as usize,
+            seed,
+            pin_memory: pin,
+        },
+    ))
+}
+
+fn batch_size(cfg: &Config, data: &DataConfig, over: &LoaderConfig) -> Result<usize> {
+    let pick: Option<&Located<u64>> = over
+        .samples_per_gpu
+        .as_ref()
+        .or(over.videos_per_gpu.as_ref())
+        .or(data.samples_per_gpu.as_ref())
+        .or(data.videos_per_gpu.as_ref());
+    match pick {
+        Some(b) if b.value > 0 => Ok(b.value as usize),
+        Some(b) => Err(anyhow!(cfg.error_at(
+            ErrorKind::InvalidValue,
+            "the batch size must be at least 1",
+            &b.origin
+        ))),
+        None => Err(anyhow!(
+            ConfigError::new(
+                ErrorKind::MissingKey,
+                "`data.samples_per_gpu` (the batch size) is not set"
+            )
+            .with_help("add `samples_per_gpu = 64` to the `[data]` table")
+        )),
+    }
+}
+
+/// Evaluation split by name, for `weft test`.
+pub fn split_of(name: &str) -> Option<Split> {
+    match name {
+        "val" => Some(Split::Val),
+        "test" => Some(Split::Test),
+        _ => None,
+    }
+}
+
+/// The JSON stored as metadata, for inspection commands.
+pub fn describe(value: &Value) -> String {
+    serde_json::to_string_pretty(value).unwrap_or_default()
+}

@@ -1,0 +1,16 @@
+//! The typed configuration: what each MMCV top-level key means to weft.
+//!
+//! Tables whose keys depend on a `type` (models, datasets, optimizers, custom hooks, logger
+//! hooks) are kept as [`crate::RawNode`] here and validated by the registry that builds them,
+//! with the same located errors.
+
+mod data;
+mod hooks;
+mod run;
+
+pub use data::{DataConfig, LoaderConfig};
+pub use hooks::{
+    CheckpointConfig, EvalConfig, GradClipConfig, LogConfig, OptimizerHookConfig,
+    deserialize_norm_type,
+};
+pub use run::{Phase, RunConfig, RunnerConfig, WorkflowStage};

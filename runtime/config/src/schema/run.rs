@@ -1,0 +1,123 @@
+//! The top level of a run config.
+
+use serde::Deserialize;
+
+use super::{CheckpointConfig, DataConfig, EvalConfig, LogConfig, OptimizerHookConfig};
+use crate::{Config, ConfigError, Located, RawNode, Value, from_node};
+
+/// The top-level keys weft understands, with MMCV's names.
+///
+/// Top-level keys that start with an underscore are free variables: they are not validated
+/// and exist to be referenced with `"{{_base_._name}}"` (MMCV configs use plain Python
+/// variables such as `train_pipeline` for this).
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RunConfig {
+    /// The model: `{ type = "LeNet5" | "ResNet" | "Modules", ... }`.
+    pub model: RawNode,
+    /// Datasets and loaders (`samples_per_gpu`, `workers_per_gpu`, `train`, `val`, `test`).
+    pub data: DataConfig,
+    /// The optimizer: `{ type = "SGD", lr = 0.01, momentum = 0.9, ... }`, optionally with
+    /// `constructor` and `paramwise_cfg`.
+    pub optimizer: RawNode,
+    /// The optimizer hook (backward, gradient clipping, step). Absent: no training step.
+    pub optimizer_config: Option<OptimizerHookConfig>,
+    /// The learning-rate policy: `{ policy = "step", step = [3], ... }`.
+    pub lr_config: Option<RawNode>,
+    /// The momentum policy: `{ policy = "CosineAnnealing", ... }`.
+    pub momentum_config: Option<RawNode>,
+    /// `{ type = "EpochBasedRunner", max_epochs = N }` or `{ type = "IterBasedRunner", max_iters = N }`.
+    pub runner: Option<RunnerConfig>,
+    /// MMAction2's spelling of `runner.max_epochs` (epoch-based runner).
+    pub total_epochs: Option<Located<u64>>,
+    /// Phases run in turn, for example `[["train", 1], ["val", 1]]`. Default `[["train", 1]]`.
+    pub workflow: Option<Located<Vec<WorkflowStage>>>,
+    /// The checkpoint hook.
+    pub checkpoint_config: Option<CheckpointConfig>,
+    /// Loggers: `{ interval = 50, hooks = [{ type = "TextLoggerHook" }] }`.
+    pub log_config: Option<LogConfig>,
+    /// The evaluation hook: `{ interval = 1, metrics = ["top_k_accuracy"] }`.
+    pub evaluation: Option<EvalConfig>,
+    /// Extra hooks, built-in or from plugins: `[{ type = "...", priority = "NORMAL", ... }]`.
+    #[serde(default)]
+    pub custom_hooks: Vec<RawNode>,
+    /// Plugins to load: `{ imports = ["path.wasm" | { path = ..., sha256 = ... }], allow_failed_imports = false }`.
+    pub custom_imports: Option<RawNode>,
+    /// Where outputs go. Default `./work_dirs/<config name>`; `--work-dir` wins.
+    pub work_dir: Option<String>,
+    /// Weights to start from (epoch 0, optimizer fresh), as MMAction2's `load_from`.
+    pub load_from: Option<String>,
+    /// A checkpoint to resume from; `--resume-from` wins.
+    pub resume_from: Option<String>,
+    /// Resume from `work_dir/latest` when it exists.
+    pub auto_resume: Option<bool>,
+    /// Seed for weights, shuffling and dropout; `--seed` wins. Default 0.
+    pub seed: Option<u64>,
+    /// Ask libtorch for deterministic algorithms.
+    pub deterministic: Option<bool>,
+    /// `cpu`, `cuda`, `cuda:N` or `auto`; `--device` wins. Default `auto`.
+    pub device: Option<String>,
+    /// Intra-op threads for libtorch on CPU. Default: libtorch's choice.
+    pub threads: Option<u32>,
+    /// Accepted for MMCV compatibility: `INFO` or `DEBUG`.
+    pub log_level: Option<String>,
+    /// Accepted and ignored: weft runs one process.
+    pub dist_params: Option<RawNode>,
+    /// Accepted and ignored: use `device`.
+    pub gpu_ids: Option<Vec<u32>>,
+    /// Accepted and ignored (MMAction2 runtime keys with no meaning here).
+    pub opencv_num_threads: Option<i64>,
+    /// Accepted and ignored.
+    pub mp_start_method: Option<String>,
+    /// Accepted and ignored.
+    pub find_unused_parameters: Option<bool>,
+}
+
+/// `runner = { type = ..., max_epochs | max_iters }`.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RunnerConfig {
+    /// `EpochBasedRunner` or `IterBasedRunner`.
+    #[serde(rename = "type")]
+    pub kind: Located<String>,
+    /// Epochs to train (epoch-based).
+    pub max_epochs: Option<Located<u64>>,
+    /// Iterations to train (iter-based).
+    pub max_iters: Option<Located<u64>>,
+}
+
+/// A phase of the workflow.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Phase {
+    /// Training: forward, backward, step.
+    Train,
+    /// Validation losses under no-grad; nothing is updated.
+    Val,
+}
+
+impl Phase {
+    /// `"train"` or `"val"`, as MMCV writes `runner.mode`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Phase::Train => "train",
+            Phase::Val => "val",
+        }
+    }
+}
+
+/// One `[phase, count]` entry of `workflow`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+pub struct WorkflowStage(pub Phase, pub u64);
+
+impl RunConfig {
+    /// Reads the top level of `cfg`.
+    pub fn from_config(cfg: &Config) -> Result<RunConfig, ConfigError> {
+        // Underscore-prefixed top-level keys are user variables; hide them from the schema.
+        let mut root = cfg.root().clone();
+        if let Value::Table(t) = &mut root.value {
+            t.retain(|k, _| !k.starts_with('_'));
+        }
+        from_node(&root, cfg.sources())
+    }
+}

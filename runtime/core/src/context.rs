@@ -1,0 +1,244 @@
+//! What hooks see and change: the counters, the log buffer, the metadata and the engine.
+
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+
+use serde_json::{Map, Value};
+use weft_config::schema::Phase;
+
+use crate::clock::Clock;
+use crate::engine::{Engine, LoaderPosition, StepOutputs};
+use crate::log_buffer::LogBuffer;
+use crate::run_log::RunLog;
+
+/// Which loop runs (MMCV's `EpochBasedRunner` or `IterBasedRunner`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RunnerKind {
+    /// Counts epochs; `max_iters = max_epochs * len(train loader)`.
+    EpochBased,
+    /// Counts iterations; loaders wrap around.
+    IterBased,
+}
+
+impl RunnerKind {
+    /// MMCV's class name.
+    pub fn name(self) -> &'static str {
+        match self {
+            RunnerKind::EpochBased => "EpochBasedRunner",
+            RunnerKind::IterBased => "IterBasedRunner",
+        }
+    }
+}
+
+/// Work a hook hands to the runner before it continues (see [`RunContext::yield_to`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Yield {
+    /// Gradients are ready: run every hook's `after_backward` (the optimizer hook, between
+    /// backward and the step).
+    AfterBackward,
+    /// Run every logger hook's `after_train_iter` (the evaluation hook, before a by-iteration
+    /// evaluation, as MMCV's `EvalHook` does).
+    LoggersAfterTrainIter,
+}
+
+/// A checkpoint a hook asked for; the runner writes it once the hook returns, because only
+/// the runner can collect every hook's state for it.
+#[derive(Debug, Clone)]
+pub struct SaveRequest {
+    /// Where to write.
+    pub path: PathBuf,
+    /// Store optimizer state.
+    pub with_optimizer: bool,
+    /// Point `latest.safetensors` at it.
+    pub link_latest: bool,
+    /// Record it as `meta.hook_msgs.last_ckpt` after saving (CheckpointHook).
+    pub record_as_last: bool,
+    /// Files to delete after a successful save (old checkpoints beyond `max_keep_ckpts`).
+    pub remove_after: Vec<PathBuf>,
+}
+
+/// The state of a run, passed to every hook.
+pub struct RunContext {
+    /// The model, optimizer and data.
+    pub engine: Box<dyn Engine>,
+    /// Which loop runs.
+    pub runner: RunnerKind,
+    /// `train`, `val`, or `None` before the first phase.
+    pub mode: Option<Phase>,
+    /// 0-based epoch (MMCV's `runner.epoch`).
+    pub epoch: u64,
+    /// 0-based global train iteration (MMCV's `runner.iter`).
+    pub iter: u64,
+    /// 0-based iteration inside the current epoch or workflow phase.
+    pub inner_iter: u64,
+    /// Epochs to train (epoch-based runner).
+    pub max_epochs: Option<u64>,
+    /// Iterations to train (for the epoch runner, `max_epochs * len(train loader)`).
+    pub max_iters: u64,
+    /// Length of the current phase's loader (MMCV's `len(runner.data_loader)`).
+    pub data_loader_len: usize,
+    /// Outputs of the last train or val step.
+    pub outputs: Option<StepOutputs>,
+    /// Logged values and the averaged output for loggers.
+    pub log_buffer: LogBuffer,
+    /// MMCV's `runner.meta`: `hook_msgs` (best score, last checkpoint) and run facts; saved in
+    /// every checkpoint and restored on resume.
+    pub meta: Map<String, Value>,
+    /// Facts stored in every checkpoint but not logged (the resolved config, plugin digests).
+    pub checkpoint_extra: Map<String, Value>,
+    /// Where outputs go.
+    pub work_dir: PathBuf,
+    /// `%Y%m%d_%H%M%S` of the start, naming the log files.
+    pub timestamp: String,
+    /// The text log.
+    pub log: RunLog,
+    /// Time for the timer hook.
+    pub clock: Box<dyn Clock>,
+    /// The train loader's position (saved in checkpoints).
+    pub train_position: LoaderPosition,
+    /// The seed of the run.
+    pub seed: u64,
+    pub(crate) stop_reason: Option<String>,
+    pub(crate) pending_yield: Option<Yield>,
+    pub(crate) skip_step: bool,
+    pub(crate) save_requests: Vec<SaveRequest>,
+    pub(crate) interrupt: Arc<AtomicBool>,
+}
+
+impl RunContext {
+    /// A context around an engine, with counters at zero.
+    pub fn new(
+        engine: Box<dyn Engine>,
+        runner: RunnerKind,
+        work_dir: PathBuf,
+        log: RunLog,
+    ) -> Self {
+        RunContext {
+            engine,
+            runner,
+            mode: None,
+            epoch: 0,
+            iter: 0,
+            inner_iter: 0,
+            max_epochs: None,
+            max_iters: 0,
+            data_loader_len: 0,
+            outputs: None,
+            log_buffer: LogBuffer::default(),
+            meta: Map::new(),
+            checkpoint_extra: Map::new(),
+            work_dir,
+            timestamp: crate::pyfmt::local_timestamp(),
+            log,
+            clock: Box::new(crate::clock::SystemClock::default()),
+            train_position: LoaderPosition::default(),
+            seed: 0,
+            stop_reason: None,
+            pending_yield: None,
+            skip_step: false,
+            save_requests: Vec::new(),
+            interrupt: Arc::new(AtomicBool::new(false)),
+        }
+    }
+
+    /// MMCV's `every_n_epochs(n)`: `(epoch + 1) % n == 0`, false for `n <= 0`.
+    pub fn every_n_epochs(&self, n: i64) -> bool {
+        n > 0 && (self.epoch + 1).is_multiple_of(n as u64)
+    }
+
+    /// MMCV's `every_n_iters(n)`.
+    pub fn every_n_iters(&self, n: i64) -> bool {
+        n > 0 && (self.iter + 1).is_multiple_of(n as u64)
+    }
+
+    /// MMCV's `every_n_inner_iters(n)`.
+    pub fn every_n_inner_iters(&self, n: i64) -> bool {
+        n > 0 && (self.inner_iter + 1).is_multiple_of(n as u64)
+    }
+
+    /// MMCV's `end_of_epoch`: the current iteration is the last of its loader.
+    pub fn end_of_epoch(&self) -> bool {
+        self.inner_iter + 1 == self.data_loader_len as u64
+    }
+
+    /// MMCV's `is_last_epoch`.
+    pub fn is_last_epoch(&self) -> bool {
+        self.max_epochs.is_some_and(|m| self.epoch + 1 == m)
+    }
+
+    /// MMCV's `is_last_iter`.
+    pub fn is_last_iter(&self) -> bool {
+        self.iter + 1 == self.max_iters
+    }
+
+    /// MMCV's `current_lr()`: the lr of every group.
+    pub fn current_lr(&self) -> Vec<f64> {
+        self.engine.param_groups().iter().map(|g| g.lr).collect()
+    }
+
+    /// MMCV's `current_momentum()`: momentum, else `betas[0]`, else 0, per group.
+    pub fn current_momentum(&self) -> Vec<f64> {
+        self.engine
+            .param_groups()
+            .iter()
+            .map(|g| g.momentum.value())
+            .collect()
+    }
+
+    /// Asks the loop to stop after the current iteration (early stopping, plugins).
+    pub fn request_stop(&mut self, reason: impl Into<String>) {
+        if self.stop_reason.is_none() {
+            self.stop_reason = Some(reason.into());
+        }
+    }
+
+    /// Why the loop was asked to stop, if it was.
+    pub fn stop_reason(&self) -> Option<&str> {
+        self.stop_reason.as_deref()
+    }
+
+    /// Lets the runner call other hooks in the middle of this hook's work: when the current
+    /// hook returns, the runner performs `what`, then calls the hook's [`crate::Hook::resume`].
+    pub fn yield_to(&mut self, what: Yield) {
+        self.pending_yield = Some(what);
+    }
+
+    /// Asks the optimizer hook to skip this iteration's step (only meaningful in
+    /// `after_backward`).
+    pub fn request_skip_step(&mut self) {
+        self.skip_step = true;
+    }
+
+    /// Whether a skip was requested for this iteration; clears the request.
+    pub fn take_skip_step(&mut self) -> bool {
+        std::mem::take(&mut self.skip_step)
+    }
+
+    /// Queues a checkpoint; written as soon as the current hook returns.
+    pub fn request_save(&mut self, request: SaveRequest) {
+        self.save_requests.push(request);
+    }
+
+    /// Whether Ctrl-C was pressed.
+    pub fn interrupted(&self) -> bool {
+        self.interrupt.load(Ordering::Relaxed)
+    }
+
+    /// The flag a signal handler sets to interrupt the run.
+    pub fn interrupt_flag(&self) -> Arc<AtomicBool> {
+        self.interrupt.clone()
+    }
+
+    /// `meta.hook_msgs`, created on first use.
+    pub fn hook_msgs(&mut self) -> &mut Map<String, Value> {
+        let entry = self
+            .meta
+            .entry("hook_msgs")
+            .or_insert_with(|| Value::Object(Map::new()));
+        if !entry.is_object() {
+            *entry = Value::Object(Map::new());
+        }
+        entry.as_object_mut().expect("just made an object")
+    }
+}

@@ -1,0 +1,139 @@
+//! MMCV's `MomentumUpdaterHook` family: momentum (or Adam's beta1) per group.
+
+use crate::context::RunContext;
+use crate::error::{HookError, HookResult};
+use crate::hooks::lr_updater::progress;
+use crate::schedule::{Policy, Schedule};
+use crate::stage::{Stage, StageSet};
+
+/// Applies a momentum [`Schedule`] (priority HIGH).
+pub struct MomentumUpdaterHook {
+    schedule: Schedule,
+    base: Vec<f64>,
+    regular: Vec<f64>,
+}
+
+impl MomentumUpdaterHook {
+    /// A hook for a parsed `momentum_config`.
+    pub fn new(schedule: Schedule) -> Self {
+        MomentumUpdaterHook {
+            schedule,
+            base: Vec::new(),
+            regular: Vec::new(),
+        }
+    }
+
+    fn regular(&self, ctx: &RunContext) -> Result<Vec<f64>, HookError> {
+        if let Policy::OneCycle(oc) = &self.schedule.policy {
+            return Ok((0..self.base.len())
+                .map(|g| oc.momentum(g, ctx.iter, ctx.max_iters))
+                .collect());
+        }
+        let at = progress(&self.schedule, ctx);
+        self.base
+            .iter()
+            .map(|b| self.schedule.policy.regular(*b, at).map_err(HookError::new))
+            .collect()
+    }
+
+    fn warmup(&self, iter: u64) -> Vec<f64> {
+        let warmup = self.schedule.warmup.expect("called only with a warmup");
+        self.regular
+            .iter()
+            .map(|r| warmup.momentum(*r, iter, warmup.iters))
+            .collect()
+    }
+}
+
+fn set_momentum(ctx: &mut RunContext, values: &[f64]) {
+    for (group, m) in ctx.engine.param_groups_mut().iter_mut().zip(values) {
+        group.momentum.set(*m);
+    }
+}
+
+impl crate::Hook for MomentumUpdaterHook {
+    fn name(&self) -> &str {
+        &self.schedule.class_name
+    }
+
+    fn stages(&self) -> StageSet {
+        [
+            Stage::BeforeRun,
+            Stage::BeforeTrainEpoch,
+            Stage::BeforeTrainIter,
+        ]
+        .into_iter()
+        .collect()
+    }
+
+    fn before_run(&mut self, ctx: &mut RunContext) -> HookResult {
+        let groups = ctx.engine.param_groups_mut();
+        if groups.iter().any(|g| !g.momentum.is_some()) {
+            return Err(HookError::new(
+                "momentum_config needs an optimizer with `momentum` or `betas`; this one has neither",
+            ));
+        }
+        if let Policy::OneCycle(oc) = &self.schedule.policy {
+            for (key, values) in [("base_momentum", &oc.base), ("max_momentum", &oc.max)] {
+                if values.len() != 1 && values.len() != groups.len() {
+                    return Err(HookError::new(format!(
+                        "OneCycle: {key} has {} values but the optimizer has {} parameter groups",
+                        values.len(),
+                        groups.len()
+                    )));
+                }
+            }
+            for (g, group) in groups.iter_mut().enumerate() {
+                group.initial_momentum.get_or_insert(group.momentum.value());
+                group
+                    .momentum
+                    .set(crate::schedule::OneCycle::per_group(&oc.max, g));
+            }
+        } else {
+            for group in groups.iter_mut() {
+                group.initial_momentum.get_or_insert(group.momentum.value());
+            }
+        }
+        self.base = groups
+            .iter()
+            .map(|g| g.initial_momentum.unwrap_or(g.momentum.value()))
+            .collect();
+        self.regular = self.base.clone();
+        Ok(())
+    }
+
+    fn before_train_epoch(&mut self, ctx: &mut RunContext) -> HookResult {
+        if !self.schedule.by_epoch {
+            return Ok(());
+        }
+        self.regular = self.regular(ctx)?;
+        let values = self.regular.clone();
+        set_momentum(ctx, &values);
+        Ok(())
+    }
+
+    fn before_train_iter(&mut self, ctx: &mut RunContext) -> HookResult {
+        let cur = ctx.iter;
+        let (warming, w) = match self.schedule.warmup {
+            Some(w) => (true, w.iters),
+            None => (false, 0),
+        };
+        if !self.schedule.by_epoch {
+            self.regular = self.regular(ctx)?;
+            let values = if !warming || cur >= w {
+                self.regular.clone()
+            } else {
+                self.warmup(cur)
+            };
+            set_momentum(ctx, &values);
+        } else if warming && cur <= w {
+            let values = if cur == w {
+                self.regular.clone()
+            } else {
+                self.warmup(cur)
+            };
+            set_momentum(ctx, &values);
+        }
+        Ok(())
+    }
+}

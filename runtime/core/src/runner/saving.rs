@@ -1,0 +1,174 @@
+//! Checkpoint writes requested by hooks, emergency saves, and restoring a run from a
+//! checkpoint's metadata.
+
+use std::path::Path;
+
+use serde_json::{Value, json};
+
+use super::{ResumePoint, Runner};
+use crate::context::SaveRequest;
+use crate::error::{EngineError, RunError};
+use crate::stage::Stage;
+
+/// File name `latest.safetensors` points through.
+pub const LATEST: &str = "latest.safetensors";
+
+impl Runner {
+    pub(super) fn process_saves(&mut self) -> Result<(), RunError> {
+        for request in std::mem::take(&mut self.ctx.save_requests) {
+            self.save(&request)?;
+        }
+        Ok(())
+    }
+
+    fn save(&mut self, request: &SaveRequest) -> Result<(), RunError> {
+        self.save_now(&request.path, request.with_optimizer)?;
+        if request.link_latest {
+            let dir = request.path.parent().unwrap_or(Path::new("."));
+            link_latest(dir, &request.path).map_err(|e| {
+                RunError::Invalid(format!("cannot update {}: {e}", dir.join(LATEST).display()))
+            })?;
+        }
+        if request.record_as_last {
+            let path = request.path.display().to_string();
+            self.ctx
+                .hook_msgs()
+                .insert("last_ckpt".into(), Value::String(path));
+        }
+        for old in &request.remove_after {
+            match std::fs::remove_file(old) {
+                Ok(()) => {}
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+                Err(e) => self.ctx.log.warn(&format!(
+                    "cannot remove old checkpoint {}: {e}",
+                    old.display()
+                )),
+            }
+        }
+        Ok(())
+    }
+
+    /// Writes a checkpoint of the current state now.
+    pub(super) fn save_now(&mut self, path: &Path, with_optimizer: bool) -> Result<(), RunError> {
+        let meta = self.checkpoint_meta()?;
+        self.ctx
+            .engine
+            .save_checkpoint(path, &meta, with_optimizer)
+            .map_err(|e| RunError::Engine {
+                point: self.point(Stage::AfterTrainIter),
+                source: EngineError::new(format!("cannot save {}: {}", path.display(), e.message)),
+            })
+    }
+
+    /// Metadata stored in every checkpoint: MMCV's `meta` (`epoch`, `iter`, `hook_msgs`, ...)
+    /// plus what weft needs to resume exactly: the data position and every hook's state.
+    pub(super) fn checkpoint_meta(&mut self) -> Result<Value, RunError> {
+        let completed = self.ctx.iter + u64::from(self.in_train_iter);
+        let mut meta = self.ctx.meta.clone();
+        for (k, v) in &self.ctx.checkpoint_extra {
+            meta.insert(k.clone(), v.clone());
+        }
+        meta.insert("epoch".into(), json!(self.ctx.epoch + 1));
+        meta.insert("iter".into(), json!(completed));
+        let resume = ResumePoint {
+            iter: completed,
+            train_loader: self.ctx.train_position,
+        };
+        meta.insert(
+            "resume".into(),
+            serde_json::to_value(resume).expect("plain data serializes"),
+        );
+        let mut states = serde_json::Map::new();
+        let mut seen = std::collections::HashMap::<String, usize>::new();
+        for entry in self.hooks.entries_mut() {
+            let name = entry.hook.name().to_string();
+            let n = seen.entry(name.clone()).or_default();
+            let key = format!("{name}#{n}");
+            *n += 1;
+            let state = entry.hook.save_state().map_err(|mut e| {
+                e.hook = name.clone();
+                RunError::Hook(e)
+            })?;
+            if let Some(state) = state {
+                states.insert(key, state);
+            }
+        }
+        meta.insert("hook_states".into(), Value::Object(states));
+        Ok(Value::Object(meta))
+    }
+
+    /// Restores counters, `meta` and hook states from a checkpoint's metadata; the engine has
+    /// already loaded weights and optimizer state.
+    pub fn restore(&mut self, meta: &Value) -> Result<(), RunError> {
+        let point = match meta.get("resume") {
+            Some(v) => serde_json::from_value::<ResumePoint>(v.clone()).map_err(|e| {
+                RunError::Invalid(format!("checkpoint has a bad resume record: {e}"))
+            })?,
+            None => {
+                return Err(RunError::Invalid(
+                    "checkpoint has no resume record (was it written by weft?)".into(),
+                ));
+            }
+        };
+        if let Some(Value::Object(m)) = meta.as_object().map(|m| Value::Object(m.clone())) {
+            for (k, v) in m {
+                let extra = self.ctx.checkpoint_extra.contains_key(&k);
+                if !extra && !matches!(k.as_str(), "resume" | "hook_states" | "epoch" | "iter") {
+                    self.ctx.meta.insert(k, v);
+                }
+            }
+        }
+        if let Some(Value::Object(states)) = meta.get("hook_states") {
+            let mut seen = std::collections::HashMap::<String, usize>::new();
+            for entry in self.hooks.entries_mut() {
+                let name = entry.hook.name().to_string();
+                let n = seen.entry(name.clone()).or_default();
+                let key = format!("{name}#{n}");
+                *n += 1;
+                if let Some(state) = states.get(&key) {
+                    entry.hook.load_state(state).map_err(|mut e| {
+                        e.hook = name.clone();
+                        RunError::Hook(e)
+                    })?;
+                }
+            }
+        }
+        self.ctx.log.info(&format!(
+            "resumed at epoch {}, iter {}",
+            point.train_loader.epoch, point.iter
+        ));
+        self.resume_at(point);
+        Ok(())
+    }
+
+    pub(super) fn save_emergency(&mut self, err: &RunError) {
+        if matches!(err, RunError::Invalid(_)) {
+            return;
+        }
+        let path = self.ctx.work_dir.join("emergency.safetensors");
+        match self.save_now(&path, true) {
+            Ok(()) => self.ctx.log.error(&format!(
+                "{err}\nthe state before the failure is saved in {}",
+                path.display()
+            )),
+            Err(save_err) => self.ctx.log.error(&format!(
+                "{err}\n(the emergency checkpoint could not be written either: {save_err})"
+            )),
+        }
+    }
+}
+
+/// Points `dir/latest.safetensors` at `target` (a relative symlink), replacing the old link
+/// atomically so that `latest` never names a missing or partial file.
+pub fn link_latest(dir: &Path, target: &Path) -> std::io::Result<()> {
+    let name = target
+        .file_name()
+        .ok_or_else(|| std::io::Error::other("checkpoint path has no file name"))?;
+    let tmp = dir.join(format!(".{LATEST}.tmp"));
+    let _ = std::fs::remove_file(&tmp);
+    #[cfg(unix)]
+    std::os::unix::fs::symlink(name, &tmp)?;
+    #[cfg(not(unix))]
+    std::fs::copy(target, &tmp)?;
+    std::fs::rename(&tmp, dir.join(LATEST))
+}

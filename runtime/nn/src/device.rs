@@ -1,0 +1,50 @@
+//! `--device cpu|cuda|cuda:N|auto` to a libtorch device.
+
+use tch::Device;
+
+/// Parses a device name; `auto` picks the first GPU when CUDA is usable, else the CPU.
+pub fn parse_device(name: &str) -> Result<Device, String> {
+    let cuda_count = || {
+        if tch::Cuda::is_available() {
+            tch::Cuda::device_count()
+        } else {
+            0
+        }
+    };
+    match name {
+        "cpu" => Ok(Device::Cpu),
+        "auto" => Ok(if cuda_count() > 0 {
+            Device::Cuda(0)
+        } else {
+            Device::Cpu
+        }),
+        "cuda" => cuda(0, cuda_count()),
+        other => match other.strip_prefix("cuda:").map(str::parse::<usize>) {
+            Some(Ok(n)) => cuda(n, cuda_count()),
+            _ => Err(format!(
+                "unknown device `{other}`; use cpu, cuda, cuda:N or auto"
+            )),
+        },
+    }
+}
+
+fn cuda(n: usize, count: i64) -> Result<Device, String> {
+    if (n as i64) < count {
+        Ok(Device::Cuda(n))
+    } else if count == 0 {
+        Err("CUDA was requested but no GPU is usable here (use --device cpu or auto)".into())
+    } else {
+        Err(format!(
+            "cuda:{n} does not exist; this machine has {count} GPU(s)"
+        ))
+    }
+}
+
+/// The device as text (`cpu`, `cuda:0`).
+pub fn device_name(d: Device) -> String {
+    match d {
+        Device::Cpu => "cpu".into(),
+        Device::Cuda(n) => format!("cuda:{n}"),
+        other => format!("{other:?}").to_lowercase(),
+    }
+}

@@ -1,0 +1,506 @@
+//! [`weft_core::Engine`] on libtorch: the model, its optimizer and the data loaders.
+
+use std::collections::HashMap;
+use std::path::Path;
+use std::sync::Mutex;
+
+use serde_json::{Value, json};
+use tch::{Device, Kind, Reduction, TchError, Tensor};
+use weft_config::schema::Phase;
+use weft_core::{
+    DeviceValue, Engine, EngineError, Momentum, ParamGroup, Predictions, Scalar, Split, StepOutputs,
+};
+use weft_data::{Batch, Loader};
+
+use crate::checkpoint::{self, OPTIMIZER_PREFIX};
+use crate::clip;
+use crate::device::device_name;
+use crate::models::Model;
+use crate::optim::OptimizerSetup;
+
+/// A scalar tensor read lazily on the host.
+struct TensorValue(Mutex<Tensor>);
+
+impl DeviceValue for TensorValue {
+    fn fetch(&self) -> f64 {
+        self.0
+            .lock()
+            .ok()
+            .and_then(|t| t.f_double_value(&[]).ok())
+            .unwrap_or(f64::NAN)
+    }
+}
+
+fn deferred(t: Tensor) -> Scalar {
+    Scalar::deferred(TensorValue(Mutex::new(t)))
+}
+
+fn engine_err(e: impl std::fmt::Display) -> EngineError {
+    EngineError::new(e.to_string())
+}
+
+/// The loaders of a run.
+#[derive(Default)]
+pub struct Loaders {
+    /// `data.train`.
+    pub train: Option<Loader>,
+    /// `data.val`.
+    pub val: Option<Loader>,
+    /// `data.test`.
+    pub test: Option<Loader>,
+}
+
+/// Model, optimizer and data on one device.
+pub struct TorchEngine {
+    device: Device,
+    model: Model,
+    setup: OptimizerSetup,
+    loaders: Loaders,
+    current: Option<Batch>,
+    last_loss: Option<Tensor>,
+    seed: u64,
+}
+
+impl TorchEngine {
+    /// An engine; the model's parameters must already live on `device`.
+    pub fn new(
+        model: Model,
+        setup: OptimizerSetup,
+        loaders: Loaders,
+        device: Device,
+        seed: u64,
+    ) -> TorchEngine {
+        TorchEngine {
+            device,
+            model,
+            setup,
+            loaders,
+            current: None,
+            last_loss: None,
+            seed,
+        }
+    }
+
+    /// The model.
+    pub fn model(&self) -> &Model {
+        &self.model
+    }
+
+    /// The optimizer and its groups.
+    pub fn optimizer(&self) -> &OptimizerSetup {
+        &self.setup
+    }
+
+    fn loader(&mut self, phase: Phase) -> Result<&mut Loader, EngineError> {
+        let loader = match phase {
+            Phase::Train => self.loaders.train.as_mut(),
+            Phase::Val => self.loaders.val.as_mut(),
+        };
+        loader.ok_or_else(|| {
+            EngineError::new(format!(
+                "the workflow runs `{}` but data.{} is not set",
+                phase.as_str(),
+                phase.as_str()
+            ))
+        })
+    }
+
+    fn inputs(&self) -> Result<(Tensor, Tensor), EngineError> {
+        let batch = self
+            .current
+            .as_ref()
+            .ok_or_else(|| EngineError::new("no current batch (next_batch was not called)"))?;
+        let non_blocking = self.device != Device::Cpu;
+        let x = batch
+            .inputs
+            .f_to_device_(self.device, Kind::Float, non_blocking, false)
+            .map_err(engine_err)?;
+        let y = batch
+            .labels
+            .f_to_device_(self.device, Kind::Int64, non_blocking, false)
+            .map_err(engine_err)?;
+        Ok((x, y))
+    }
+
+    fn forward(
+        &self,
+        x: &Tensor,
+        y: &Tensor,
+        train: bool,
+    ) -> Result<(Tensor, Tensor), EngineError> {
+        let logits = self.model.net.forward(x, train).map_err(|e| {
+            EngineError::new(format!("forward pass of {} failed: {e}", self.model.kind))
+        })?;
+        let loss = logits
+            .f_cross_entropy_loss::<Tensor>(y, None, Reduction::Mean, -100, 0.0)
+            .map_err(|e| {
+                EngineError::new(format!(
+                    "loss: {e} (do the model's outputs match the number of classes?)"
+                ))
+            })?;
+        let acc = tch::no_grad(|| {
+            logits
+                .f_argmax(-1, false)?
+                .f_eq_tensor(y)?
+                .f_to_kind(Kind::Float)?
+                .f_mean(None::<Kind>)
+        })
+        .map_err(engine_err)?;
+        Ok((loss, acc))
+    }
+
+    fn grads(&self) -> Vec<Tensor> {
+        self.model
+            .store
+            .params()
+            .iter()
+            .filter(|p| p.requires_grad)
+            .map(|p| p.tensor.grad())
+            .filter(Tensor::defined)
+            .collect()
+    }
+}
+
+impl Engine for TorchEngine {
+    fn loader_len(&self, phase: Phase) -> usize {
+        match phase {
+            Phase::Train => self.loaders.train.as_ref().map_or(0, Loader::len),
+            Phase::Val => self.loaders.val.as_ref().map_or(0, Loader::len),
+        }
+    }
+
+    fn start_epoch(&mut self, phase: Phase, epoch: u64, skip: u64) -> Result<(), EngineError> {
+        self.loader(phase)?.start_epoch(epoch, skip);
+        Ok(())
+    }
+
+    fn next_batch(&mut self, phase: Phase) -> Result<bool, EngineError> {
+        self.current = self.loader(phase)?.next_batch().map_err(engine_err)?;
+        Ok(self.current.is_some())
+    }
+
+    fn train_step(&mut self, iter: u64) -> Result<StepOutputs, EngineError> {
+        // Randomness of a step depends on (seed, iter) only, so resumed runs repeat it.
+        tch::manual_seed((self.seed ^ iter.wrapping_mul(0x9E37_79B9_7F4A_7C15)) as i64);
+        let (x, y) = self.inputs()?;
+        let (loss, acc) = self.forward(&x, &y, true)?;
+        let n = y.size().first().copied().unwrap_or(0) as usize;
+        let outputs = StepOutputs {
+            log_vars: vec![
+                (
+                    "loss".into(),
+                    deferred(loss.f_detach().map_err(engine_err)?),
+                ),
+                ("top1_acc".into(), deferred(acc)),
+            ],
+            num_samples: n,
+        };
+        self.last_loss = Some(loss);
+        Ok(outputs)
+    }
+
+    fn val_step(&mut self) -> Result<StepOutputs, EngineError> {
+        let (x, y) = self.inputs()?;
+        let (loss, acc) = tch::no_grad(|| self.forward(&x, &y, false))?;
+        let n = y.size().first().copied().unwrap_or(0) as usize;
+        Ok(StepOutputs {
+            log_vars: vec![
+                ("loss".into(), deferred(loss)),
+                ("top1_acc".into(), deferred(acc)),
+            ],
+            num_samples: n,
+        })
+    }
+
+    fn backward(&mut self, scale: f64) -> Result<(), EngineError> {
+        let loss = self.last_loss.take().ok_or_else(|| {
+            EngineError::new(
+                "backward without a train step (was backward already run this iteration?)",
+            )
+        })?;
+        let loss = if scale == 1.0 {
+            loss
+        } else {
+            loss.f_mul_scalar(scale).map_err(engine_err)?
+        };
+        loss.f_backward()
+            .map_err(|e| EngineError::new(format!("backward pass failed: {e}")))
+    }
+
+    fn zero_grad(&mut self) {
+        for p in self.model.store.params() {
+            let mut t = p.tensor.shallow_clone();
+            t.zero_grad();
+        }
+    }
+
+    fn grad_norm(&mut self, norm_type: f64) -> Result<Scalar, EngineError> {
+        let grads = self.grads();
+        if grads.is_empty() {
+            return Ok(Scalar::Host(0.0));
+        }
+        clip::total_norm(&grads, norm_type)
+            .map(deferred)
+            .map_err(engine_err)
+    }
+
+    fn clip_grad_norm(
+        &mut self,
+        max_norm: f64,
+        norm_type: f64,
+        error_if_nonfinite: bool,
+    ) -> Result<Scalar, EngineError> {
+        let grads = self.grads();
+        clip::clip_grad_norm(&grads, max_norm, norm_type, error_if_nonfinite)
+            .map(deferred)
+            .map_err(engine_err)
+    }
+
+    fn scale_grads(&mut self, factor: f64) -> Result<(), EngineError> {
+        tch::no_grad(|| {
+            for g in self.grads() {
+                let mut g = g;
+                let _ = g.f_mul_scalar_(factor)?;
+            }
+            Ok::<(), TchError>(())
+        })
+        .map_err(engine_err)
+    }
+
+    fn unused_params(&self) -> Vec<(String, Vec<i64>)> {
+        self.model
+            .store
+            .params()
+            .iter()
+            .filter(|p| p.requires_grad && !p.tensor.grad().defined())
+            .map(|p| (p.name.clone(), p.tensor.size()))
+            .collect()
+    }
+
+    fn optimizer_step(&mut self) -> Result<(), EngineError> {
+        let s = &mut self.setup;
+        s.optimizer
+            .step(self.model.store.params(), &s.groups, &s.members)
+            .map_err(|e| EngineError::new(format!("optimizer step ({}): {e}", s.optimizer.name())))
+    }
+
+    fn param_groups(&self) -> &[ParamGroup] {
+        &self.setup.groups
+    }
+
+    fn param_groups_mut(&mut self) -> &mut [ParamGroup] {
+        &mut self.setup.groups
+    }
+
+    fn predict(&mut self, split: Split) -> Result<Predictions, EngineError> {
+        let device = self.device;
+        let loader = match split {
+            Split::Val => self.loaders.val.as_mut(),
+            Split::Test => self.loaders.test.as_mut(),
+        }
+        .ok_or_else(|| {
+            EngineError::new(format!(
+                "evaluation needs data.{}",
+                if split == Split::Val { "val" } else { "test" }
+            ))
+        })?;
+        loader.start_epoch(0, 0);
+        let num_classes_hint = loader.dataset().num_classes();
+        let mut logits = Vec::new();
+        let mut labels = Vec::new();
+        let mut batches = 0;
+        while let Some(batch) = loader.next_batch().map_err(engine_err)? {
+            let x = batch.inputs.f_to_device(device).map_err(engine_err)?;
+            let out = tch::no_grad(|| self.model.net.forward(&x, false)).map_err(engine_err)?;
+            logits.push(out);
+            labels.push(batch.labels);
+            batches += 1;
+        }
+        if logits.is_empty() {
+            return Ok(Predictions {
+                num_classes: num_classes_hint,
+                ..Predictions::default()
+            });
+        }
+        let all = Tensor::f_cat(&logits, 0)
+            .and_then(|t| t.f_to_kind(Kind::Float))
+            .and_then(|t| t.f_to_device(Device::Cpu))
+            .map_err(engine_err)?;
+        let num_classes = all.size().get(1).copied().unwrap_or(0) as usize;
+        let scores =
+            Vec::<f32>::try_from(all.f_flatten(0, -1).map_err(engine_err)?).map_err(engine_err)?;
+        let labels = Vec::<i64>::try_from(Tensor::f_cat(&labels, 0).map_err(engine_err)?)
+            .map_err(engine_err)?;
+        Ok(Predictions {
+            scores,
+            num_classes,
+            labels,
+            batches,
+        })
+    }
+
+    fn save_checkpoint(
+        &mut self,
+        path: &Path,
+        meta: &Value,
+        with_optimizer: bool,
+    ) -> Result<(), EngineError> {
+        let store = &self.model.store;
+        let mut tensors: Vec<(String, Tensor)> = store
+            .state_dict()
+            .into_iter()
+            .map(|(n, t)| (n.to_string(), t.shallow_clone()))
+            .collect();
+        let mut header = json!({
+            "version": 1,
+            "model": self.model.kind,
+            "meta": meta,
+        });
+        if with_optimizer {
+            let s = &self.setup;
+            for (name, t) in s.optimizer.state_tensors(store.params()) {
+                tensors.push((format!("{OPTIMIZER_PREFIX}{name}"), t));
+            }
+            header["optimizer"] = json!({
+                "type": s.optimizer.name(),
+                "groups": s.groups.iter().map(group_json).collect::<Vec<_>>(),
+                "state": s.optimizer.state_meta(store.params()),
+            });
+        }
+        checkpoint::write(path, &tensors, &header).map_err(engine_err)
+    }
+
+    fn load_checkpoint(&mut self, path: &Path, with_optimizer: bool) -> Result<Value, EngineError> {
+        let loaded = checkpoint::read(path).map_err(|e| {
+            EngineError::new(format!("cannot read checkpoint {}: {e}", path.display()))
+        })?;
+        let mut tensors = loaded.tensors;
+        let store = &self.model.store;
+        let mut missing = Vec::new();
+        let mut mismatched = Vec::new();
+        for (name, t) in store.state_dict() {
+            match tensors.remove(name) {
+                None => missing.push(name.to_string()),
+                Some(src) if src.size() != t.size() => mismatched.push(format!(
+                    "{name}: checkpoint {:?}, model {:?}",
+                    src.size(),
+                    t.size()
+                )),
+                Some(src) => {
+                    let mut dst = t.shallow_clone();
+                    tch::no_grad(|| dst.f_copy_(&src)).map_err(engine_err)?;
+                }
+            }
+        }
+        let unexpected: Vec<String> = tensors
+            .keys()
+            .filter(|k| !k.starts_with(OPTIMIZER_PREFIX))
+            .cloned()
+            .collect();
+        if !missing.is_empty() || !mismatched.is_empty() || !unexpected.is_empty() {
+            let mut msg = format!(
+                "{} does not fit this model ({})",
+                path.display(),
+                self.model.kind
+            );
+            let list = |v: &[String]| {
+                v.iter().take(5).cloned().collect::<Vec<_>>().join(", ")
+                    + if v.len() > 5 { ", ..." } else { "" }
+            };
+            if !missing.is_empty() {
+                msg += &format!("; missing: {}", list(&missing));
+            }
+            if !unexpected.is_empty() {
+                msg += &format!("; unexpected: {}", list(&unexpected));
+            }
+            if !mismatched.is_empty() {
+                msg += &format!("; shape mismatch: {}", list(&mismatched));
+            }
+            return Err(EngineError::new(msg));
+        }
+        if with_optimizer && let Some(opt) = loaded.meta.get("optimizer") {
+            let s = &mut self.setup;
+            let ty = opt.get("type").and_then(Value::as_str).unwrap_or_default();
+            if ty != s.optimizer.name() {
+                return Err(EngineError::new(format!(
+                    "{} holds {ty} state but the config uses {}",
+                    path.display(),
+                    s.optimizer.name()
+                )));
+            }
+            let groups = opt
+                .get("groups")
+                .and_then(Value::as_array)
+                .cloned()
+                .unwrap_or_default();
+            if groups.len() != s.groups.len() {
+                return Err(EngineError::new(format!(
+                    "{} has {} parameter groups but the optimizer has {}",
+                    path.display(),
+                    groups.len(),
+                    s.groups.len()
+                )));
+            }
+            for (g, saved) in s.groups.iter_mut().zip(&groups) {
+                restore_group(g, saved);
+            }
+            let mut state: HashMap<String, Tensor> = tensors
+                .into_iter()
+                .filter_map(|(k, v)| k.strip_prefix(OPTIMIZER_PREFIX).map(|k| (k.to_string(), v)))
+                .collect();
+            s.optimizer
+                .load_state(
+                    self.model.store.params(),
+                    &mut state,
+                    opt.get("state").unwrap_or(&Value::Null),
+                )
+                .map_err(engine_err)?;
+        }
+        Ok(loaded.meta.get("meta").cloned().unwrap_or(Value::Null))
+    }
+
+    fn device_name(&self) -> String {
+        device_name(self.device)
+    }
+}
+
+fn group_json(g: &ParamGroup) -> Value {
+    let (momentum, betas) = match g.momentum {
+        Momentum::None => (Value::Null, Value::Null),
+        Momentum::Momentum(m) => (json!(m), Value::Null),
+        Momentum::Betas(b1, b2) => (Value::Null, json!([b1, b2])),
+    };
+    json!({
+        "lr": g.lr,
+        "momentum": momentum,
+        "betas": betas,
+        "weight_decay": g.weight_decay,
+        "initial_lr": g.initial_lr,
+        "initial_momentum": g.initial_momentum,
+        "params": g.params,
+    })
+}
+
+fn restore_group(g: &mut ParamGroup, saved: &Value) {
+    let f = |k: &str| saved.get(k).and_then(Value::as_f64);
+    if let Some(lr) = f("lr") {
+        g.lr = lr;
+    }
+    if let Some(wd) = f("weight_decay") {
+        g.weight_decay = wd;
+    }
+    g.initial_lr = f("initial_lr").or(g.initial_lr);
+    g.initial_momentum = f("initial_momentum").or(g.initial_momentum);
+    match (
+        &mut g.momentum,
+        f("momentum"),
+        saved.get("betas").and_then(Value::as_array),
+    ) {
+        (Momentum::Momentum(m), Some(v), _) => *m = v,
+        (Momentum::Betas(b1, b2), _, Some(b)) if b.len() == 2 => {
+            *b1 = b[0].as_f64().unwrap_or(*b1);
+            *b2 = b[1].as_f64().unwrap_or(*b2);
+        }
+        _ => {}
+    }
+}

@@ -1,0 +1,74 @@
+//! `Linear`.
+
+use serde::Deserialize;
+use serde_json::{Map, json};
+use tch::{TchError, Tensor};
+
+use super::Layer;
+use crate::init;
+use crate::store::ParamStore;
+
+/// `torch.nn.Linear` arguments.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct LinearArgs {
+    /// Input features.
+    pub in_features: i64,
+    /// Output features.
+    pub out_features: i64,
+    /// Learn a bias (default true).
+    #[serde(default = "yes")]
+    pub bias: bool,
+}
+
+fn yes() -> bool {
+    true
+}
+
+/// `y = x W^T + b`.
+pub struct Linear {
+    weight: Tensor,
+    bias: Option<Tensor>,
+}
+
+impl Linear {
+    /// Registers the module at `path` and its parameters.
+    pub fn new(store: &mut ParamStore, path: &str, a: &LinearArgs) -> Result<Linear, String> {
+        let mut attrs = Map::new();
+        attrs.insert("in_features".into(), json!(a.in_features));
+        attrs.insert("out_features".into(), json!(a.out_features));
+        attrs.insert("bias".into(), json!(a.bias));
+        let module = store.module(path, "Linear", attrs);
+        let err = |e: TchError| e.to_string();
+        let weight = store
+            .param(
+                module,
+                "weight",
+                init::default_weight(&[a.out_features, a.in_features], a.in_features)
+                    .map_err(err)?,
+                true,
+            )
+            .map_err(err)?;
+        let bias = if a.bias {
+            Some(
+                store
+                    .param(
+                        module,
+                        "bias",
+                        init::default_bias(a.out_features, a.in_features).map_err(err)?,
+                        true,
+                    )
+                    .map_err(err)?,
+            )
+        } else {
+            None
+        };
+        Ok(Linear { weight, bias })
+    }
+}
+
+impl Layer for Linear {
+    fn forward(&self, x: &Tensor, _train: bool) -> Result<Tensor, TchError> {
+        x.f_linear(&self.weight, self.bias.as_ref())
+    }
+}

@@ -1,0 +1,22 @@
+//! # weft-nn: the tensor side of weft on libtorch
+//!
+//! Everything that touches `tch` except data loading: models built from config with PyTorch's
+//! parameter names and initialisation, optimizers with `torch.optim`'s update rules, gradient
+//! clipping that never waits for the device, safetensors checkpoints written atomically, and
+//! [`TorchEngine`], which implements `weft_core::Engine` over all of it.
+//!
+//! Types to read first: [`TorchEngine`], [`models::build_model`], [`optim::build_optimizer`],
+//! [`store::ParamStore`].
+
+pub mod checkpoint;
+pub mod clip;
+mod device;
+mod engine;
+pub mod init;
+pub mod layers;
+pub mod models;
+pub mod optim;
+pub mod store;
+
+pub use device::{device_name, parse_device};
+pub use engine::{Loaders, TorchEngine};

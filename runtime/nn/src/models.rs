@@ -1,0 +1,114 @@
+//! Models by config `type`: `LeNet5`, `ResNet`, and `Modules` (standard layers in order).
+
+mod lenet;
+mod modules;
+mod resnet;
+
+use serde::Deserialize;
+use tch::{Device, TchError, Tensor};
+use weft_config::{Config, ConfigError, ErrorKind, Node, Table, Value, unknown_name_error};
+
+use crate::store::ParamStore;
+
+pub use lenet::LeNet5;
+pub use modules::Sequential;
+pub use resnet::ResNet;
+
+/// The model types a config may name.
+pub const MODEL_TYPES: [&str; 3] = ["LeNet5", "ResNet", "Modules"];
+
+/// A network's forward pass from inputs to class scores.
+pub trait Network: Send {
+    /// Logits `[N, num_classes]`.
+    fn forward(&self, x: &Tensor, train: bool) -> Result<Tensor, TchError>;
+}
+
+/// A built model: its parameters and its forward pass.
+pub struct Model {
+    /// The config `type`.
+    pub kind: String,
+    /// Parameters, buffers, module table.
+    pub store: ParamStore,
+    /// The forward pass.
+    pub net: Box<dyn Network>,
+}
+
+/// Builds the model described by `node` on `device`, seeding initial values with the current
+/// libtorch generator (call `tch::manual_seed` first for reproducible weights).
+pub fn build_model(node: &Node, cfg: &Config, device: Device) -> Result<Model, ConfigError> {
+    let Some(table) = node.as_table() else {
+        return Err(cfg.error_at(
+            ErrorKind::InvalidValue,
+            "`model` must be a table with a `type`",
+            &node.origin,
+        ));
+    };
+    let Some(ty) = table.get("type") else {
+        return Err(cfg
+            .error_at(ErrorKind::MissingKey, "`model` has no `type`", &node.origin)
+            .with_help(format!("one of: {}", MODEL_TYPES.join(", "))));
+    };
+    let kind = ty.as_str().unwrap_or_default().to_string();
+    let args = without(table, &["type"], node);
+    let mut store = ParamStore::new(device);
+    let net: Box<dyn Network> = match kind.as_str() {
+        "LeNet5" => Box::new(
+            LeNet5::new(&mut store, &cfg.read(&args)?).map_err(|e| torch_error(cfg, node, e))?,
+        ),
+        "ResNet" => {
+            let a: resnet::ResNetArgs = cfg.read(&args)?;
+            Box::new(
+                ResNet::new(&mut store, &a)
+                    .map_err(|e| cfg.error_at(ErrorKind::InvalidValue, e, &node.origin))?,
+            )
+        }
+        "Modules" => Box::new(modules::build(&mut store, &args, cfg)?),
+        other => {
+            return Err(unknown_name_error("model", other, MODEL_TYPES)
+                .with_location(cfg.sources().locate(&ty.origin)));
+        }
+    };
+    store.finish();
+    Ok(Model { kind, store, net })
+}
+
+fn torch_error(cfg: &Config, node: &Node, e: TchError) -> ConfigError {
+    cfg.error_at(
+        ErrorKind::InvalidValue,
+        format!("building the model: {e}"),
+        &node.origin,
+    )
+}
+
+/// A copy of a table node without some keys.
+pub(crate) fn without(table: &Table, keys: &[&str], node: &Node) -> Node {
+    let mut rest = table.clone();
+    for k in keys {
+        rest.shift_remove(*k);
+    }
+    Node {
+        value: Value::Table(rest),
+        origin: node.origin.clone(),
+        key_origin: node.key_origin.clone(),
+    }
+}
+
+/// Arguments shared by the built-in classifiers.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ClassifierArgs {
+    /// Input channels (default 1: grey images).
+    #[serde(default = "one")]
+    pub in_channels: i64,
+    /// Classes (default 10).
+    #[serde(default = "ten")]
+    pub num_classes: i64,
+}
+
+fn one() -> i64 {
+    1
+}
+
+fn ten() -> i64 {
+    10
+}

@@ -1,0 +1,240 @@
+//! Parameters, buffers and the module table of a model, in PyTorch's order and naming.
+
+use std::collections::BTreeMap;
+
+use serde_json::{Map, Value};
+use tch::{Device, Kind, Tensor};
+
+/// A module of the model as the optimizer constructors see it (MMCV's `add_params` walks the
+/// module tree; plugins receive this table).
+#[derive(Debug, Clone, PartialEq)]
+pub struct ModuleInfo {
+    /// Dotted path (`""` for the root, `backbone.conv`).
+    pub path: String,
+    /// PyTorch class name (`Conv2d`, `BatchNorm2d`, `Linear`; `Module` for containers).
+    pub kind: String,
+    /// Constructor attributes (`in_channels`, `groups`, ...).
+    pub attrs: Map<String, Value>,
+}
+
+/// A parameter: a leaf tensor on the model's device.
+#[derive(Debug)]
+pub struct Param {
+    /// Qualified name (`conv1.weight`).
+    pub name: String,
+    /// The tensor (requires grad when trainable).
+    pub tensor: Tensor,
+    /// Whether it is trained (`requires_grad`).
+    pub requires_grad: bool,
+    /// Index of its module in [`ParamStore::modules`].
+    pub module: usize,
+}
+
+/// A non-trainable tensor saved with the model (BatchNorm running statistics).
+#[derive(Debug)]
+pub struct Buffer {
+    /// Qualified name (`bn1.running_mean`).
+    pub name: String,
+    /// The tensor.
+    pub tensor: Tensor,
+    /// Index of its module.
+    pub module: usize,
+}
+
+/// Everything a model owns, in PyTorch's `named_parameters()` / `state_dict()` order once
+/// [`ParamStore::finish`] has run.
+#[derive(Debug)]
+pub struct ParamStore {
+    device: Device,
+    modules: Vec<ModuleInfo>,
+    params: Vec<Param>,
+    buffers: Vec<Buffer>,
+}
+
+impl ParamStore {
+    /// An empty store; tensors are created on the CPU (so initial values do not depend on the
+    /// device) and moved to `device`.
+    pub fn new(device: Device) -> ParamStore {
+        ParamStore {
+            device,
+            modules: vec![ModuleInfo {
+                path: String::new(),
+                kind: "Module".into(),
+                attrs: Map::new(),
+            }],
+            params: Vec::new(),
+            buffers: Vec::new(),
+        }
+    }
+
+    /// The device.
+    pub fn device(&self) -> Device {
+        self.device
+    }
+
+    /// Declares a module (its parents are created as plain containers when missing).
+    pub fn module(&mut self, path: &str, kind: &str, attrs: Map<String, Value>) -> usize {
+        if let Some(parent) = path.rsplit_once('.').map(|(p, _)| p) {
+            if self.find_module(parent).is_none() {
+                self.module(parent, "Module", Map::new());
+            }
+        } else if !path.is_empty() && self.find_module("").is_none() {
+            self.module("", "Module", Map::new());
+        }
+        match self.find_module(path) {
+            Some(i) => {
+                let m = &mut self.modules[i];
+                if m.kind == "Module" {
+                    m.kind = kind.to_string();
+                    m.attrs = attrs;
+                }
+                i
+            }
+            None => {
+                self.modules.push(ModuleInfo {
+                    path: path.to_string(),
+                    kind: kind.to_string(),
+                    attrs,
+                });
+                self.modules.len() - 1
+            }
+        }
+    }
+
+    fn find_module(&self, path: &str) -> Option<usize> {
+        self.modules.iter().position(|m| m.path == path)
+    }
+
+    /// Adds a parameter to a module from an initial CPU tensor; returns the device tensor
+    /// (a shallow clone shares storage with the store's copy).
+    pub fn param(
+        &mut self,
+        module: usize,
+        local: &str,
+        init: Tensor,
+        requires_grad: bool,
+    ) -> Result<Tensor, tch::TchError> {
+        let name = qualified(&self.modules[module].path, local);
+        let tensor = init
+            .f_to_device(self.device)?
+            .f_detach()?
+            .f_set_requires_grad(requires_grad)?;
+        let handle = tensor.shallow_clone();
+        self.params.push(Param {
+            name,
+            tensor,
+            requires_grad,
+            module,
+        });
+        Ok(handle)
+    }
+
+    /// Adds a buffer to a module.
+    pub fn buffer(
+        &mut self,
+        module: usize,
+        local: &str,
+        init: Tensor,
+    ) -> Result<Tensor, tch::TchError> {
+        let name = qualified(&self.modules[module].path, local);
+        let tensor = init.f_to_device(self.device)?;
+        let handle = tensor.shallow_clone();
+        self.buffers.push(Buffer {
+            name,
+            tensor,
+            module,
+        });
+        Ok(handle)
+    }
+
+    /// Stops training a parameter (`requires_grad = false`); false if there is no such name.
+    pub fn freeze(&mut self, name: &str) -> bool {
+        let Some(p) = self.params.iter_mut().find(|p| p.name == name) else {
+            return false;
+        };
+        if let Ok(t) = p.tensor.f_set_requires_grad(false) {
+            p.tensor = t;
+        }
+        p.requires_grad = false;
+        true
+    }
+
+    /// Sorts parameters and buffers into PyTorch's order: depth-first over the module tree
+    /// (children in registration order), a module's own entries before its children's.
+    pub fn finish(&mut self) {
+        let rank = self.module_ranks();
+        let key = |module: usize| rank[module];
+        // Stable sorts keep each module's own registration order.
+        self.params.sort_by_key(|p| key(p.module));
+        self.buffers.sort_by_key(|b| key(b.module));
+    }
+
+    fn module_ranks(&self) -> Vec<usize> {
+        let mut children: BTreeMap<usize, Vec<usize>> = BTreeMap::new();
+        for (i, m) in self.modules.iter().enumerate().skip(1) {
+            let parent_path = m.path.rsplit_once('.').map_or("", |(p, _)| p);
+            let parent = self.find_module(parent_path).unwrap_or(0);
+            children.entry(parent).or_default().push(i);
+        }
+        let mut rank = vec![0; self.modules.len()];
+        let mut next = 0;
+        let mut stack = vec![0usize];
+        while let Some(m) = stack.pop() {
+            rank[m] = next;
+            next += 1;
+            if let Some(c) = children.get(&m) {
+                stack.extend(c.iter().rev());
+            }
+        }
+        rank
+    }
+
+    /// Parameters in `named_parameters()` order.
+    pub fn params(&self) -> &[Param] {
+        &self.params
+    }
+
+    /// Buffers in `named_buffers()` order.
+    pub fn buffers(&self) -> &[Buffer] {
+        &self.buffers
+    }
+
+    /// The module table.
+    pub fn modules(&self) -> &[ModuleInfo] {
+        &self.modules
+    }
+
+    /// Parameters then buffers per module, as PyTorch's `state_dict()` orders them.
+    pub fn state_dict(&self) -> Vec<(&str, &Tensor)> {
+        let rank = self.module_ranks();
+        let mut entries: Vec<(usize, u8, usize, &str, &Tensor)> = Vec::new();
+        for (i, p) in self.params.iter().enumerate() {
+            entries.push((rank[p.module], 0, i, &p.name, &p.tensor));
+        }
+        for (i, b) in self.buffers.iter().enumerate() {
+            entries.push((rank[b.module], 1, i, &b.name, &b.tensor));
+        }
+        entries.sort_by_key(|e| (e.0, e.1, e.2));
+        entries.into_iter().map(|e| (e.3, e.4)).collect()
+    }
+
+    /// Total number of trainable scalars.
+    pub fn num_trainable(&self) -> i64 {
+        self.params
+            .iter()
+            .filter(|p| p.requires_grad)
+            .map(|p| p.tensor.numel() as i64)
+            .sum()
+    }
+}
+
+fn qualified(path: &str, local: &str) -> String {
+    if path.is_empty() {
+        local.to_string()
+    } else {
+        format!("{path}.{local}")
+    }
+}
+
+/// Float32 CPU options for initial values.
+pub const CPU_F32: (Kind, Device) = (Kind::Float, Device::Cpu);

@@ -1,0 +1,41 @@
+//! Every runnable config in `configs/` loads, validates and builds its hooks.
+
+use std::path::{Path, PathBuf};
+
+use weft_core::RunLog;
+use weft_core::build::{self, HookRegistry};
+
+fn configs(dir: &Path, out: &mut Vec<PathBuf>) {
+    for entry in std::fs::read_dir(dir).unwrap() {
+        let path = entry.unwrap().path();
+        if path.is_dir() && path.file_name().is_some_and(|n| n != "_base_") {
+            configs(&path, out);
+        } else if path.extension().is_some_and(|e| e == "toml") {
+            out.push(path);
+        }
+    }
+}
+
+#[test]
+fn every_config_validates() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../configs");
+    let mut found = Vec::new();
+    configs(&root, &mut found);
+    assert!(found.len() >= 4, "{found:?}");
+    for path in found {
+        let cfg = weft_config::Config::from_file(&path)
+            .unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+        let schema = cfg
+            .schema()
+            .unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+        let plan = build::plan(&cfg, &schema).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+        build::hooks(
+            &cfg,
+            &schema,
+            &plan,
+            &HookRegistry::with_builtins(),
+            &RunLog::capturing(),
+        )
+        .unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+    }
+}

@@ -1,0 +1,16 @@
+//! weft's integration tests: one binary (each extra test binary would link libtorch again).
+
+// Replays of the recorded MMCV 1.7.2 cases in tests/fixtures/oracles/.
+mod config_oracle;
+mod hook_order_oracle;
+
+// Every file in configs/ loads.
+mod configs;
+
+// The `weft` binary: errors, exit codes, interruption.
+mod cli;
+// Real training on small Fashion-MNIST subsets: loss falls, files appear, resume is exact.
+mod training;
+
+// A numbers-only Engine and a recording hook shared by the loop tests.
+mod support;
