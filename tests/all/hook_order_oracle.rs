@@ -8,7 +8,7 @@ use weft_config::Config;
 use weft_core::build::{self, HookRegistry};
 use weft_core::{Priority, RunContext, RunLog, Runner};
 
-use crate::support::{NullEngine, Recorder, fixture, temp_dir};
+use crate::support::{Recorder, dry_engine, fixture, temp_dir};
 
 fn case(name: &str) -> Value {
     let all: Value =
@@ -51,7 +51,7 @@ fn run(config_text: &str, dir: &Path, train_len: usize, val_len: usize, late: bo
         );
     }
     let ctx = RunContext::new(
-        Box::new(NullEngine::new(train_len, val_len)),
+        Box::new(dry_engine(train_len, val_len)),
         plan.runner,
         dir.to_path_buf(),
         log,
@@ -165,8 +165,13 @@ runner = {{ type = "EpochBasedRunner", max_epochs = 2 }}
 {CUSTOM}
 "#
     );
-    let runner = run(&text, &dir, 3, 2, true);
-    check(&runner, &case("epoch_based_train_val_2_epochs"));
+    let case = case("epoch_based_train_val_2_epochs");
+    let (train, val) = (
+        case["train_iters_per_epoch"].as_u64().unwrap(),
+        case["val_iters_per_epoch"].as_u64().unwrap(),
+    );
+    let runner = run(&text, &dir, train as usize, val as usize, true);
+    check(&runner, &case);
 }
 
 #[test]
@@ -188,6 +193,11 @@ runner = {{ type = "IterBasedRunner", max_iters = 6 }}
 {custom}
 "#
     );
-    let runner = run(&text, &dir, 3, 2, false);
-    check(&runner, &case("iter_based_train3_val2_max_iters_6"));
+    let case = case("iter_based_train3_val2_max_iters_6");
+    let (train, val) = (
+        case["train_loader_len"].as_u64().unwrap(),
+        case["val_loader_len"].as_u64().unwrap(),
+    );
+    let runner = run(&text, &dir, train as usize, val as usize, false);
+    check(&runner, &case);
 }

@@ -2,7 +2,11 @@
 
 // Replays of the recorded MMCV 1.7.2 cases in tests/fixtures/oracles/.
 mod config_oracle;
+mod grad_clip_oracle;
 mod hook_order_oracle;
+mod optim_oracle;
+mod paramwise_oracle;
+mod schedules_oracle;
 
 // Every file in configs/ loads.
 mod configs;

@@ -1,16 +1,10 @@
-//! Test doubles for the loop: an [`Engine`] made of plain numbers (no libtorch) and a hook
-//! that records when it runs. They stand in for the tensor side only in tests of the loop's
-//! ordering and counters, which do not depend on tensors.
+//! Shared test helpers: fixture paths, temporary directories, a model-less engine for tests of
+//! the loop's order and counters, and a hook that acts on every stage.
 
 use std::path::{Path, PathBuf};
-use std::sync::{Arc, Mutex};
 
 use serde_json::Value;
-use weft_config::schema::Phase;
-use weft_core::{
-    Engine, EngineError, HookResult, Momentum, ParamGroup, Predictions, RunContext, Scalar, Split,
-    StageSet, StepOutputs,
-};
+use weft_core::{HookResult, Momentum, ParamGroup, RunContext, StageSet};
 
 /// Path of a fixture file.
 pub fn fixture(rel: &str) -> PathBuf {
@@ -27,110 +21,20 @@ pub fn temp_dir(name: &str) -> PathBuf {
     dir
 }
 
-/// Loaders of fixed lengths and a loss that decreases by iteration; records checkpoints.
-pub struct NullEngine {
-    train_len: usize,
-    val_len: usize,
-    pos: usize,
-    groups: Vec<ParamGroup>,
-    pub saved: Arc<Mutex<Vec<PathBuf>>>,
-}
-
-impl NullEngine {
-    pub fn new(train_len: usize, val_len: usize) -> NullEngine {
-        NullEngine {
-            train_len,
-            val_len,
-            pos: 0,
-            groups: vec![ParamGroup {
-                lr: 0.1,
-                momentum: Momentum::Momentum(0.9),
-                weight_decay: 0.0,
-                initial_lr: None,
-                initial_momentum: None,
-                params: vec!["w".into()],
-            }],
-            saved: Arc::default(),
-        }
-    }
-}
-
-impl Engine for NullEngine {
-    fn loader_len(&self, phase: Phase) -> usize {
-        match phase {
-            Phase::Train => self.train_len,
-            Phase::Val => self.val_len,
-        }
-    }
-    fn start_epoch(&mut self, _phase: Phase, _epoch: u64, skip: u64) -> Result<(), EngineError> {
-        self.pos = skip as usize;
-        Ok(())
-    }
-    fn next_batch(&mut self, phase: Phase) -> Result<bool, EngineError> {
-        self.pos += 1;
-        Ok(self.pos <= self.loader_len(phase))
-    }
-    fn train_step(&mut self, iter: u64) -> Result<StepOutputs, EngineError> {
-        Ok(StepOutputs {
-            log_vars: vec![("loss".into(), Scalar::Host(1.0 / (iter + 1) as f64))],
-            num_samples: 2,
-        })
-    }
-    fn val_step(&mut self) -> Result<StepOutputs, EngineError> {
-        Ok(StepOutputs {
-            log_vars: vec![("loss".into(), Scalar::Host(0.5))],
-            num_samples: 2,
-        })
-    }
-    fn backward(&mut self, _scale: f64) -> Result<(), EngineError> {
-        Ok(())
-    }
-    fn zero_grad(&mut self) {}
-    fn grad_norm(&mut self, _norm_type: f64) -> Result<Scalar, EngineError> {
-        Ok(Scalar::Host(1.0))
-    }
-    fn clip_grad_norm(&mut self, _m: f64, _n: f64, _e: bool) -> Result<Scalar, EngineError> {
-        Ok(Scalar::Host(1.0))
-    }
-    fn scale_grads(&mut self, _factor: f64) -> Result<(), EngineError> {
-        Ok(())
-    }
-    fn unused_params(&self) -> Vec<(String, Vec<i64>)> {
-        Vec::new()
-    }
-    fn optimizer_step(&mut self) -> Result<(), EngineError> {
-        Ok(())
-    }
-    fn param_groups(&self) -> &[ParamGroup] {
-        &self.groups
-    }
-    fn param_groups_mut(&mut self) -> &mut [ParamGroup] {
-        &mut self.groups
-    }
-    fn predict(&mut self, _split: Split) -> Result<Predictions, EngineError> {
-        Ok(Predictions {
-            scores: vec![0.9, 0.1, 0.2, 0.8],
-            num_classes: 2,
-            labels: vec![0, 0],
-            batches: self.val_len,
-        })
-    }
-    fn save_checkpoint(
-        &mut self,
-        path: &Path,
-        _meta: &Value,
-        _opt: bool,
-    ) -> Result<(), EngineError> {
-        std::fs::write(path, b"checkpoint").map_err(|e| EngineError::new(e.to_string()))?;
-        self.saved.lock().unwrap().push(path.to_path_buf());
-        Ok(())
-    }
-    fn load_checkpoint(&mut self, _path: &Path, _opt: bool) -> Result<Value, EngineError> {
-        Ok(Value::Null)
-    }
-    fn device_name(&self) -> String {
-        "none".into()
-    }
+/// A model-less engine with one SGD-like group, for tests of the loop's order and counters.
+pub fn dry_engine(train_len: usize, val_len: usize) -> weft_core::dry::DryEngine {
+    weft_core::dry::DryEngine::new(
+        train_len,
+        val_len,
+        vec![ParamGroup {
+            lr: 0.1,
+            momentum: Momentum::Momentum(0.9),
+            weight_decay: 0.0,
+            initial_lr: None,
+            initial_momentum: None,
+            params: vec!["w".into()],
+        }],
+    )
 }
 
 /// A hook acting on every MMCV stage and doing nothing but being named.
@@ -147,4 +51,21 @@ impl weft_core::Hook for Recorder {
     fn before_run(&mut self, _ctx: &mut RunContext) -> HookResult {
         Ok(())
     }
+}
+
+/// A JSON object as TOML text (null values left out, as Python's `None` means "not set").
+pub fn json_to_toml(v: &Value) -> String {
+    fn strip(v: &Value) -> Option<Value> {
+        match v {
+            Value::Null => None,
+            Value::Object(m) => Some(Value::Object(
+                m.iter()
+                    .filter_map(|(k, v)| strip(v).map(|v| (k.clone(), v)))
+                    .collect(),
+            )),
+            Value::Array(a) => Some(Value::Array(a.iter().filter_map(strip).collect())),
+            other => Some(other.clone()),
+        }
+    }
+    toml::to_string(&strip(v).unwrap()).unwrap()
 }

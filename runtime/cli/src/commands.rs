@@ -1,4 +1,6 @@
 //! One module per subcommand.
 
+pub mod param_groups;
 pub mod print_config;
+pub mod schedule;
 pub mod train;

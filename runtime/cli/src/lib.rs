@@ -6,4 +6,5 @@
 //! sessions directly.
 
 pub mod commands;
+pub mod plot;
 pub mod session;

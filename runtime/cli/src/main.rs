@@ -43,6 +43,35 @@ enum Command {
         #[arg(long)]
         device: Option<String>,
     },
+    /// Print the LR and momentum of every parameter group at every training iteration,
+    /// computed by the configured hooks without training or loading images.
+    Schedule {
+        /// The config file.
+        config: PathBuf,
+        /// Training iterations per epoch (default: from the training set's length).
+        #[arg(long)]
+        iters_per_epoch: Option<usize>,
+        /// Print one JSON object: {"iters": [{"epoch", "iter", "inner_iter", "lr": [...], "momentum": [...]}]}.
+        #[arg(long)]
+        json: bool,
+        /// Also draw the curves into this PNG file.
+        #[arg(long, value_name = "FILE.png")]
+        plot: Option<PathBuf>,
+        /// Override config keys, as for `train`.
+        #[arg(long, num_args = 1.., value_name = "KEY=VALUE")]
+        cfg_options: Vec<String>,
+    },
+    /// Print the optimizer's parameter groups as the constructor builds them (a dry run).
+    ParamGroups {
+        /// The config file.
+        config: PathBuf,
+        /// Print one JSON object: {"groups": [{"params", "lr", "weight_decay", "momentum", "betas"}]}.
+        #[arg(long)]
+        json: bool,
+        /// Override config keys, as for `train`.
+        #[arg(long, num_args = 1.., value_name = "KEY=VALUE")]
+        cfg_options: Vec<String>,
+    },
     /// Print the fully merged config (after `_base_`, `_delete_` and --cfg-options) as TOML.
     PrintConfig {
         /// The config file.
@@ -78,6 +107,25 @@ fn main() -> ExitCode {
             config,
             cfg_options,
         } => commands::print_config::run(&config, &cfg_options).map(|_| 0),
+        Command::Schedule {
+            config,
+            iters_per_epoch,
+            json,
+            plot,
+            cfg_options,
+        } => commands::schedule::run(&commands::schedule::ScheduleOptions {
+            config: &config,
+            cfg_options: &cfg_options,
+            iters_per_epoch,
+            json,
+            plot,
+        })
+        .map(|_| 0),
+        Command::ParamGroups {
+            config,
+            json,
+            cfg_options,
+        } => commands::param_groups::run(&config, &cfg_options, json).map(|_| 0),
     };
     match result {
         Ok(code) => ExitCode::from(code as u8),

@@ -4,11 +4,11 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use anyhow::{Context, Result, anyhow, bail};
-use serde_json::{Value, json};
+use serde_json::json;
 use weft_config::schema::{DataConfig, LoaderConfig, Phase, RunConfig};
 use weft_config::{Config, ConfigError, ErrorKind, Located};
 use weft_core::build::{HookRegistry, RunPlan};
-use weft_core::{RunContext, RunLog, Runner, Split};
+use weft_core::{RunContext, RunLog, Runner};
 use weft_data::{Dataset, Loader, LoaderSettings, build_dataset};
 use weft_nn::models::build_model;
 use weft_nn::optim::build_optimizer;
@@ -309,16 +309,30 @@ fn batch_size(cfg: &Config, data: &DataConfig, over: &LoaderConfig) -> Result<us
     }
 }
 
-/// Evaluation split by name, for `weft test`.
-pub fn split_of(name: &str) -> Option<Split> {
-    match name {
-        "val" => Some(Split::Val),
-        "test" => Some(Split::Test),
-        _ => None,
-    }
+/// The model (on the CPU) and its optimizer groups, without data or training: what
+/// `weft param-groups` and `weft schedule` inspect.
+pub fn dry_optimizer(
+    config: &Config,
+    schema: &RunConfig,
+) -> Result<(weft_nn::models::Model, weft_nn::optim::OptimizerSetup)> {
+    tch::manual_seed(0);
+    let model = build_model(&schema.model.0, config, tch::Device::Cpu)?;
+    let setup = build_optimizer(&schema.optimizer.0, config, &model.store)?;
+    Ok((model, setup))
 }
 
-/// The JSON stored as metadata, for inspection commands.
-pub fn describe(value: &Value) -> String {
-    serde_json::to_string_pretty(value).unwrap_or_default()
+/// Training iterations per epoch implied by the config (dataset length, batch size,
+/// `drop_last`), reading only the label file.
+pub fn iters_per_epoch(config: &Config, data: &DataConfig) -> Result<usize> {
+    let Some(train) = &data.train else {
+        bail!("the config has no `data.train`; pass --iters-per-epoch");
+    };
+    let n = weft_data::dataset_len(&train.0, config).map_err(|e| anyhow!("{e}"))?;
+    let over = data.train_dataloader.clone().unwrap_or_default();
+    let batch = batch_size(config, data, &over)?;
+    Ok(if over.drop_last.unwrap_or(false) {
+        n / batch
+    } else {
+        n.div_ceil(batch)
+    })
 }

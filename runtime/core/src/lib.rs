@@ -17,6 +17,7 @@
 pub mod build;
 mod clock;
 mod context;
+pub mod dry;
 mod engine;
 mod error;
 mod hook;
@@ -24,6 +25,7 @@ mod hook_set;
 pub mod hooks;
 mod log_buffer;
 pub mod metrics;
+pub mod paramwise;
 mod priority;
 pub mod pyfmt;
 mod run_log;

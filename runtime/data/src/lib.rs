@@ -11,6 +11,7 @@ mod batch;
 mod error;
 mod idx;
 mod loader;
+mod memory;
 mod mnist;
 mod registry;
 mod sampler;
@@ -19,8 +20,9 @@ pub use batch::Batch;
 pub use error::DataError;
 pub use idx::{IdxArray, read_idx};
 pub use loader::{Loader, LoaderSettings};
+pub use memory::{InMemory, Targets};
 pub use mnist::{ImageClassification, Normalize};
-pub use registry::{BuildError, DATASET_TYPES, build_dataset};
+pub use registry::{BuildError, DATASET_TYPES, build_dataset, dataset_len};
 pub use sampler::epoch_order;
 
 /// A labelled dataset that can build batches.

@@ -9,10 +9,11 @@ use weft_config::{Config, ConfigError, ErrorKind, Located, Node, unknown_name_er
 use crate::Dataset;
 use crate::error::DataError;
 use crate::idx::read_idx;
+use crate::memory::{InMemory, Targets};
 use crate::mnist::{ImageClassification, Normalize};
 
 /// The dataset types a config may name.
-pub const DATASET_TYPES: [&str; 2] = ["FashionMNIST", "MNIST"];
+pub const DATASET_TYPES: [&str; 3] = ["FashionMNIST", "MNIST", "InMemory"];
 
 const FASHION_ROOT: &str = "/usr/share/datasets/fashion-mnist";
 
@@ -64,8 +65,168 @@ impl std::fmt::Display for BuildError {
 
 impl std::error::Error for BuildError {}
 
+struct Resolved {
+    name: &'static str,
+    split: String,
+    root: PathBuf,
+    prefix: &'static str,
+    mean: f64,
+    std: f64,
+    num_samples: Option<u64>,
+}
+
+/// The number of samples a dataset config yields, reading only its label file (for
+/// `weft schedule`, which needs the epoch length but no images).
+pub fn dataset_len(node: &Node, cfg: &Config) -> Result<usize, BuildError> {
+    if node.get("type").and_then(Node::as_str) == Some("InMemory") {
+        return Ok(build_dataset(node, cfg)?.len());
+    }
+    let r = resolve(node, cfg)?;
+    let labels = read_idx(&find(
+        &r.root,
+        &format!("{}-labels-idx1-ubyte", r.prefix),
+        r.name,
+    )?)?;
+    let n = labels.dims.first().copied().unwrap_or(0);
+    Ok(r.num_samples.map_or(n, |k| n.min(k as usize)))
+}
+
+/// `{ type = "InMemory", inputs = [[...], ...], labels = [...] | targets = [[...], ...] }`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct InMemoryArgs {
+    /// One row of numbers per sample (nested rows are flattened).
+    inputs: Vec<Nested>,
+    /// Shape of one sample (default: the row's length).
+    input_shape: Option<Vec<i64>>,
+    /// Class labels, for classification.
+    labels: Option<Vec<i64>>,
+    /// Float targets, one row per sample, for regression.
+    targets: Option<Vec<Nested>>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(untagged)]
+enum Nested {
+    Num(f64),
+    List(Vec<Nested>),
+}
+
+impl Nested {
+    fn flatten(&self, out: &mut Vec<f32>) -> Vec<i64> {
+        match self {
+            Nested::Num(v) => {
+                out.push(*v as f32);
+                Vec::new()
+            }
+            Nested::List(items) => {
+                let mut inner = Vec::new();
+                for item in items {
+                    inner = item.flatten(out);
+                }
+                let mut shape = vec![items.len() as i64];
+                shape.extend(inner);
+                shape
+            }
+        }
+    }
+}
+
+fn in_memory(node: &Node, cfg: &Config) -> Result<Arc<dyn Dataset>, BuildError> {
+    let a: InMemoryArgs = cfg.read(node)?;
+    let bad = |m: &str| BuildError::Config(cfg.error_at(ErrorKind::InvalidValue, m, &node.origin));
+    let mut inputs = Vec::new();
+    let mut row_shape = Vec::new();
+    for row in &a.inputs {
+        let before = inputs.len();
+        let shape = row.flatten(&mut inputs);
+        let shape = if shape.is_empty() { vec![1] } else { shape };
+        if !row_shape.is_empty() && shape != row_shape {
+            return Err(bad("every row of `inputs` must have the same shape"));
+        }
+        row_shape = shape;
+        debug_assert!(inputs.len() > before);
+    }
+    let n = a.inputs.len();
+    let input_shape = a.input_shape.unwrap_or(row_shape);
+    if n == 0 || inputs.len() != n * input_shape.iter().product::<i64>().max(1) as usize {
+        return Err(bad("`inputs` does not match `input_shape`"));
+    }
+    let targets = match (a.labels, a.targets) {
+        (Some(l), None) if l.len() == n => Targets::Labels(l),
+        (None, Some(t)) if t.len() == n => {
+            let mut v = Vec::new();
+            let mut shape = Vec::new();
+            for row in &t {
+                shape = row.flatten(&mut v);
+            }
+            Targets::Values(v, shape)
+        }
+        _ => {
+            return Err(bad(
+                "give one of `labels` or `targets`, with one entry per row of `inputs`",
+            ));
+        }
+    };
+    Ok(Arc::new(InMemory::new(inputs, input_shape, targets)))
+}
+
 /// Builds a dataset from its config table.
 pub fn build_dataset(node: &Node, cfg: &Config) -> Result<Arc<dyn Dataset>, BuildError> {
+    if node.get("type").and_then(Node::as_str) == Some("InMemory") {
+        let mut rest = node.as_table().cloned().unwrap_or_default();
+        rest.shift_remove("type");
+        return in_memory(
+            &Node {
+                value: weft_config::Value::Table(rest),
+                origin: node.origin.clone(),
+                key_origin: None,
+            },
+            cfg,
+        );
+    }
+    let r = resolve(node, cfg)?;
+    let (name, root, prefix) = (r.name, r.root, r.prefix);
+    let images = find(&root, &format!("{prefix}-images-idx3-ubyte"), name)?;
+    let labels = find(&root, &format!("{prefix}-labels-idx1-ubyte"), name)?;
+    let images = read_idx(&images)?;
+    let labels = read_idx(&labels)?;
+    if images.dims.len() != 3 || labels.dims.len() != 1 || images.dims[0] != labels.dims[0] {
+        return Err(DataError::Format {
+            path: root.display().to_string(),
+            message: format!(
+                "image dims {:?} do not match label dims {:?}",
+                images.dims, labels.dims
+            ),
+        }
+        .into());
+    }
+    let num_classes = labels
+        .data
+        .iter()
+        .copied()
+        .max()
+        .map_or(0, |m| m as usize + 1)
+        .max(10);
+    let mut ds = ImageClassification::new(
+        format!("{name}({})", r.split),
+        images.data,
+        labels.data,
+        images.dims[1],
+        images.dims[2],
+        num_classes,
+        Normalize {
+            mean: r.mean as f32,
+            std: r.std as f32,
+        },
+    );
+    if let Some(n) = r.num_samples {
+        ds.truncate(n as usize);
+    }
+    Ok(Arc::new(ds))
+}
+
+fn resolve(node: &Node, cfg: &Config) -> Result<Resolved, BuildError> {
     let Some(table) = node.as_table() else {
         return Err(cfg
             .error_at(
@@ -130,44 +291,20 @@ pub fn build_dataset(node: &Node, cfg: &Config) -> Result<Arc<dyn Dataset>, Buil
             }
         },
     };
-    let root = PathBuf::from(root);
-    let images = find(&root, &format!("{prefix}-images-idx3-ubyte"), name)?;
-    let labels = find(&root, &format!("{prefix}-labels-idx1-ubyte"), name)?;
-    let images = read_idx(&images)?;
-    let labels = read_idx(&labels)?;
-    if images.dims.len() != 3 || labels.dims.len() != 1 || images.dims[0] != labels.dims[0] {
-        return Err(DataError::Format {
-            path: root.display().to_string(),
-            message: format!(
-                "image dims {:?} do not match label dims {:?}",
-                images.dims, labels.dims
-            ),
-        }
-        .into());
-    }
-    let num_classes = labels
-        .data
+    let name = DATASET_TYPES
         .iter()
         .copied()
-        .max()
-        .map_or(0, |m| m as usize + 1)
-        .max(10);
-    let mut ds = ImageClassification::new(
-        format!("{name}({})", args.split.value),
-        images.data,
-        labels.data,
-        images.dims[1],
-        images.dims[2],
-        num_classes,
-        Normalize {
-            mean: args.mean.unwrap_or(mean) as f32,
-            std: args.std.unwrap_or(std) as f32,
-        },
-    );
-    if let Some(n) = args.num_samples {
-        ds.truncate(n as usize);
-    }
-    Ok(Arc::new(ds))
+        .find(|t| *t == name)
+        .expect("checked above");
+    Ok(Resolved {
+        name,
+        split: args.split.value.clone(),
+        root: PathBuf::from(root),
+        prefix,
+        mean: args.mean.unwrap_or(mean),
+        std: args.std.unwrap_or(std),
+        num_samples: args.num_samples,
+    })
 }
 
 fn find(root: &Path, stem: &str, name: &str) -> Result<PathBuf, DataError> {

@@ -5,7 +5,7 @@ use std::path::Path;
 use std::sync::Mutex;
 
 use serde_json::{Value, json};
-use tch::{Device, Kind, Reduction, TchError, Tensor};
+use tch::{Device, Kind, TchError, Tensor};
 use weft_config::schema::Phase;
 use weft_core::{
     DeviceValue, Engine, EngineError, Momentum, ParamGroup, Predictions, Scalar, Split, StepOutputs,
@@ -15,7 +15,7 @@ use weft_data::{Batch, Loader};
 use crate::checkpoint::{self, OPTIMIZER_PREFIX};
 use crate::clip;
 use crate::device::device_name;
-use crate::models::Model;
+use crate::models::{Loss, Model};
 use crate::optim::OptimizerSetup;
 
 /// A scalar tensor read lazily on the host.
@@ -117,35 +117,39 @@ impl TorchEngine {
             .map_err(engine_err)?;
         let y = batch
             .labels
-            .f_to_device_(self.device, Kind::Int64, non_blocking, false)
+            .f_to_device_(self.device, batch.labels.kind(), non_blocking, false)
             .map_err(engine_err)?;
         Ok((x, y))
     }
 
+    /// Loss and, for classification, batch accuracy.
     fn forward(
         &self,
         x: &Tensor,
         y: &Tensor,
         train: bool,
-    ) -> Result<(Tensor, Tensor), EngineError> {
+    ) -> Result<(Tensor, Option<Tensor>), EngineError> {
         let logits = self.model.net.forward(x, train).map_err(|e| {
             EngineError::new(format!("forward pass of {} failed: {e}", self.model.kind))
         })?;
-        let loss = logits
-            .f_cross_entropy_loss::<Tensor>(y, None, Reduction::Mean, -100, 0.0)
-            .map_err(|e| {
-                EngineError::new(format!(
-                    "loss: {e} (do the model's outputs match the number of classes?)"
-                ))
-            })?;
-        let acc = tch::no_grad(|| {
-            logits
-                .f_argmax(-1, false)?
-                .f_eq_tensor(y)?
-                .f_to_kind(Kind::Float)?
-                .f_mean(None::<Kind>)
-        })
-        .map_err(engine_err)?;
+        let loss = self.model.loss(&logits, y).map_err(|e| {
+            EngineError::new(format!(
+                "loss: {e} (do the model's outputs match the targets?)"
+            ))
+        })?;
+        let acc = match self.model.loss {
+            Loss::CrossEntropy => Some(
+                tch::no_grad(|| {
+                    logits
+                        .f_argmax(-1, false)?
+                        .f_eq_tensor(y)?
+                        .f_to_kind(Kind::Float)?
+                        .f_mean(None::<Kind>)
+                })
+                .map_err(engine_err)?,
+            ),
+            Loss::Mse => None,
+        };
         Ok((loss, acc))
     }
 
@@ -185,14 +189,13 @@ impl Engine for TorchEngine {
         let (x, y) = self.inputs()?;
         let (loss, acc) = self.forward(&x, &y, true)?;
         let n = y.size().first().copied().unwrap_or(0) as usize;
+        let mut log_vars = vec![(
+            "loss".to_string(),
+            deferred(loss.f_detach().map_err(engine_err)?),
+        )];
+        log_vars.extend(acc.map(|a| ("top1_acc".to_string(), deferred(a))));
         let outputs = StepOutputs {
-            log_vars: vec![
-                (
-                    "loss".into(),
-                    deferred(loss.f_detach().map_err(engine_err)?),
-                ),
-                ("top1_acc".into(), deferred(acc)),
-            ],
+            log_vars,
             num_samples: n,
         };
         self.last_loss = Some(loss);
@@ -203,11 +206,10 @@ impl Engine for TorchEngine {
         let (x, y) = self.inputs()?;
         let (loss, acc) = tch::no_grad(|| self.forward(&x, &y, false))?;
         let n = y.size().first().copied().unwrap_or(0) as usize;
+        let mut log_vars = vec![("loss".to_string(), deferred(loss))];
+        log_vars.extend(acc.map(|a| ("top1_acc".to_string(), deferred(a))));
         Ok(StepOutputs {
-            log_vars: vec![
-                ("loss".into(), deferred(loss)),
-                ("top1_acc".into(), deferred(acc)),
-            ],
+            log_vars,
             num_samples: n,
         })
     }
@@ -278,10 +280,37 @@ impl Engine for TorchEngine {
     }
 
     fn optimizer_step(&mut self) -> Result<(), EngineError> {
-        let s = &mut self.setup;
-        s.optimizer
-            .step(self.model.store.params(), &s.groups, &s.members)
-            .map_err(|e| EngineError::new(format!("optimizer step ({}): {e}", s.optimizer.name())))
+        let needs_closure = self.setup.optimizer.needs_closure();
+        let inputs = if needs_closure {
+            Some(self.inputs()?)
+        } else {
+            None
+        };
+        let TorchEngine { model, setup, .. } = self;
+        let params = model.store.params();
+        let result = match inputs {
+            None => setup
+                .optimizer
+                .step(params, &setup.groups, &setup.members, None),
+            Some((x, y)) => {
+                // LBFGS re-evaluates the current batch as often as its line search needs.
+                let mut closure = || -> Result<f64, TchError> {
+                    for p in params {
+                        let mut t = p.tensor.shallow_clone();
+                        t.zero_grad();
+                    }
+                    let loss = model.loss(&model.net.forward(&x, true)?, &y)?;
+                    loss.f_backward()?;
+                    loss.f_double_value(&[])
+                };
+                setup
+                    .optimizer
+                    .step(params, &setup.groups, &setup.members, Some(&mut closure))
+            }
+        };
+        result.map_err(|e| {
+            EngineError::new(format!("optimizer step ({}): {e}", setup.optimizer.name()))
+        })
     }
 
     fn param_groups(&self) -> &[ParamGroup] {

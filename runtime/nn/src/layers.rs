@@ -23,6 +23,12 @@ pub use simple::{Dropout, Flatten, Relu};
 pub trait Layer: Send {
     /// Applies the layer; `train` selects training behaviour (dropout, batch statistics).
     fn forward(&self, x: &Tensor, train: bool) -> Result<Tensor, TchError>;
+
+    /// Uses `tensor` as this layer's parameter `local` (tied weights); false if the layer has
+    /// no such parameter.
+    fn replace_param(&mut self, _local: &str, _tensor: Tensor) -> bool {
+        false
+    }
 }
 
 /// The layer types a `Modules` model may list.

@@ -23,7 +23,16 @@ pub trait Network: Send {
     fn forward(&self, x: &Tensor, train: bool) -> Result<Tensor, TchError>;
 }
 
-/// A built model: its parameters and its forward pass.
+/// The training objective over the network's outputs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Loss {
+    /// Cross-entropy over class scores and integer labels (the default).
+    CrossEntropy,
+    /// Mean squared error over all elements, against float targets.
+    Mse,
+}
+
+/// A built model: its parameters, its forward pass and its loss.
 pub struct Model {
     /// The config `type`.
     pub kind: String,
@@ -31,6 +40,26 @@ pub struct Model {
     pub store: ParamStore,
     /// The forward pass.
     pub net: Box<dyn Network>,
+    /// The loss (`model.loss`: `"cross_entropy"` or `"mse"`).
+    pub loss: Loss,
+}
+
+impl Model {
+    /// The loss of `outputs` against `targets`.
+    pub fn loss(&self, outputs: &Tensor, targets: &Tensor) -> Result<Tensor, TchError> {
+        match self.loss {
+            Loss::CrossEntropy => outputs.f_cross_entropy_loss::<Tensor>(
+                &targets.f_to_kind(tch::Kind::Int64)?,
+                None,
+                tch::Reduction::Mean,
+                -100,
+                0.0,
+            ),
+            Loss::Mse => {
+                outputs.f_mse_loss(&targets.f_to_kind(outputs.kind())?, tch::Reduction::Mean)
+            }
+        }
+    }
 }
 
 /// Builds the model described by `node` on `device`, seeding initial values with the current
@@ -49,7 +78,21 @@ pub fn build_model(node: &Node, cfg: &Config, device: Device) -> Result<Model, C
             .with_help(format!("one of: {}", MODEL_TYPES.join(", "))));
     };
     let kind = ty.as_str().unwrap_or_default().to_string();
-    let args = without(table, &["type"], node);
+    let loss = match table.get("loss") {
+        None => Loss::CrossEntropy,
+        Some(l) => match l.as_str() {
+            Some("cross_entropy") => Loss::CrossEntropy,
+            Some("mse") => Loss::Mse,
+            _ => {
+                return Err(cfg.error_at(
+                    ErrorKind::InvalidValue,
+                    "`loss` must be \"cross_entropy\" or \"mse\"",
+                    &l.origin,
+                ));
+            }
+        },
+    };
+    let args = without(table, &["type", "loss"], node);
     let mut store = ParamStore::new(device);
     let net: Box<dyn Network> = match kind.as_str() {
         "LeNet5" => Box::new(
@@ -69,7 +112,12 @@ pub fn build_model(node: &Node, cfg: &Config, device: Device) -> Result<Model, C
         }
     };
     store.finish();
-    Ok(Model { kind, store, net })
+    Ok(Model {
+        kind,
+        store,
+        net,
+        loss,
+    })
 }
 
 fn torch_error(cfg: &Config, node: &Node, e: TchError) -> ConfigError {

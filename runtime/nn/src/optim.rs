@@ -1,12 +1,17 @@
-//! Optimizers on libtorch with `torch.optim`'s options and update rules.
+//! Optimizers on libtorch with `torch.optim`'s options, defaults, checks and update rules.
 //!
-//! An optimizer keeps per-parameter state (momentum buffers, moments) and reads the
-//! schedulable hyperparameters (lr, momentum/betas, weight decay) from the core
-//! [`ParamGroup`]s at every step, so lr and momentum hooks work by writing those.
+//! An optimizer keeps per-parameter state and reads the schedulable hyperparameters (lr,
+//! momentum or betas, weight decay) from the core [`ParamGroup`]s at every step, so lr and
+//! momentum hooks work by writing those. [`KINDS`] lists every optimizer with its options.
 
-mod adam;
 mod build;
-mod sgd;
+mod elementwise;
+mod kinds;
+mod lbfgs;
+mod ops;
+pub mod options;
+mod rules;
+mod state;
 
 use std::collections::HashMap;
 
@@ -15,14 +20,27 @@ use weft_core::ParamGroup;
 
 use crate::store::Param;
 
-pub use adam::{Adam, AdamOptions};
-pub use build::{OPTIMIZER_TYPES, OptimizerSetup, build_optimizer};
-pub use sgd::{Sgd, SgdOptions};
+pub use build::{
+    CONSTRUCTORS, OptimizerSetup, build_optimizer, build_with_groups, groups_json, model_table,
+};
+pub use elementwise::Elementwise;
+pub use kinds::{KINDS, MomentumKey, OptimizerKind, kind};
+pub use lbfgs::Lbfgs;
+pub use state::ParamStates;
+
+/// Re-evaluates the loss (forward and backward on the current batch) and returns its value;
+/// what `torch.optim.LBFGS.step(closure)` calls.
+pub type Closure<'a> = dyn FnMut() -> Result<f64, TchError> + 'a;
 
 /// An optimizer over the parameters of a [`crate::store::ParamStore`].
 pub trait Optimizer: Send {
     /// `torch.optim` class name.
     fn name(&self) -> &str;
+
+    /// Whether [`Optimizer::step`] needs a closure (LBFGS).
+    fn needs_closure(&self) -> bool {
+        false
+    }
 
     /// One update of every parameter that has a gradient. `members[g]` lists the indices
     /// (into `params`) of group `g`.
@@ -31,12 +49,13 @@ pub trait Optimizer: Send {
         params: &[Param],
         groups: &[ParamGroup],
         members: &[Vec<usize>],
+        closure: Option<&mut Closure<'_>>,
     ) -> Result<(), TchError>;
 
     /// State tensors, named `<parameter name>.<state key>` (`fc1.weight.momentum_buffer`).
     fn state_tensors(&self, params: &[Param]) -> Vec<(String, Tensor)>;
 
-    /// Scalar state (step counts) and per-group options, as JSON.
+    /// Scalar state (step counts) as JSON.
     fn state_meta(&self, params: &[Param]) -> serde_json::Value;
 
     /// Restores what [`Optimizer::state_tensors`] and [`Optimizer::state_meta`] produced.
@@ -46,21 +65,4 @@ pub trait Optimizer: Send {
         tensors: &mut HashMap<String, Tensor>,
         meta: &serde_json::Value,
     ) -> Result<(), TchError>;
-}
-
-/// `d = grad (+ wd * p)`, negated when maximizing; `None` when the parameter has no grad.
-pub(crate) fn effective_grad(
-    p: &Param,
-    weight_decay: f64,
-    maximize: bool,
-) -> Result<Option<Tensor>, TchError> {
-    let grad = p.tensor.grad();
-    if !grad.defined() {
-        return Ok(None);
-    }
-    let mut g = if maximize { grad.f_neg()? } else { grad };
-    if weight_decay != 0.0 {
-        g = g.f_add(&p.tensor.f_mul_scalar(weight_decay)?)?;
-    }
-    Ok(Some(g))
 }

@@ -3,6 +3,7 @@
 use std::collections::BTreeMap;
 
 use serde_json::{Map, Value};
+
 use tch::{Device, Kind, Tensor};
 
 /// A module of the model as the optimizer constructors see it (MMCV's `add_params` walks the
@@ -28,6 +29,21 @@ pub struct Param {
     pub requires_grad: bool,
     /// Index of its module in [`ParamStore::modules`].
     pub module: usize,
+    /// Registration order (constructors visit a module's entries in this order).
+    seq: usize,
+}
+
+/// A second name for a parameter of another module (PyTorch's `b.weight = a.weight`).
+#[derive(Debug, Clone)]
+pub struct Alias {
+    /// The alias's qualified name (`b.weight`).
+    pub name: String,
+    /// Its module.
+    pub module: usize,
+    /// Index in [`ParamStore::params`] of the shared parameter (after [`ParamStore::finish`]).
+    pub target: usize,
+    target_name: String,
+    seq: usize,
 }
 
 /// A non-trainable tensor saved with the model (BatchNorm running statistics).
@@ -49,6 +65,8 @@ pub struct ParamStore {
     modules: Vec<ModuleInfo>,
     params: Vec<Param>,
     buffers: Vec<Buffer>,
+    aliases: Vec<Alias>,
+    next_seq: usize,
 }
 
 impl ParamStore {
@@ -64,6 +82,8 @@ impl ParamStore {
             }],
             params: Vec::new(),
             buffers: Vec::new(),
+            aliases: Vec::new(),
+            next_seq: 0,
         }
     }
 
@@ -125,7 +145,9 @@ impl ParamStore {
             tensor,
             requires_grad,
             module,
+            seq: self.next_seq,
         });
+        self.next_seq += 1;
         Ok(handle)
     }
 
@@ -159,14 +181,133 @@ impl ParamStore {
         true
     }
 
+    /// Makes parameter `name` an alias of `target` (`b.weight = a.weight` in PyTorch): the
+    /// own tensor of `name` is dropped and `target`'s tensor is returned for the layer to use.
+    pub fn tie(&mut self, name: &str, target: &str) -> Result<Tensor, String> {
+        let t = self
+            .params
+            .iter()
+            .position(|p| p.name == target)
+            .ok_or_else(|| format!("`{target}` is not a parameter of this model"))?;
+        let i = self
+            .params
+            .iter()
+            .position(|p| p.name == name)
+            .ok_or_else(|| format!("`{name}` is not a parameter of this model"))?;
+        if self.params[i].tensor.size() != self.params[t].tensor.size() {
+            return Err(format!(
+                "`{name}` {:?} and `{target}` {:?} have different shapes",
+                self.params[i].tensor.size(),
+                self.params[t].tensor.size()
+            ));
+        }
+        let own = self.params.remove(i);
+        let handle = self
+            .params
+            .iter()
+            .find(|p| p.name == target)
+            .map(|p| p.tensor.shallow_clone());
+        self.aliases.push(Alias {
+            name: own.name,
+            module: own.module,
+            target: 0,
+            target_name: target.to_string(),
+            seq: own.seq,
+        });
+        handle.ok_or_else(|| format!("`{target}` disappeared"))
+    }
+
+    /// The constructors' table: modules in `model.modules()` order and parameter entries in
+    /// `add_params` order (aliases included), plus the store index of each non-alias entry.
+    pub fn table(&self) -> (weft_core::paramwise::ModelTable, Vec<Option<usize>>) {
+        use weft_core::paramwise::{ModelTable, ModuleMeta, ParamMeta};
+        let rank = self.module_ranks();
+        let mut order: Vec<usize> = (0..self.modules.len()).collect();
+        order.sort_by_key(|m| rank[*m]);
+        let position: Vec<usize> = {
+            let mut p = vec![0; self.modules.len()];
+            for (pos, m) in order.iter().enumerate() {
+                p[*m] = pos;
+            }
+            p
+        };
+        let modules = order
+            .iter()
+            .map(|&m| {
+                let info = &self.modules[m];
+                let int = |k: &str| info.attrs.get(k).and_then(Value::as_i64);
+                let prefix = format!("{}.", info.path);
+                let is_leaf = !self.modules.iter().any(|o| {
+                    o.path != info.path && (info.path.is_empty() || o.path.starts_with(&prefix))
+                });
+                ModuleMeta {
+                    path: info.path.clone(),
+                    kind: info.kind.clone(),
+                    in_channels: int("in_channels"),
+                    groups: int("groups"),
+                    is_dcn: info.kind.contains("DeformConv"),
+                    is_leaf,
+                }
+            })
+            .collect();
+        // Entries per module in registration order; modules in DFS order.
+        enum Entry {
+            Own(usize),
+            Alias(usize),
+        }
+        let mut entries: Vec<(usize, usize, Entry)> = Vec::new();
+        for (i, p) in self.params.iter().enumerate() {
+            entries.push((rank[p.module], p.seq, Entry::Own(i)));
+        }
+        for (a, alias) in self.aliases.iter().enumerate() {
+            entries.push((rank[alias.module], alias.seq, Entry::Alias(a)));
+        }
+        entries.sort_by_key(|e| (e.0, e.1));
+        let mut params = Vec::new();
+        let mut store_index = Vec::new();
+        // The first entry of a tensor owns it; later entries (aliases, or the owner visited
+        // after an alias) point back at it, as MMCV's duplicate check sees them.
+        let mut first: std::collections::HashMap<usize, usize> = std::collections::HashMap::new();
+        for (_, _, e) in entries {
+            let (name, module, tensor) = match e {
+                Entry::Own(i) => (&self.params[i].name, self.params[i].module, i),
+                Entry::Alias(a) => (
+                    &self.aliases[a].name,
+                    self.aliases[a].module,
+                    self.aliases[a].target,
+                ),
+            };
+            let k = params.len();
+            let alias_of = first.get(&tensor).copied();
+            if alias_of.is_none() {
+                first.insert(tensor, k);
+            }
+            params.push(ParamMeta {
+                local: name.rsplit('.').next().unwrap_or(name).to_string(),
+                module: position[module],
+                requires_grad: self.params[tensor].requires_grad,
+                alias_of,
+            });
+            store_index.push(alias_of.is_none().then_some(tensor));
+        }
+        (ModelTable { modules, params }, store_index)
+    }
+
     /// Sorts parameters and buffers into PyTorch's order: depth-first over the module tree
     /// (children in registration order), a module's own entries before its children's.
     pub fn finish(&mut self) {
         let rank = self.module_ranks();
         let key = |module: usize| rank[module];
         // Stable sorts keep each module's own registration order.
-        self.params.sort_by_key(|p| key(p.module));
+        self.params.sort_by_key(|p| (key(p.module), p.seq));
         self.buffers.sort_by_key(|b| key(b.module));
+        for alias in &mut self.aliases {
+            alias.target = self
+                .params
+                .iter()
+                .position(|p| p.name == alias.target_name)
+                .expect("tie() checked the target exists");
+        }
     }
 
     fn module_ranks(&self) -> Vec<usize> {

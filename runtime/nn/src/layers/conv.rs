@@ -131,6 +131,15 @@ impl Conv {
 }
 
 impl Layer for Conv {
+    fn replace_param(&mut self, local: &str, tensor: Tensor) -> bool {
+        match local {
+            "weight" => self.weight = tensor,
+            "bias" if self.bias.is_some() => self.bias = Some(tensor),
+            _ => return false,
+        }
+        true
+    }
+
     fn forward(&self, x: &Tensor, _train: bool) -> Result<Tensor, TchError> {
         let b = self.bias.as_ref();
         match self.dims {

@@ -68,6 +68,15 @@ impl Linear {
 }
 
 impl Layer for Linear {
+    fn replace_param(&mut self, local: &str, tensor: Tensor) -> bool {
+        match local {
+            "weight" => self.weight = tensor,
+            "bias" if self.bias.is_some() => self.bias = Some(tensor),
+            _ => return false,
+        }
+        true
+    }
+
     fn forward(&self, x: &Tensor, _train: bool) -> Result<Tensor, TchError> {
         x.f_linear(&self.weight, self.bias.as_ref())
     }

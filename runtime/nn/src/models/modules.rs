@@ -27,6 +27,17 @@ struct ModulesArgs {
     /// Parameters that are not trained (`requires_grad = false`).
     #[serde(default)]
     frozen: Vec<Located<String>>,
+    /// Tied parameters: `[{ name = "b.weight", source = "a.weight" }]` makes `b.weight` the
+    /// same tensor as `a.weight` (PyTorch's `model.b.weight = model.a.weight`).
+    #[serde(default)]
+    shared: Vec<Shared>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct Shared {
+    name: Located<String>,
+    source: String,
 }
 
 #[derive(Debug, Deserialize)]
@@ -123,8 +134,35 @@ pub(super) fn build(
             .map_err(|e| cfg.error_at(ErrorKind::InvalidValue, e.to_string(), &p.name.origin))?;
     }
     let mut layers: Vec<Box<dyn Layer>> = Vec::new();
+    let mut names = Vec::new();
     for entry in &a.layers {
         layers.push(layer(store, &entry.0, cfg)?);
+        names.push(
+            entry
+                .0
+                .get("name")
+                .and_then(Node::as_str)
+                .unwrap_or_default()
+                .to_string(),
+        );
+    }
+    for s in &a.shared {
+        let fail = |m: String| cfg.error_at(ErrorKind::InvalidValue, m, &s.name.origin);
+        let (module, local) = s
+            .name
+            .value
+            .rsplit_once('.')
+            .ok_or_else(|| fail("`name` must be `layer.param`".into()))?;
+        let tensor = store.tie(&s.name.value, &s.source).map_err(fail)?;
+        let index = names
+            .iter()
+            .position(|n| n == module)
+            .ok_or_else(|| fail(format!("no layer named `{module}`")))?;
+        if !layers[index].replace_param(local, tensor) {
+            return Err(fail(format!(
+                "layer `{module}` has no parameter `{local}` to share"
+            )));
+        }
     }
     for f in &a.frozen {
         if !store.freeze(&f.value) {

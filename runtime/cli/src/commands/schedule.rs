@@ -1,0 +1,65 @@
+//! `weft schedule`: the lr and momentum of every group at every train iteration of the run,
+//! computed by the real hooks without a model step or data.
+
+use std::path::{Path, PathBuf};
+
+use anyhow::{Result, anyhow};
+use serde_json::json;
+
+use crate::session::{dry_optimizer, iters_per_epoch, load_config};
+
+/// Options of `weft schedule`.
+pub struct ScheduleOptions<'a> {
+    /// The config.
+    pub config: &'a Path,
+    /// `--cfg-options`.
+    pub cfg_options: &'a [String],
+    /// `--iters-per-epoch` (default: from the training set's length).
+    pub iters_per_epoch: Option<usize>,
+    /// `--json`.
+    pub json: bool,
+    /// `--plot FILE.png`.
+    pub plot: Option<PathBuf>,
+}
+
+/// Prints the schedule (one JSON object with `--json`, else a table) and draws it if asked.
+pub fn run(o: &ScheduleOptions<'_>) -> Result<()> {
+    let cfg = load_config(o.config, o.cfg_options)?;
+    let schema = cfg.schema()?;
+    let plan = weft_core::build::plan(&cfg, &schema)?;
+    let (_, setup) = dry_optimizer(&cfg, &schema)?;
+    let per_epoch = match o.iters_per_epoch {
+        Some(n) => n,
+        None => iters_per_epoch(&cfg, &schema.data)?,
+    };
+    if per_epoch == 0 {
+        return Err(anyhow!(
+            "an epoch needs at least one iteration (--iters-per-epoch)"
+        ));
+    }
+    let entries = weft_core::dry::simulate(&cfg, &schema, &plan, setup.groups.clone(), per_epoch)?;
+    if let Some(path) = &o.plot {
+        crate::plot::schedule(path, &entries)?;
+    }
+    if o.json {
+        println!("{}", json!({ "iters": entries }));
+        return Ok(());
+    }
+    println!(
+        "{:>6} {:>8} {:>6}  lr per group / momentum per group",
+        "epoch", "iter", "inner"
+    );
+    for e in &entries {
+        let lr: Vec<String> = e.lr.iter().map(|v| format!("{v:.6e}")).collect();
+        let m: Vec<String> = e.momentum.iter().map(|v| format!("{v:.4}")).collect();
+        println!(
+            "{:>6} {:>8} {:>6}  {} / {}",
+            e.epoch,
+            e.iter,
+            e.inner_iter,
+            lr.join(" "),
+            m.join(" ")
+        );
+    }
+    Ok(())
+}
