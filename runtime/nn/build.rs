@@ -1,9 +1,45 @@
-//! Puts libtorch's directory on the rpath of every binary of this package (the `weft`
-//! executable, tests, benches), so they run without `LD_LIBRARY_PATH`.
+//! Links libtorch's directory into test binaries' rpath, and compiles `csrc/fused.cpp`: the
+//! fused optimizer kernels that tch's C API does not reach.
+
+use std::path::Path;
+use std::process::Command;
 
 fn main() {
+    println!("cargo:rerun-if-changed=csrc/fused.cpp");
     // torch-sys (links = "tch") exports the directory it linked against.
-    if let Ok(lib) = std::env::var("DEP_TCH_LIBTORCH_LIB") {
-        println!("cargo:rustc-link-arg=-Wl,-rpath,{lib}");
+    let Ok(lib) = std::env::var("DEP_TCH_LIBTORCH_LIB") else {
+        panic!("torch-sys did not report libtorch's directory (DEP_TCH_LIBTORCH_LIB)");
+    };
+    println!("cargo:rustc-link-arg=-Wl,-rpath,{lib}");
+    let root = Path::new(&lib)
+        .parent()
+        .expect("libtorch's lib directory has a parent");
+    cc::Build::new()
+        .cpp(true)
+        .pic(true)
+        .warnings(false)
+        .include(root.join("include"))
+        .include(root.join("include/torch/csrc/api/include"))
+        .flag("-std=c++17")
+        .flag(format!("-D_GLIBCXX_USE_CXX11_ABI={}", cxx11_abi()))
+        .file("csrc/fused.cpp")
+        .compile("weft_fused");
+}
+
+/// The C++ ABI libtorch was built with, asked the way torch-sys asks (the same Python).
+fn cxx11_abi() -> String {
+    println!("cargo:rerun-if-env-changed=LIBTORCH_CXX11_ABI");
+    if let Ok(v) = std::env::var("LIBTORCH_CXX11_ABI") {
+        return v;
+    }
+    let out = Command::new("python")
+        .args([
+            "-c",
+            "import torch; print(int(torch._C._GLIBCXX_USE_CXX11_ABI))",
+        ])
+        .output();
+    match out {
+        Ok(o) if o.status.success() => String::from_utf8_lossy(&o.stdout).trim().to_string(),
+        _ => "1".into(),
     }
 }

@@ -255,3 +255,77 @@ fn a_killed_run_never_leaves_a_partial_checkpoint_as_latest() {
         assert_latest_complete(&work);
     }
 }
+
+#[test]
+fn bad_optimization_settings_fail_at_start_up() {
+    let cases: [(&[&str], &str); 8] = [
+        (&["optimizer.lr=-0.1"], "learning rate"),
+        (&["optimizer.lr=nan"], "learning rate"),
+        (&["optimizer.betas=[0.9,0.99]"], "SGD has no option `betas`"),
+        (
+            &[
+                "lr_config.policy=cyclic",
+                "lr_config.target_ratio=[1,2,3]",
+                "lr_config.by_epoch=false",
+            ],
+            "target_ratio",
+        ),
+        (
+            &[
+                "optimizer.paramwise_cfg.norm_decay_mult=0",
+                "optimizer.weight_decay=None",
+            ],
+            "weight_decay",
+        ),
+        (
+            &[
+                "optimizer.type=Adam",
+                "optimizer.momentum=None",
+                "optimizer.nesterov=true",
+            ],
+            "Adam has no option `nesterov`",
+        ),
+        (&["optimizer.type=RMSprop", "optimizer.alpha=-1"], "alpha"),
+        (
+            &[
+                "lr_config.policy=OneCycle",
+                "lr_config.pct_start=2",
+                "lr_config.max_lr=0.1",
+            ],
+            "pct_start",
+        ),
+    ];
+    for (options, expected) in cases {
+        let mut args = vec!["print-config", "--cfg-options"];
+        args.extend(options.iter().copied());
+        let cfg = default_config();
+        args.insert(1, &cfg);
+        let err = fails_cleanly(&weft(&args));
+        assert!(err.contains(expected), "{options:?}: {err}");
+    }
+}
+
+#[test]
+fn schedule_plot_writes_a_png() {
+    let dir = temp_dir("cli-plot");
+    let png = dir.join("schedule.png");
+    let out = weft(&[
+        "schedule",
+        &default_config(),
+        "--iters-per-epoch",
+        "20",
+        "--plot",
+        png.to_str().unwrap(),
+        "--cfg-options",
+        "lr_config.warmup=linear",
+        "lr_config.warmup_iters=30",
+    ]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let bytes = std::fs::read(&png).unwrap();
+    assert_eq!(&bytes[..8], b"\x89PNG\r\n\x1a\n");
+    assert!(bytes.len() > 10_000, "a drawn chart, not an empty image");
+}

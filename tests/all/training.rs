@@ -141,7 +141,43 @@ fn resumed_epoch_run_ends_with_the_same_weights_as_an_uninterrupted_one() {
     train(&cfg, &full, &[], None);
     let resumed = dir.join("resumed");
     train(&cfg, &resumed, &[], Some(full.join("epoch_1.safetensors")));
-    let lines = json_lines(&resumed);
+    resumed_matches(&resumed, &full);
+}
+
+#[test]
+fn optimizer_state_of_every_kind_survives_resume() {
+    for optimizer in ["Adam", "RMSprop", "Adagrad", "NAdam"] {
+        let dir = temp_dir(&format!("resume-{optimizer}"));
+        let cfg = small_config(&dir, &[], "total_epochs = 2");
+        let opts = [
+            format!("optimizer.type={optimizer}"),
+            "optimizer.lr=0.001".into(),
+        ];
+        let opts: Vec<&str> = opts.iter().map(String::as_str).collect();
+        let opts: Vec<&str> = opts
+            .into_iter()
+            .chain(["optimizer.momentum=None"])
+            .collect();
+        let full = dir.join("full");
+        train(&cfg, &full, &opts, None);
+        let resumed = dir.join("resumed");
+        train(
+            &cfg,
+            &resumed,
+            &opts,
+            Some(full.join("epoch_1.safetensors")),
+        );
+        let same = model_tensors(&resumed.join("epoch_2.safetensors"))
+            == model_tensors(&full.join("epoch_2.safetensors"));
+        assert!(
+            same,
+            "{optimizer}: the resumed run ends with different weights"
+        );
+    }
+}
+
+fn resumed_matches(resumed: &Path, full: &Path) {
+    let lines = json_lines(resumed);
     let first_train = lines.iter().find(|l| l["mode"] == "train").unwrap();
     assert_eq!(
         first_train["epoch"], 2,

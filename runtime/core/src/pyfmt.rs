@@ -32,6 +32,55 @@ fn python_special(v: f64) -> String {
     }
 }
 
+/// Python's `repr(float)`: the shortest digits that read back exactly, positional for
+/// exponents in [-4, 16), else `d.ddde±XX`.
+pub fn repr(v: f64) -> String {
+    if !v.is_finite() {
+        return match (v.is_nan(), v > 0.0) {
+            (true, _) => "NaN".into(),
+            (false, true) => "Infinity".into(),
+            (false, false) => "-Infinity".into(),
+        };
+    }
+    if v == 0.0 {
+        return if v.is_sign_negative() {
+            "-0.0".into()
+        } else {
+            "0.0".into()
+        };
+    }
+    // Rust's `{:e}` gives the shortest round-trip digits in scientific form.
+    let sci = format!("{v:e}");
+    let (mantissa, exp) = sci.split_once('e').expect("scientific format");
+    let exp: i32 = exp.parse().expect("integer exponent");
+    let negative = mantissa.starts_with('-');
+    let digits: String = mantissa.chars().filter(char::is_ascii_digit).collect();
+    let sign = if negative { "-" } else { "" };
+    if (-4..16).contains(&exp) {
+        let point = exp + 1;
+        let body = if point <= 0 {
+            format!("0.{}{digits}", "0".repeat((-point) as usize))
+        } else if point as usize >= digits.len() {
+            format!("{digits}{}.0", "0".repeat(point as usize - digits.len()))
+        } else {
+            format!(
+                "{}.{}",
+                &digits[..point as usize],
+                &digits[point as usize..]
+            )
+        };
+        format!("{sign}{body}")
+    } else {
+        let m = if digits.len() == 1 {
+            digits.clone()
+        } else {
+            format!("{}.{}", &digits[..1], &digits[1..])
+        };
+        let esign = if exp < 0 { '-' } else { '+' };
+        format!("{sign}{m}e{esign}{:02}", exp.abs())
+    }
+}
+
 /// Python's `round(v, 5)`: both round the exact binary value half-to-even at 5 decimals.
 pub fn round5(v: f64) -> f64 {
     if !v.is_finite() {
@@ -71,6 +120,13 @@ mod tests {
         assert_eq!(fixed(0.14894, 4), "0.1489");
         assert_eq!(round5(0.148941234), 0.14894);
         assert_eq!(timedelta(3), "0:00:03");
+        assert_eq!(repr(5e-5), "5e-05");
+        assert_eq!(repr(0.0001), "0.0001");
+        assert_eq!(repr(0.4375), "0.4375");
+        assert_eq!(repr(2.0), "2.0");
+        assert_eq!(repr(1e16), "1e+16");
+        assert_eq!(repr(123456.789), "123456.789");
+        assert_eq!(repr(-1.5e-7), "-1.5e-07");
         assert_eq!(timedelta(90061), "1 day, 1:01:01");
     }
 }

@@ -6,6 +6,7 @@
 
 mod build;
 mod elementwise;
+mod fused;
 mod kinds;
 mod lbfgs;
 mod ops;

@@ -7,7 +7,7 @@ use anyhow::Result;
 use crate::session::load_config;
 
 /// Prints the merged config (after `_base_`, `_delete_` and `--cfg-options`) after checking
-/// that it validates, hooks and schedules included.
+/// that it validates: hooks, schedules, the model and its optimizer included.
 pub fn run(config: &Path, options: &[String]) -> Result<()> {
     let cfg = load_config(config, options)?;
     let schema = cfg.schema()?;
@@ -21,6 +21,7 @@ pub fn run(config: &Path, options: &[String]) -> Result<()> {
         &registry,
         &weft_core::RunLog::capturing(),
     )?;
+    crate::session::dry_optimizer(&cfg, &schema)?;
     print!("{}", cfg.to_toml_string());
     Ok(())
 }

@@ -92,7 +92,7 @@ impl TextLoggerHook {
 
     fn dump(&mut self, ctx: &RunContext, entries: &IndexMap<String, Value>) {
         let Some(file) = &mut self.json else { return };
-        let line = serde_json::to_string(entries).expect("JSON values serialize");
+        let line = python_json(entries);
         if (writeln!(file, "{line}").and_then(|_| file.flush())).is_err() && !self.json_failed {
             self.json_failed = true;
             ctx.log.warn(&format!(
@@ -219,6 +219,56 @@ impl TextLoggerHook {
             ctx.log_buffer.clear_output();
         }
     }
+}
+
+/// One JSON object written as Python's `json.dump` writes it (`", "` and `": "` separators,
+/// `repr` floats), so MMCV's log tools and diffs read weft's lines unchanged.
+fn python_json(entries: &IndexMap<String, Value>) -> String {
+    fn write(v: &Value, out: &mut String) {
+        match v {
+            Value::Null => out.push_str("null"),
+            Value::Bool(b) => out.push_str(if *b { "true" } else { "false" }),
+            Value::Number(n) => match (n.as_i64(), n.as_u64()) {
+                (Some(i), _) => out.push_str(&i.to_string()),
+                (None, Some(u)) => out.push_str(&u.to_string()),
+                _ => out.push_str(&pyfmt::repr(n.as_f64().unwrap_or(f64::NAN))),
+            },
+            Value::String(s) => out.push_str(&serde_json::to_string(s).expect("strings serialize")),
+            Value::Array(a) => {
+                out.push('[');
+                for (i, item) in a.iter().enumerate() {
+                    if i > 0 {
+                        out.push_str(", ");
+                    }
+                    write(item, out);
+                }
+                out.push(']');
+            }
+            Value::Object(o) => {
+                out.push('{');
+                for (i, (k, item)) in o.iter().enumerate() {
+                    if i > 0 {
+                        out.push_str(", ");
+                    }
+                    out.push_str(&serde_json::to_string(k).expect("strings serialize"));
+                    out.push_str(": ");
+                    write(item, out);
+                }
+                out.push('}');
+            }
+        }
+    }
+    let mut out = String::new();
+    write(
+        &Value::Object(
+            entries
+                .iter()
+                .map(|(k, v)| (k.clone(), v.clone()))
+                .collect(),
+        ),
+        &mut out,
+    );
+    out
 }
 
 /// A float rounded as MMCV's JSON log does (`round(v, 5)`); JSON has no inf/nan, so those

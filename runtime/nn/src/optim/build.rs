@@ -42,7 +42,8 @@ fn read_options(
 ) -> Result<Options, ConfigError> {
     let mut opts = options::defaults(kind.spec);
     for (key, node) in table {
-        if matches!(key.as_str(), "type" | "constructor" | "paramwise_cfg") {
+        // `None` (from `--cfg-options k=None`) means "not set": the default applies.
+        if matches!(key.as_str(), "type" | "constructor" | "paramwise_cfg") || node.is_null() {
             continue;
         }
         let Some(spec) = kind.spec.iter().find(|s| s.name == key) else {
@@ -96,11 +97,12 @@ pub fn build_optimizer(
         );
     };
     let defaults = read_options(cfg, kind, table)?;
-    (kind.validate)(&defaults).map_err(|m| {
+    (kind.validate)(&defaults).map_err(|(key, m)| {
+        let origin = table.get(key).map_or(&node.origin, |n| &n.origin);
         cfg.error_at(
             ErrorKind::InvalidValue,
             format!("{}: {m}", kind.name),
-            &node.origin,
+            origin,
         )
     })?;
     let (model, store_index) = model_table(store);
@@ -201,7 +203,7 @@ pub fn build_with_groups(
             options::set_num(kind.spec, &mut opts, k, *v)
                 .map_err(|e| format!("group {g}: {}", e.message))?;
         }
-        (kind.validate)(&opts).map_err(|m| format!("{} group {g}: {m}", kind.name))?;
+        (kind.validate)(&opts).map_err(|(_, m)| format!("{} group {g}: {m}", kind.name))?;
         let momentum = match kind.momentum {
             MomentumKey::Momentum => Momentum::Momentum(opts.num("momentum")),
             MomentumKey::Betas => {

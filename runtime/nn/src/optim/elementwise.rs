@@ -10,6 +10,7 @@ use super::options::Options;
 use super::rules::Update;
 use super::state::ParamStates;
 use super::{Closure, Optimizer};
+use super::{fused, ops};
 use crate::store::Param;
 
 /// An optimizer applying one [`OptimizerKind`]'s rule to each parameter with a gradient.
@@ -30,6 +31,106 @@ impl Elementwise {
     }
 }
 
+impl Elementwise {
+    /// SGD, Adam and AdamW run libtorch's fused kernel for a whole group when its tensors
+    /// allow; false when the per-parameter rule must run instead.
+    fn fused_step(
+        kind: &OptimizerKind,
+        states: &mut ParamStates,
+        params: &[Param],
+        group: &ParamGroup,
+        opts: &Options,
+        idx: &[usize],
+    ) -> Result<bool, TchError> {
+        if !matches!(kind.name, "SGD" | "Adam" | "AdamW") {
+            return Ok(false);
+        }
+        let with_grad: Vec<usize> = idx
+            .iter()
+            .copied()
+            .filter(|i| params[*i].tensor.grad().defined())
+            .collect();
+        if with_grad.is_empty() {
+            return Ok(true);
+        }
+        let tensors: Vec<&Tensor> = with_grad.iter().map(|i| &params[*i].tensor).collect();
+        if !fused::supported(&tensors) {
+            return Ok(false);
+        }
+        let p: Vec<Tensor> = tensors.iter().map(|t| t.shallow_clone()).collect();
+        let g: Vec<Tensor> = tensors.iter().map(|t| t.grad()).collect();
+        if kind.name == "SGD" {
+            let h = fused::Sgd {
+                weight_decay: group.weight_decay,
+                momentum: group.momentum.value(),
+                lr: group.lr,
+                dampening: opts.num("dampening"),
+                nesterov: opts.flag("nesterov"),
+                maximize: opts.flag("maximize"),
+            };
+            if h.momentum == 0.0 {
+                fused::sgd(&p, &g, &[], &h, false)?;
+                return Ok(true);
+            }
+            // Parameters without a buffer yet take their gradient as the buffer (first step).
+            let (old, new): (Vec<usize>, Vec<usize>) = (0..with_grad.len())
+                .partition(|k| states.get(with_grad[*k], "momentum_buffer").is_some());
+            for (subset, first) in [(old, false), (new, true)] {
+                if subset.is_empty() {
+                    continue;
+                }
+                let bufs = subset
+                    .iter()
+                    .map(|k| {
+                        states.buffer(with_grad[*k], "momentum_buffer", || ops::zeros_like(&p[*k]))
+                    })
+                    .collect::<Result<Vec<_>, _>>()?;
+                let sp: Vec<Tensor> = subset.iter().map(|k| p[*k].shallow_clone()).collect();
+                let sg: Vec<Tensor> = subset.iter().map(|k| g[*k].shallow_clone()).collect();
+                fused::sgd(&sp, &sg, &bufs, &h, first)?;
+            }
+            return Ok(true);
+        }
+        let amsgrad = opts.flag("amsgrad");
+        let mut m = Vec::new();
+        let mut v = Vec::new();
+        let mut vmax = Vec::new();
+        let mut steps = Vec::new();
+        for (k, &i) in with_grad.iter().enumerate() {
+            m.push(states.buffer(i, "exp_avg", || ops::zeros_like(&p[k]))?);
+            v.push(states.buffer(i, "exp_avg_sq", || ops::zeros_like(&p[k]))?);
+            if amsgrad {
+                vmax.push(states.buffer(i, "max_exp_avg_sq", || ops::zeros_like(&p[k]))?);
+            }
+            steps.push(states.next_step(i) as f32);
+        }
+        // One transfer for all step counts; each parameter gets a view of its own.
+        let steps = Tensor::f_from_slice(&steps)?
+            .f_to_device(p[0].device())?
+            .f_unbind(0)?;
+        let h = fused::Adam {
+            lr: group.lr,
+            betas: match group.momentum {
+                weft_core::Momentum::Betas(b1, b2) => (b1, b2),
+                _ => opts.pair("betas"),
+            },
+            weight_decay: group.weight_decay,
+            eps: opts.num("eps"),
+            amsgrad,
+            maximize: opts.flag("maximize"),
+            decoupled: opts.flag("decoupled_weight_decay"),
+        };
+        let state = fused::AdamState {
+            exp_avgs: &m,
+            exp_avg_sqs: &v,
+            max_exp_avg_sqs: &vmax,
+            steps: &steps,
+        };
+        fused::adam(&p, &g, &state, &h)?;
+        Ok(true)
+    }
+}
+
 impl Optimizer for Elementwise {
     fn name(&self) -> &str {
         self.kind.name
@@ -45,6 +146,9 @@ impl Optimizer for Elementwise {
         let rule = self.kind.rule.expect("elementwise kinds have a rule");
         tch::no_grad(|| {
             for ((group, opts), idx) in groups.iter().zip(&self.options).zip(members) {
+                if Elementwise::fused_step(self.kind, &mut self.states, params, group, opts, idx)? {
+                    continue;
+                }
                 for &i in idx {
                     let p = &params[i];
                     let grad = p.tensor.grad();

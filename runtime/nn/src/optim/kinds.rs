@@ -25,7 +25,7 @@ pub struct OptimizerKind {
     /// Names of its per-parameter state.
     pub state_keys: &'static [&'static str],
     /// torch's argument checks.
-    pub validate: fn(&Options) -> Result<(), String>,
+    pub validate: fn(&Options) -> Result<(), Invalid>,
     /// Per-parameter update (`None` for LBFGS).
     pub rule: Option<fn(Update<'_>) -> Result<(), tch::TchError>>,
 }
@@ -37,7 +37,10 @@ macro_rules! spec {
     };
 }
 
-fn ge0(o: &Options, names: &[&str]) -> Result<(), String> {
+/// A rejected option: its name and why.
+pub type Invalid = (&'static str, String);
+
+fn ge0(o: &Options, names: &[&'static str]) -> Result<(), Invalid> {
     for n in names {
         let v = o.num(n);
         if !(v >= 0.0 && v.is_finite()) {
@@ -47,27 +50,29 @@ fn ge0(o: &Options, names: &[&str]) -> Result<(), String> {
                 "weight_decay" => "weight_decay value",
                 other => other,
             };
-            return Err(format!(
-                "Invalid {what}: {v} (must be a finite number >= 0)"
+            return Err((
+                n,
+                format!("Invalid {what}: {v} (must be a finite number >= 0)"),
             ));
         }
     }
     Ok(())
 }
 
-fn betas_ok(o: &Options) -> Result<(), String> {
+fn betas_ok(o: &Options) -> Result<(), Invalid> {
     let (b1, b2) = o.pair("betas");
     for (i, b) in [b1, b2].into_iter().enumerate() {
         if !(0.0..1.0).contains(&b) {
-            return Err(format!(
-                "Invalid beta parameter at index {i}: {b} (must be in [0, 1))"
+            return Err((
+                "betas",
+                format!("Invalid beta parameter at index {i}: {b} (must be in [0, 1))"),
             ));
         }
     }
     Ok(())
 }
 
-fn adam_like(o: &Options) -> Result<(), String> {
+fn adam_like(o: &Options) -> Result<(), Invalid> {
     ge0(o, &["lr", "eps", "weight_decay"])?;
     betas_ok(o)
 }
@@ -82,7 +87,10 @@ pub static KINDS: &[OptimizerKind] = &[
         validate: |o| {
             ge0(o, &["lr", "momentum", "weight_decay"])?;
             if o.flag("nesterov") && (o.num("momentum") <= 0.0 || o.num("dampening") != 0.0) {
-                return Err("Nesterov momentum requires a momentum and zero dampening".into());
+                return Err((
+                    "nesterov",
+                    "Nesterov momentum requires a momentum and zero dampening".into(),
+                ));
             }
             Ok(())
         },
@@ -119,9 +127,10 @@ pub static KINDS: &[OptimizerKind] = &[
         state_keys: &["exp_avg", "exp_avg_sq", "max_exp_avg_sq"],
         validate: |o| {
             if !o.flag("decoupled_weight_decay") {
-                return Err(
+                return Err((
+                    "decoupled_weight_decay",
                     "AdamW always decouples weight decay; use Adam for coupled decay".into(),
-                );
+                ));
             }
             adam_like(o)
         },
@@ -204,7 +213,10 @@ pub static KINDS: &[OptimizerKind] = &[
             ge0(o, &["lr", "eps", "weight_decay"])?;
             let rho = o.num("rho");
             if !(0.0..=1.0).contains(&rho) {
-                return Err(format!("Invalid rho value: {rho} (must be in [0, 1])"));
+                return Err((
+                    "rho",
+                    format!("Invalid rho value: {rho} (must be in [0, 1])"),
+                ));
             }
             Ok(())
         },
@@ -235,8 +247,11 @@ pub static KINDS: &[OptimizerKind] = &[
             ge0(o, &["lr"])?;
             let (minus, plus) = o.pair("etas");
             if !(0.0 < minus && minus < 1.0 && 1.0 < plus) {
-                return Err(format!(
-                    "Invalid eta values: ({minus}, {plus}) (need 0 < etaminus < 1 < etaplus)"
+                return Err((
+                    "etas",
+                    format!(
+                        "Invalid eta values: ({minus}, {plus}) (need 0 < etaminus < 1 < etaplus)"
+                    ),
                 ));
             }
             Ok(())
@@ -277,7 +292,7 @@ pub static KINDS: &[OptimizerKind] = &[
             for n in ["max_iter", "history_size"] {
                 let v = o.num(n);
                 if v < 1.0 || v.fract() != 0.0 {
-                    return Err(format!("{n} must be a positive integer, not {v}"));
+                    return Err((n, format!("{n} must be a positive integer, not {v}")));
                 }
             }
             Ok(())

@@ -8,6 +8,9 @@ use tch::{TchError, Tensor};
 
 use crate::store::Param;
 
+/// Scalar counters the update rules keep per parameter.
+const SCALAR_KEYS: [&str; 4] = ["step", "mu_product", "eta", "mu"];
+
 /// State of every parameter, keyed by parameter index and state name.
 #[derive(Debug, Default)]
 pub struct ParamStates {
@@ -82,8 +85,8 @@ impl ParamStates {
         Value::Object(out)
     }
 
-    /// Restores state saved by [`ParamStates::tensors`] and [`ParamStates::scalars_json`],
-    /// for the state names in `keys`.
+    /// Restores state saved by [`ParamStates::tensors`] and [`ParamStates::scalars_json`]:
+    /// the buffers named in `keys` and every scalar counter.
     pub fn load(
         &mut self,
         params: &[Param],
@@ -99,9 +102,11 @@ impl ParamStates {
                     self.tensors
                         .insert((i, key), t.f_to_device(p.tensor.device())?);
                 }
+            }
+            for key in SCALAR_KEYS {
                 if let Some(v) = scalars
                     .get(&p.name)
-                    .and_then(|m| m.get(*key))
+                    .and_then(|m| m.get(key))
                     .and_then(Value::as_f64)
                 {
                     self.scalars.insert((i, key), v);
