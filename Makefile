@@ -11,6 +11,7 @@ TORCH_VERSION := 2.13.0
 WEFT_CACHE ?= $(or $(XDG_CACHE_HOME),$(HOME)/.cache)/weft
 TORCH_VENV := $(WEFT_CACHE)/torch-$(TORCH_VERSION)
 FASHION_MNIST := /usr/share/datasets/fashion-mnist/train-images-idx3-ubyte.gz
+PLOT_FONT := /usr/share/fonts/truetype/dejavu/DejaVuSans.ttf
 CONFIG ?= configs/fashion_mnist/lenet5_sgd.toml
 ARGS ?=
 
@@ -27,9 +28,12 @@ all: run
 setup: system-packages libtorch wasm-target
 
 system-packages:
-	@if [ ! -f $(FASHION_MNIST) ]; then \
-		echo "installing Debian's dataset-fashion-mnist"; \
-		$(SUDO) apt-get update -qq && $(SUDO) apt-get install -y -qq dataset-fashion-mnist; \
+	@missing=""; \
+	[ -f $(FASHION_MNIST) ] || missing="$$missing dataset-fashion-mnist"; \
+	[ -f $(PLOT_FONT) ] || missing="$$missing fonts-dejavu-core"; \
+	if [ -n "$$missing" ]; then \
+		echo "installing Debian packages:$$missing"; \
+		$(SUDO) apt-get update -qq && $(SUDO) apt-get install -y -qq $$missing; \
 	fi
 
 libtorch:
