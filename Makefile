@@ -21,7 +21,11 @@ export PATH := $(TORCH_VENV)/bin:$(PATH)
 
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
-.PHONY: all setup system-packages libtorch wasm-target build run test lint fmt clean-cache
+# Plugin workspaces: built for wasm32-wasip2, never with the host.
+GUEST_WORKSPACES := guest-examples tests/guests
+GUEST_TARGET := $(CURDIR)/target/guests
+
+.PHONY: all setup system-packages libtorch wasm-target build run test lint fmt clean-cache guests
 
 all: run
 
@@ -52,15 +56,31 @@ wasm-target:
 build: setup
 	cargo build --release -p weft
 
+# The Rust plugin examples, each copied to guest-examples/rust/<name>/<name>.wasm where the
+# configs in configs/plugins/ name them.
+guests: wasm-target
+	CARGO_TARGET_DIR=$(GUEST_TARGET) cargo build --release --target wasm32-wasip2 --manifest-path guest-examples/Cargo.toml
+	@for dir in guest-examples/rust/*/; do \
+		name=$$(basename $$dir); \
+		cp $(GUEST_TARGET)/wasm32-wasip2/release/$$name.wasm $$dir$$name.wasm; \
+		echo "built $$dir$$name.wasm"; \
+	done
+
 run: build
 	./target/release/weft train $(CONFIG) $(ARGS)
 
 lint:
 	cargo fmt --all -- --check
 	cargo clippy --workspace --all-targets -- -D warnings
+	@for ws in guest-sdk/rust $(GUEST_WORKSPACES); do \
+		cargo fmt --manifest-path $$ws/Cargo.toml --all -- --check; \
+	done
+	CARGO_TARGET_DIR=$(GUEST_TARGET) cargo clippy --target wasm32-wasip2 --manifest-path guest-examples/Cargo.toml --all-targets -- -D warnings
+	CARGO_TARGET_DIR=$(GUEST_TARGET) cargo clippy --target wasm32-wasip2 --manifest-path tests/guests/Cargo.toml --all-targets -- -D warnings
 
 test: setup lint
 	cargo test --workspace
 
 fmt:
 	cargo fmt --all
+	@for ws in guest-sdk/rust $(GUEST_WORKSPACES); do cargo fmt --manifest-path $$ws/Cargo.toml --all; done

@@ -16,5 +16,10 @@ mod cli;
 // Real training on small Fashion-MNIST subsets: loss falls, files appear, resume is exact.
 mod training;
 
-// A numbers-only Engine and a recording hook shared by the loop tests.
+// WebAssembly plugins: the examples, the sandbox and its failure policy.
+mod plugin_faults;
+mod plugins;
+
+// A numbers-only Engine and a recording hook shared by the loop tests; the guest builds.
+mod guests;
 mod support;

@@ -77,24 +77,54 @@ fn model(desc: &Value, name: &str) -> Value {
 
 #[test]
 fn every_recorded_param_group_layout_is_reproduced() {
+    replay(false);
+}
+
+/// The TSM cases again, with MMAction2's constructor as a WebAssembly component
+/// (guest-examples/rust/tsm_constructor) instead of the built-in one.
+#[test]
+fn the_tsm_constructor_component_reproduces_the_tsm_cases() {
+    let n = replay(true);
+    assert!(n >= 1, "no TSM case replayed");
+}
+
+/// Replays every case (or, with `plugin`, the TSM cases through the plugin); returns the
+/// number of cases replayed.
+fn replay(plugin: bool) -> usize {
     let oracle: Value =
         serde_json::from_str(&std::fs::read_to_string(fixture("oracles/paramwise.json")).unwrap())
             .unwrap();
-    let dir = temp_dir("paramwise");
+    let dir = temp_dir(if plugin {
+        "paramwise-plugin"
+    } else {
+        "paramwise"
+    });
+    let mut replayed = 0;
     for case in oracle["cases"].as_array().unwrap() {
         let name = case["name"].as_str().unwrap();
         let model_name = case["model"].as_str().unwrap();
-        let top = json!({
+        let mut optimizer = case["config"].clone();
+        let mut top = json!({
             "model": model(&oracle["models"][model_name], model_name),
-            "optimizer": case["config"],
             "data": { "samples_per_gpu": 1 },
             "total_epochs": 1,
         });
+        if plugin {
+            if optimizer["constructor"] != "TSMOptimizerConstructor" {
+                continue;
+            }
+            optimizer["constructor"] = json!("TSMPluginConstructor");
+            let wasm = crate::guests::guest("tsm_constructor");
+            top["custom_imports"] = json!({ "imports": [wasm.to_str().unwrap()] });
+        }
+        top["optimizer"] = optimizer;
+        replayed += 1;
         let path = dir.join(format!("{name}.toml"));
         std::fs::write(&path, json_to_toml(&top)).unwrap();
         let cfg = Config::from_file(&path).unwrap();
         let schema = cfg.schema().unwrap();
-        let result = dry_optimizer(&cfg, &schema);
+        let registries = weft::plugins::load(&cfg, &weft_core::RunLog::capturing()).unwrap();
+        let result = dry_optimizer(&cfg, &schema, &registries.extensions);
         if let Some(err) = case.get("error") {
             let e = result
                 .err()
@@ -147,6 +177,7 @@ fn every_recorded_param_group_layout_is_reproduced() {
             }
         }
     }
+    replayed
 }
 
 #[test]

@@ -45,11 +45,17 @@ fn every_recorded_schedule_is_reproduced() {
         let cfg = config_for(case, &dir);
         let schema = cfg.schema().unwrap();
         let plan = weft_core::build::plan(&cfg, &schema).unwrap();
-        let (_, setup) = dry_optimizer(&cfg, &schema).unwrap();
+        let (_, setup) = dry_optimizer(&cfg, &schema, &Default::default()).unwrap();
         let per_epoch = case["iters_per_epoch"].as_u64().unwrap() as usize;
-        let entries =
-            weft_core::dry::simulate(&cfg, &schema, &plan, setup.groups.clone(), per_epoch)
-                .unwrap_or_else(|e| panic!("{name}: {e}"));
+        let entries = weft_core::dry::simulate(
+            &cfg,
+            &schema,
+            &plan,
+            setup.groups.clone(),
+            per_epoch,
+            Vec::new(),
+        )
+        .unwrap_or_else(|e| panic!("{name}: {e}"));
         let iters = case["iter"].as_array().unwrap();
         assert_eq!(
             entries.len(),

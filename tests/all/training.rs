@@ -29,12 +29,18 @@ workers_per_gpu = 2
 train = { type = "FashionMNIST", split = "train", num_samples = 960 }
 val = { type = "FashionMNIST", split = "test", num_samples = 256 }
 "#;
+    std::fs::create_dir_all(dir).unwrap();
     let path = dir.join("small.toml");
     std::fs::write(&path, text).unwrap();
     path
 }
 
-fn train(config: &Path, work_dir: &Path, options: &[&str], resume: Option<PathBuf>) -> RunOutcome {
+pub fn train(
+    config: &Path,
+    work_dir: &Path,
+    options: &[&str],
+    resume: Option<PathBuf>,
+) -> RunOutcome {
     let opts = TrainOptions {
         config: config.to_path_buf(),
         work_dir: Some(work_dir.to_path_buf()),
@@ -46,7 +52,7 @@ fn train(config: &Path, work_dir: &Path, options: &[&str], resume: Option<PathBu
     session.runner.run().unwrap()
 }
 
-fn json_lines(work_dir: &Path) -> Vec<Value> {
+pub fn json_lines(work_dir: &Path) -> Vec<Value> {
     let path = std::fs::read_dir(work_dir)
         .unwrap()
         .map(|e| e.unwrap().path())
@@ -59,7 +65,7 @@ fn json_lines(work_dir: &Path) -> Vec<Value> {
         .collect()
 }
 
-fn model_tensors(path: &Path) -> Vec<(String, Vec<f32>)> {
+pub fn model_tensors(path: &Path) -> Vec<(String, Vec<f32>)> {
     let loaded = checkpoint::read(path).unwrap();
     let mut out: Vec<(String, Vec<f32>)> = loaded
         .tensors

@@ -48,8 +48,13 @@ fn main() {
             let schema_model = cfg.get("model").unwrap().clone();
             tch::manual_seed(0);
             let model = build_model(&schema_model, &cfg, Device::Cpu).unwrap();
-            let mut setup =
-                build_optimizer(cfg.get("optimizer").unwrap(), &cfg, &model.store).unwrap();
+            let mut setup = build_optimizer(
+                cfg.get("optimizer").unwrap(),
+                &cfg,
+                &model.store,
+                &Default::default(),
+            )
+            .unwrap();
             // Gradients from one real backward pass.
             let x = Tensor::randn([8, 1, 28, 28], (Kind::Float, Device::Cpu));
             model

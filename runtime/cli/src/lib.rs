@@ -7,4 +7,5 @@
 
 pub mod commands;
 pub mod plot;
+pub mod plugins;
 pub mod session;

@@ -72,6 +72,11 @@ enum Command {
         #[arg(long, num_args = 1.., value_name = "KEY=VALUE")]
         cfg_options: Vec<String>,
     },
+    /// Work with plugin components.
+    Plugin {
+        #[command(subcommand)]
+        command: PluginCommand,
+    },
     /// Print the fully merged config (after `_base_`, `_delete_` and --cfg-options) as TOML.
     PrintConfig {
         /// The config file.
@@ -82,7 +87,38 @@ enum Command {
     },
 }
 
+#[derive(Subcommand)]
+enum PluginCommand {
+    /// Show a plugin's world, WIT version, type name, imports, sha256 and size, after
+    /// checking it loads as a run would load it.
+    Inspect {
+        /// The component (.wasm).
+        file: PathBuf,
+        /// Also check the file against this digest.
+        #[arg(long)]
+        sha256: Option<String>,
+        /// Print one JSON object.
+        #[arg(long)]
+        json: bool,
+    },
+}
+
+/// Restores the default SIGPIPE action, so that `weft schedule ... | head` ends quietly when
+/// `head` closes the pipe (Rust ignores SIGPIPE, which turns every later print into a panic).
+#[allow(
+    unsafe_code,
+    reason = "one libc call at start-up, before any thread exists"
+)]
+fn default_sigpipe() {
+    #[cfg(unix)]
+    // SAFETY: setting a signal disposition to its default has no preconditions.
+    unsafe {
+        libc::signal(libc::SIGPIPE, libc::SIG_DFL);
+    }
+}
+
 fn main() -> ExitCode {
+    default_sigpipe();
     let cli = Cli::parse();
     let result = match cli.command {
         Command::Train {
@@ -121,6 +157,9 @@ fn main() -> ExitCode {
             plot,
         })
         .map(|_| 0),
+        Command::Plugin {
+            command: PluginCommand::Inspect { file, sha256, json },
+        } => commands::plugin::inspect(&file, sha256.as_deref(), json).map(|_| 0),
         Command::ParamGroups {
             config,
             json,

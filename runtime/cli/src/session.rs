@@ -7,7 +7,8 @@ use anyhow::{Context, Result, anyhow, bail};
 use serde_json::json;
 use weft_config::schema::{DataConfig, LoaderConfig, Phase, RunConfig};
 use weft_config::{Config, ConfigError, ErrorKind, Located};
-use weft_core::build::{HookRegistry, RunPlan};
+use weft_core::build::RunPlan;
+use weft_core::plugin::Extensions;
 use weft_core::{RunContext, RunLog, Runner};
 use weft_data::{Dataset, Loader, LoaderSettings, build_dataset};
 use weft_nn::models::build_model;
@@ -96,9 +97,12 @@ pub fn prepare(opts: &TrainOptions) -> Result<Session> {
     } else {
         RunLog::capturing()
     };
+    let timestamp = weft_core::pyfmt::local_timestamp();
+    log.open_file(&work_dir.join(format!("{timestamp}.log")))
+        .with_context(|| format!("cannot write the log in {}", work_dir.display()))?;
     let runner_kind = plan.runner;
-    let registry = HookRegistry::with_builtins();
-    let hooks = weft_core::build::hooks(&config, &schema, &plan, &registry, &log)?;
+    let registries = crate::plugins::load(&config, &log)?;
+    let hooks = weft_core::build::hooks(&config, &schema, &plan, &registries.hooks, &log)?;
 
     let needs_val = plan.workflow.iter().any(|s| s.0 == Phase::Val)
         || schema
@@ -131,10 +135,12 @@ pub fn prepare(opts: &TrainOptions) -> Result<Session> {
     };
     tch::manual_seed(seed as i64);
     let model = build_model(&schema.model.0, &config, device)?;
-    let setup = build_optimizer(&schema.optimizer.0, &config, &model.store)?;
-    let timestamp = weft_core::pyfmt::local_timestamp();
-    log.open_file(&work_dir.join(format!("{timestamp}.log")))
-        .with_context(|| format!("cannot write the log in {}", work_dir.display()))?;
+    let setup = build_optimizer(
+        &schema.optimizer.0,
+        &config,
+        &model.store,
+        &registries.extensions,
+    )?;
     let config_copy = work_dir.join(
         opts.config
             .file_name()
@@ -186,6 +192,11 @@ pub fn prepare(opts: &TrainOptions) -> Result<Session> {
         .insert("weft_version".into(), json!(env!("CARGO_PKG_VERSION")));
     ctx.checkpoint_extra
         .insert("config".into(), config.to_json());
+    if !registries.plugins.is_empty() {
+        // Which plugin code produced this state: digests let a resumed run notice a swap.
+        ctx.checkpoint_extra
+            .insert("plugins".into(), json!(registries.plugins.infos()));
+    }
     let mut runner = Runner::new(ctx, hooks, plan.workflow.clone(), plan.max);
 
     let resume = match (&opts.resume_from, &schema.resume_from) {
@@ -314,10 +325,11 @@ fn batch_size(cfg: &Config, data: &DataConfig, over: &LoaderConfig) -> Result<us
 pub fn dry_optimizer(
     config: &Config,
     schema: &RunConfig,
+    extensions: &Extensions,
 ) -> Result<(weft_nn::models::Model, weft_nn::optim::OptimizerSetup)> {
     tch::manual_seed(0);
     let model = build_model(&schema.model.0, config, tch::Device::Cpu)?;
-    let setup = build_optimizer(&schema.optimizer.0, config, &model.store)?;
+    let setup = build_optimizer(&schema.optimizer.0, config, &model.store, extensions)?;
     Ok((model, setup))
 }
 

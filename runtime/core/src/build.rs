@@ -238,7 +238,8 @@ impl HookRegistry {
         self.factories.keys().map(String::as_str)
     }
 
-    fn build(
+    /// Builds a hook of a registered type from its arguments (the entry without `type`).
+    pub fn build(
         &self,
         name: &Located<String>,
         args: &Node,

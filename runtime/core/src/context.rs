@@ -103,6 +103,7 @@ pub struct RunContext {
     pub(crate) pending_yield: Option<Yield>,
     pub(crate) skip_step: bool,
     pub(crate) save_requests: Vec<SaveRequest>,
+    pub(crate) eval_requested: bool,
     pub(crate) interrupt: Arc<AtomicBool>,
 }
 
@@ -138,6 +139,7 @@ impl RunContext {
             pending_yield: None,
             skip_step: false,
             save_requests: Vec::new(),
+            eval_requested: false,
             interrupt: Arc::new(AtomicBool::new(false)),
         }
     }
@@ -218,6 +220,12 @@ impl RunContext {
     /// Queues a checkpoint; written as soon as the current hook returns.
     pub fn request_save(&mut self, request: SaveRequest) {
         self.save_requests.push(request);
+    }
+
+    /// Asks for an evaluation as soon as the current hook returns (every hook's
+    /// [`crate::Hook::on_eval_request`] runs; the evaluation hook evaluates).
+    pub fn request_eval(&mut self) {
+        self.eval_requested = true;
     }
 
     /// Whether Ctrl-C was pressed.

@@ -155,17 +155,21 @@ impl crate::Hook for Tracker {
     }
 }
 
-/// Runs the config's lr and momentum hooks and a plain optimizer hook over the whole run,
-/// with `iters_per_epoch` standing in for the training set's length, and returns the values
-/// of every optimizer step.
+/// Runs the config's lr and momentum hooks, `extra` hooks (plugin hooks that set the lr) and
+/// a plain optimizer hook over the whole run, with `iters_per_epoch` standing in for the
+/// training set's length, and returns the values of every optimizer step.
 pub fn simulate(
     cfg: &Config,
     rc: &RunConfig,
     plan: &RunPlan,
     groups: Vec<ParamGroup>,
     iters_per_epoch: usize,
+    extra: Vec<(Box<dyn crate::Hook>, Priority)>,
 ) -> Result<Vec<ScheduleEntry>, ScheduleError> {
     let mut hooks = HookSet::default();
+    for (hook, priority) in extra {
+        hooks.register(hook, priority);
+    }
     if let Some(lr) = &rc.lr_config {
         let s = parse_lr_config(&lr.0, cfg.sources(), plan.runner)?;
         hooks.register(Box::new(LrUpdaterHook::new(s)), Priority::VERY_HIGH);

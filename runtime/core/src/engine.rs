@@ -236,6 +236,12 @@ pub trait Engine: Send {
         with_optimizer: bool,
     ) -> Result<serde_json::Value, EngineError>;
 
+    /// A view of the current gradients for plugins (`after-backward`); `None` if the engine
+    /// has no gradients to show.
+    fn grad_view(&self) -> Option<Box<dyn crate::plugin::GradView>> {
+        None
+    }
+
     /// Peak device memory in MiB, where the device reports it (CUDA).
     fn max_memory_mb(&self) -> Option<u64> {
         None

@@ -99,6 +99,11 @@ pub trait Hook: Send {
         Ok(())
     }
 
+    /// Another hook asked for an evaluation now ([`RunContext::request_eval`]).
+    fn on_eval_request(&mut self, _ctx: &mut RunContext) -> HookResult {
+        Ok(())
+    }
+
     /// State to keep in checkpoints (counters, best scores); `None` if stateless.
     fn save_state(&mut self) -> Result<Option<serde_json::Value>, crate::HookError> {
         Ok(None)

@@ -26,6 +26,7 @@ pub mod hooks;
 mod log_buffer;
 pub mod metrics;
 pub mod paramwise;
+pub mod plugin;
 mod priority;
 pub mod pyfmt;
 mod run_log;

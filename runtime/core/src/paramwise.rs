@@ -24,6 +24,8 @@ pub struct ModuleMeta {
     pub is_dcn: bool,
     /// Whether the module has no child modules (a leaf).
     pub is_leaf: bool,
+    /// Every constructor attribute (what plugins receive).
+    pub attrs: serde_json::Map<String, serde_json::Value>,
 }
 
 impl ModuleMeta {
@@ -58,6 +60,8 @@ pub struct ParamMeta {
     pub requires_grad: bool,
     /// The tensor this entry shares, as the index of its first entry (shared parameters).
     pub alias_of: Option<usize>,
+    /// Shape.
+    pub shape: Vec<i64>,
 }
 
 /// Modules and parameters of a model.

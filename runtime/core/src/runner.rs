@@ -181,6 +181,13 @@ impl Runner {
                 let result = entry.hook.resume(&mut self.ctx, what);
                 self.check(index, stage, result)?;
             }
+            if std::mem::take(&mut self.ctx.eval_requested) {
+                for other in 0..self.hooks.len() {
+                    let entry = &mut self.hooks.entries_mut()[other];
+                    let result = entry.hook.on_eval_request(&mut self.ctx);
+                    self.check(other, stage, result)?;
+                }
+            }
             if !self.ctx.save_requests.is_empty() {
                 self.process_saves()?;
             }

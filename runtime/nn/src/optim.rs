@@ -11,6 +11,7 @@ mod kinds;
 mod lbfgs;
 mod ops;
 pub mod options;
+pub mod plugin;
 mod rules;
 mod state;
 

@@ -247,6 +247,7 @@ impl ParamStore {
                     groups: int("groups"),
                     is_dcn: info.kind.contains("DeformConv"),
                     is_leaf,
+                    attrs: info.attrs.clone(),
                 }
             })
             .collect();
@@ -287,6 +288,7 @@ impl ParamStore {
                 module: position[module],
                 requires_grad: self.params[tensor].requires_grad,
                 alias_of,
+                shape: self.params[tensor].tensor.size(),
             });
             store_index.push(alias_of.is_none().then_some(tensor));
         }

@@ -11,7 +11,8 @@ use crate::session::{dry_optimizer, load_config};
 pub fn run(config: &Path, options: &[String], json: bool) -> Result<()> {
     let cfg = load_config(config, options)?;
     let schema = cfg.schema()?;
-    let (_, setup) = dry_optimizer(&cfg, &schema)?;
+    let registries = crate::plugins::load(&cfg, &weft_core::RunLog::capturing())?;
+    let (_, setup) = dry_optimizer(&cfg, &schema, &registries.extensions)?;
     if json {
         println!("{}", weft_nn::optim::groups_json(&setup));
         return Ok(());

@@ -13,15 +13,10 @@ pub fn run(config: &Path, options: &[String]) -> Result<()> {
     let schema = cfg.schema()?;
     // Build the plan and hooks too, so schedule and hook errors surface here, not mid-run.
     let plan = weft_core::build::plan(&cfg, &schema)?;
-    let registry = weft_core::build::HookRegistry::with_builtins();
-    weft_core::build::hooks(
-        &cfg,
-        &schema,
-        &plan,
-        &registry,
-        &weft_core::RunLog::capturing(),
-    )?;
-    crate::session::dry_optimizer(&cfg, &schema)?;
+    let log = weft_core::RunLog::capturing();
+    let registries = crate::plugins::load(&cfg, &log)?;
+    weft_core::build::hooks(&cfg, &schema, &plan, &registries.hooks, &log)?;
+    crate::session::dry_optimizer(&cfg, &schema, &registries.extensions)?;
     print!("{}", cfg.to_toml_string());
     Ok(())
 }

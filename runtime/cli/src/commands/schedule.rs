@@ -27,7 +27,9 @@ pub fn run(o: &ScheduleOptions<'_>) -> Result<()> {
     let cfg = load_config(o.config, o.cfg_options)?;
     let schema = cfg.schema()?;
     let plan = weft_core::build::plan(&cfg, &schema)?;
-    let (_, setup) = dry_optimizer(&cfg, &schema)?;
+    let log = weft_core::RunLog::capturing();
+    let registries = crate::plugins::load(&cfg, &log)?;
+    let (_, setup) = dry_optimizer(&cfg, &schema, &registries.extensions)?;
     let per_epoch = match o.iters_per_epoch {
         Some(n) => n,
         None => iters_per_epoch(&cfg, &schema.data)?,
@@ -37,7 +39,9 @@ pub fn run(o: &ScheduleOptions<'_>) -> Result<()> {
             "an epoch needs at least one iteration (--iters-per-epoch)"
         ));
     }
-    let entries = weft_core::dry::simulate(&cfg, &schema, &plan, setup.groups.clone(), per_epoch)?;
+    let extra = plugin_hooks(&cfg, &schema, &plan, &registries)?;
+    let entries =
+        weft_core::dry::simulate(&cfg, &schema, &plan, setup.groups.clone(), per_epoch, extra)?;
     if let Some(path) = &o.plot {
         crate::plot::schedule(path, &entries)?;
     }
@@ -62,4 +66,35 @@ pub fn run(o: &ScheduleOptions<'_>) -> Result<()> {
         );
     }
     Ok(())
+}
+
+/// The config's plugin hooks, which may set the lr and momentum (a custom LR policy); they
+/// run against the dry engine, which has no step outputs, metrics or gradients.
+fn plugin_hooks(
+    cfg: &weft_config::Config,
+    schema: &weft_config::schema::RunConfig,
+    plan: &weft_core::build::RunPlan,
+    registries: &crate::plugins::Registries,
+) -> Result<Vec<(Box<dyn weft_core::Hook>, weft_core::Priority)>> {
+    let names: Vec<String> = registries
+        .plugins
+        .infos()
+        .into_iter()
+        .filter(|i| i.world == weft_host::World::Hook.wit_name())
+        .map(|i| i.type_name)
+        .collect();
+    let b = weft_core::build::BuildContext {
+        config: cfg,
+        runner: plan.runner,
+        log_interval: 10,
+    };
+    let mut out = Vec::new();
+    for entry in &schema.custom_hooks {
+        let (name, mut args) = weft_core::build::split_type(cfg, &entry.0, "custom_hooks")?;
+        if names.contains(&name.value) {
+            let priority = weft_core::build::take_priority(cfg, &mut args)?;
+            out.push((registries.hooks.build(&name, &args, &b)?, priority));
+        }
+    }
+    Ok(out)
 }

@@ -361,6 +361,10 @@ impl crate::Hook for EvalHook {
         Ok(())
     }
 
+    fn on_eval_request(&mut self, ctx: &mut RunContext) -> HookResult {
+        self.evaluate(ctx)
+    }
+
     fn save_state(&mut self) -> Result<Option<Value>, HookError> {
         Ok(Some(
             serde_json::json!({ "initial_flag": self.initial_flag }),

@@ -5,10 +5,12 @@ use std::collections::BTreeMap;
 
 use weft_config::{Config, ConfigError, ErrorKind, Node, closest, unknown_name_error};
 use weft_core::paramwise::{GroupSpec, ModelTable, ParamwiseCfg, default_groups, tsm_groups};
+use weft_core::plugin::Extensions;
 use weft_core::{Momentum, ParamGroup};
 
 use super::kinds::{KINDS, MomentumKey, OptimizerKind, kind};
 use super::options::{self, Options};
+use super::plugin::PluginOptimizer;
 use super::{Elementwise, Lbfgs, Optimizer};
 use crate::store::ParamStore;
 
@@ -66,11 +68,13 @@ fn read_options(
     Ok(opts)
 }
 
-/// Builds the optimizer described by `node` over the parameters of `store`.
+/// Builds the optimizer described by `node` over the parameters of `store`; `ext` adds the
+/// optimizers and constructors plugins provide.
 pub fn build_optimizer(
     node: &Node,
     cfg: &Config,
     store: &ParamStore,
+    ext: &Extensions,
 ) -> Result<OptimizerSetup, ConfigError> {
     let Some(table) = node.as_table() else {
         return Err(cfg.error_at(
@@ -79,20 +83,30 @@ pub fn build_optimizer(
             &node.origin,
         ));
     };
+    let names = || {
+        KINDS
+            .iter()
+            .map(|k| k.name.to_string())
+            .chain(ext.optimizers.keys().cloned())
+            .collect::<Vec<_>>()
+    };
     let Some(ty) = table.get("type") else {
-        let names: Vec<&str> = KINDS.iter().map(|k| k.name).collect();
         return Err(cfg
             .error_at(
                 ErrorKind::MissingKey,
                 "`optimizer` has no `type`",
                 &node.origin,
             )
-            .with_help(format!("one of: {}", names.join(", "))));
+            .with_help(format!("one of: {}", names().join(", "))));
     };
     let name = ty.as_str().unwrap_or_default();
+    if let Some(factory) = ext.optimizers.get(name) {
+        return build_plugin_optimizer(node, table, cfg, store, ext, factory);
+    }
     let Some(kind) = kind(name) else {
+        let all = names();
         return Err(
-            unknown_name_error("optimizer", name, KINDS.iter().map(|k| k.name))
+            unknown_name_error("optimizer", name, all.iter().map(String::as_str))
                 .with_location(cfg.sources().locate(&ty.origin)),
         );
     };
@@ -105,8 +119,35 @@ pub fn build_optimizer(
             origin,
         )
     })?;
+    let groups = constructor_groups(node, table, cfg, store, ext, defaults.num("lr"))?;
+    build_with_groups(kind, &defaults, groups, store)
+        .map_err(|m| cfg.error_at(ErrorKind::InvalidValue, m, &node.origin))
+}
+
+/// The optimizer table as a plugin receives it (JSON, without `type` and `constructor`).
+fn plugin_json(table: &weft_config::Table, keep_paramwise: bool) -> serde_json::Value {
+    serde_json::Value::Object(
+        table
+            .iter()
+            .filter(|(k, _)| {
+                !matches!(k.as_str(), "type" | "constructor")
+                    && (keep_paramwise || k.as_str() != "paramwise_cfg")
+            })
+            .map(|(k, v)| (k.clone(), v.to_json()))
+            .collect(),
+    )
+}
+
+/// Runs the configured constructor (built-in or from a plugin); groups hold store indices.
+fn constructor_groups(
+    node: &Node,
+    table: &weft_config::Table,
+    cfg: &Config,
+    store: &ParamStore,
+    ext: &Extensions,
+    base_lr: f64,
+) -> Result<Vec<GroupSpec>, ConfigError> {
     let (model, store_index) = model_table(store);
-    let base_lr = defaults.num("lr");
     // MMCV multiplies the weight decay the config gives, not the optimizer's default.
     let base_wd = table.get("weight_decay").and_then(Node::as_f64);
     let constructor = table.get("constructor");
@@ -114,13 +155,14 @@ pub fn build_optimizer(
         .and_then(Node::as_str)
         .unwrap_or("DefaultOptimizerConstructor");
     let paramwise = table.get("paramwise_cfg").filter(|p| !p.is_null());
+    let err_origin = paramwise.map_or(&node.origin, |p| &p.origin);
     let groups = match ctor_name {
         "DefaultOptimizerConstructor" => {
             let pw: ParamwiseCfg = match paramwise {
                 Some(p) => cfg.read(p)?,
                 None => ParamwiseCfg::default(),
             };
-            default_groups(&model, &pw, base_lr, base_wd)
+            default_groups(&model, &pw, base_lr, base_wd).map_err(|e| e.to_string())
         }
         "TSMOptimizerConstructor" => {
             #[derive(serde::Deserialize)]
@@ -133,26 +175,33 @@ pub fn build_optimizer(
                 Some(p) => cfg.read(p)?,
                 None => TsmCfg { fc_lr5: false },
             };
-            tsm_groups(&model, t.fc_lr5, base_lr, base_wd.unwrap_or(0.0))
+            tsm_groups(&model, t.fc_lr5, base_lr, base_wd.unwrap_or(0.0)).map_err(|e| e.to_string())
         }
-        other => {
-            let origin = constructor
-                .map(|c| c.origin.clone())
-                .unwrap_or(weft_config::Origin::Builtin);
-            return Err(
-                unknown_name_error("optimizer constructor", other, CONSTRUCTORS)
-                    .with_location(cfg.sources().locate(&origin)),
-            );
-        }
+        other => match ext.constructors.get(other) {
+            Some(factory) => factory()
+                .and_then(|mut c| c.build(&plugin_json(table, true), &model))
+                .and_then(|groups| check_plugin_groups(&model, groups))
+                .map_err(|m| format!("constructor {other}: {m}")),
+            None => {
+                let origin = constructor
+                    .map(|c| c.origin.clone())
+                    .unwrap_or(weft_config::Origin::Builtin);
+                let known: Vec<String> = CONSTRUCTORS
+                    .iter()
+                    .map(|c| c.to_string())
+                    .chain(ext.constructors.keys().cloned())
+                    .collect();
+                return Err(unknown_name_error(
+                    "optimizer constructor",
+                    other,
+                    known.iter().map(String::as_str),
+                )
+                .with_location(cfg.sources().locate(&origin)));
+            }
+        },
     }
-    .map_err(|e| {
-        cfg.error_at(
-            ErrorKind::InvalidValue,
-            e.to_string(),
-            paramwise.map_or(&node.origin, |p| &p.origin),
-        )
-    })?;
-    let groups: Vec<GroupSpec> = groups
+    .map_err(|m| cfg.error_at(ErrorKind::InvalidValue, m, err_origin))?;
+    Ok(groups
         .into_iter()
         .map(|g| GroupSpec {
             params: g
@@ -162,9 +211,111 @@ pub fn build_optimizer(
                 .collect(),
             options: g.options,
         })
+        .collect())
+}
+
+/// A plugin constructor's groups must name valid first entries, each at most once, and cover
+/// every trainable parameter.
+fn check_plugin_groups(
+    model: &ModelTable,
+    groups: Vec<GroupSpec>,
+) -> Result<Vec<GroupSpec>, String> {
+    let mut seen = vec![false; model.params.len()];
+    for g in &groups {
+        for &i in &g.params {
+            let Some(p) = model.params.get(i) else {
+                return Err(format!(
+                    "parameter index {i} is out of range (the model has {} entries)",
+                    model.params.len()
+                ));
+            };
+            if p.alias_of.is_some() {
+                return Err(format!(
+                    "entry {i} ({}) is a shared parameter's second name; use its first entry",
+                    model.name(i)
+                ));
+            }
+            if std::mem::replace(&mut seen[i], true) {
+                return Err(format!(
+                    "parameter {} is in more than one group",
+                    model.name(i)
+                ));
+            }
+        }
+    }
+    let missing: Vec<String> = model
+        .unique()
+        .into_iter()
+        .filter(|i| model.params[*i].requires_grad && !seen[*i])
+        .map(|i| model.name(i))
         .collect();
-    build_with_groups(kind, &defaults, groups, store)
-        .map_err(|m| cfg.error_at(ErrorKind::InvalidValue, m, &node.origin))
+    if !missing.is_empty() {
+        return Err(format!(
+            "these parameters are in no group: {}",
+            missing.join(", ")
+        ));
+    }
+    Ok(groups)
+}
+
+fn build_plugin_optimizer(
+    node: &Node,
+    table: &weft_config::Table,
+    cfg: &Config,
+    store: &ParamStore,
+    ext: &Extensions,
+    factory: &weft_core::plugin::OptimizerFactory,
+) -> Result<OptimizerSetup, ConfigError> {
+    let fail = |m: String| cfg.error_at(ErrorKind::InvalidValue, m, &node.origin);
+    let plugin = factory(&plugin_json(table, false)).map_err(fail)?;
+    let defaults: BTreeMap<String, f64> = plugin.defaults().iter().cloned().collect();
+    let Some(&base_lr) = defaults.get("lr") else {
+        return Err(fail(format!(
+            "optimizer plugin {} declares no `lr` option",
+            plugin.name()
+        )));
+    };
+    let groups = constructor_groups(node, table, cfg, store, ext, base_lr)?;
+    let mut options = Vec::new();
+    let mut hyper = Vec::new();
+    let mut members = Vec::new();
+    let mut explicit = Vec::new();
+    for spec in groups {
+        let mut opts = defaults.clone();
+        for (k, v) in &spec.options {
+            if !opts.contains_key(k) {
+                return Err(fail(format!(
+                    "optimizer plugin {} has no option `{k}`; its options: {}",
+                    plugin.name(),
+                    defaults.keys().cloned().collect::<Vec<_>>().join(", ")
+                )));
+            }
+            opts.insert(k.clone(), *v);
+        }
+        hyper.push(ParamGroup {
+            lr: opts["lr"],
+            momentum: opts
+                .get("momentum")
+                .map_or(Momentum::None, |m| Momentum::Momentum(*m)),
+            weight_decay: opts.get("weight_decay").copied().unwrap_or(0.0),
+            initial_lr: None,
+            initial_momentum: None,
+            params: spec
+                .params
+                .iter()
+                .map(|p| store.params()[*p].name.clone())
+                .collect(),
+        });
+        explicit.push(spec.options.keys().cloned().collect());
+        members.push(spec.params);
+        options.push(opts);
+    }
+    Ok(OptimizerSetup {
+        optimizer: Box::new(PluginOptimizer::new(plugin, options)),
+        groups: hyper,
+        members,
+        explicit,
+    })
 }
 
 /// Builds an optimizer of `kind` from default options and groups whose `params` are store

@@ -1,0 +1,275 @@
+//! Hooks: the [`Hook`] trait, the run state and the requests a hook can make.
+
+use std::cell::RefCell;
+
+#[doc(hidden)]
+pub mod bindings {
+    wit_bindgen::generate!({
+        path: "../../wit/since_v0.1.0",
+        world: "hook",
+        default_bindings_module: "weft_guest::hook::bindings",
+        // The plugin crate exports (through `register_hook!`), so that a build with
+        // several of this crate's features on still yields a component of one world.
+        pub_export_macro: true,
+        export_macro_name: "export_hook_world",
+    });
+}
+
+pub use bindings::weft::plugin::runner::{
+    RunState, log, log_scalar, request_checkpoint, request_eval, request_stop, scale_grads, set_lr,
+    set_momentum, skip_step,
+};
+pub use bindings::weft::plugin::types::{HookPoint, LogLevel, ParamStat, Phase};
+
+/// Logs at INFO under the plugin's name.
+pub fn info(message: &str) {
+    log(LogLevel::Info, message);
+}
+
+/// Logs at WARNING.
+pub fn warn(message: &str) {
+    log(LogLevel::Warning, message);
+}
+
+/// Every hook point, in the order the WIT lists them.
+pub const ALL_POINTS: [HookPoint; 15] = [
+    HookPoint::BeforeRun,
+    HookPoint::AfterRun,
+    HookPoint::BeforeTrainEpoch,
+    HookPoint::AfterTrainEpoch,
+    HookPoint::BeforeValEpoch,
+    HookPoint::AfterValEpoch,
+    HookPoint::BeforeTrainIter,
+    HookPoint::AfterTrainIter,
+    HookPoint::BeforeValIter,
+    HookPoint::AfterValIter,
+    HookPoint::BeforeEpoch,
+    HookPoint::AfterEpoch,
+    HookPoint::AfterBackward,
+    HookPoint::BeforeIter,
+    HookPoint::AfterIter,
+];
+
+/// A training hook, shaped like MMCV's `Hook`: every method has a default, and the specific
+/// points fall back to the generic ones (`before_train_epoch` calls `before_epoch`,
+/// `after_val_iter` calls `after_iter`, ...), so overriding `after_iter` covers train and
+/// val iterations alike.
+pub trait Hook: Sized + 'static {
+    /// The `type` configs use in `custom_hooks`.
+    const TYPE_NAME: &'static str;
+
+    /// Builds the hook from its config table (without `type` and `priority`); see
+    /// [`crate::config`] for typed configs.
+    fn new(config: serde_json::Value) -> Result<Self, String>;
+
+    /// The points the host should call. The default is every point, which is always right;
+    /// listing only the points you implement saves a call (a few hundred nanoseconds) per
+    /// point and iteration.
+    fn points(&self) -> Vec<HookPoint> {
+        ALL_POINTS.to_vec()
+    }
+
+    /// Once before training.
+    fn before_run(&mut self, _s: &RunState) -> Result<(), String> {
+        Ok(())
+    }
+    /// Once after training (also after an early stop).
+    fn after_run(&mut self, _s: &RunState) -> Result<(), String> {
+        Ok(())
+    }
+    /// Generic: before every epoch; also called directly, once, by the iteration runner.
+    fn before_epoch(&mut self, _s: &RunState) -> Result<(), String> {
+        Ok(())
+    }
+    /// Generic: after every epoch; also called directly, once, by the iteration runner.
+    fn after_epoch(&mut self, _s: &RunState) -> Result<(), String> {
+        Ok(())
+    }
+    /// Generic: before every train and val iteration.
+    fn before_iter(&mut self, _s: &RunState) -> Result<(), String> {
+        Ok(())
+    }
+    /// Generic: after every train and val iteration.
+    fn after_iter(&mut self, _s: &RunState) -> Result<(), String> {
+        Ok(())
+    }
+    /// Before a train epoch (default: [`Hook::before_epoch`]).
+    fn before_train_epoch(&mut self, s: &RunState) -> Result<(), String> {
+        self.before_epoch(s)
+    }
+    /// After a train epoch (default: [`Hook::after_epoch`]).
+    fn after_train_epoch(&mut self, s: &RunState) -> Result<(), String> {
+        self.after_epoch(s)
+    }
+    /// Before a val epoch (default: [`Hook::before_epoch`]).
+    fn before_val_epoch(&mut self, s: &RunState) -> Result<(), String> {
+        self.before_epoch(s)
+    }
+    /// After a val epoch (default: [`Hook::after_epoch`]).
+    fn after_val_epoch(&mut self, s: &RunState) -> Result<(), String> {
+        self.after_epoch(s)
+    }
+    /// Before a train iteration (default: [`Hook::before_iter`]).
+    fn before_train_iter(&mut self, s: &RunState) -> Result<(), String> {
+        self.before_iter(s)
+    }
+    /// After a train iteration's forward pass (default: [`Hook::after_iter`]).
+    fn after_train_iter(&mut self, s: &RunState) -> Result<(), String> {
+        self.after_iter(s)
+    }
+    /// Before a val iteration (default: [`Hook::before_iter`]).
+    fn before_val_iter(&mut self, s: &RunState) -> Result<(), String> {
+        self.before_iter(s)
+    }
+    /// After a val iteration (default: [`Hook::after_iter`]).
+    fn after_val_iter(&mut self, s: &RunState) -> Result<(), String> {
+        self.after_iter(s)
+    }
+    /// Gradients are ready, before clipping and the step: the place for [`scale_grads`] and
+    /// [`skip_step`].
+    fn after_backward(&mut self, _s: &RunState) -> Result<(), String> {
+        Ok(())
+    }
+    /// State to keep in checkpoints (any text; JSON is usual).
+    fn save_state(&self) -> Result<Option<String>, String> {
+        Ok(None)
+    }
+    /// Restores [`Hook::save_state`]'s result when a run resumes.
+    fn load_state(&mut self, _state: &str) -> Result<(), String> {
+        Ok(())
+    }
+}
+
+/// The object-safe part of [`Hook`] the exported functions dispatch to.
+#[doc(hidden)]
+pub trait DynHook {
+    fn call(&mut self, point: HookPoint, s: &RunState) -> Result<(), String>;
+    fn points(&self) -> Vec<HookPoint>;
+    fn save_state(&self) -> Result<Option<String>, String>;
+    fn load_state(&mut self, state: &str) -> Result<(), String>;
+}
+
+impl<H: Hook> DynHook for H {
+    fn call(&mut self, point: HookPoint, s: &RunState) -> Result<(), String> {
+        match point {
+            HookPoint::BeforeRun => self.before_run(s),
+            HookPoint::AfterRun => self.after_run(s),
+            HookPoint::BeforeTrainEpoch => self.before_train_epoch(s),
+            HookPoint::AfterTrainEpoch => self.after_train_epoch(s),
+            HookPoint::BeforeValEpoch => self.before_val_epoch(s),
+            HookPoint::AfterValEpoch => self.after_val_epoch(s),
+            HookPoint::BeforeTrainIter => self.before_train_iter(s),
+            HookPoint::AfterTrainIter => self.after_train_iter(s),
+            HookPoint::BeforeValIter => self.before_val_iter(s),
+            HookPoint::AfterValIter => self.after_val_iter(s),
+            HookPoint::BeforeEpoch => self.before_epoch(s),
+            HookPoint::AfterEpoch => self.after_epoch(s),
+            HookPoint::AfterBackward => self.after_backward(s),
+            HookPoint::BeforeIter => self.before_iter(s),
+            HookPoint::AfterIter => self.after_iter(s),
+        }
+    }
+    fn points(&self) -> Vec<HookPoint> {
+        Hook::points(self)
+    }
+    fn save_state(&self) -> Result<Option<String>, String> {
+        Hook::save_state(self)
+    }
+    fn load_state(&mut self, state: &str) -> Result<(), String> {
+        Hook::load_state(self, state)
+    }
+}
+
+/// What `register_hook!` provides: the type name and a constructor.
+#[doc(hidden)]
+pub struct Registration {
+    pub type_name: &'static str,
+    pub new: fn(serde_json::Value) -> Result<Box<dyn DynHook>, String>,
+}
+
+unsafe extern "Rust" {
+    // Defined by `register_hook!` in the plugin crate.
+    safe fn __weft_guest_hook_registration() -> Registration;
+}
+
+thread_local! {
+    static HOOK: RefCell<Option<Box<dyn DynHook>>> = const { RefCell::new(None) };
+}
+
+#[doc(hidden)]
+pub struct Component;
+
+fn with_hook<T>(f: impl FnOnce(&mut dyn DynHook) -> Result<T, String>) -> Result<T, String> {
+    HOOK.with(|h| match h.borrow_mut().as_deref_mut() {
+        Some(hook) => f(hook),
+        None => Err("the hook was called before init".into()),
+    })
+}
+
+macro_rules! points {
+    ($($fn:ident => $point:ident),* $(,)?) => {
+        $(fn $fn(s: &RunState) -> Result<(), String> {
+            with_hook(|h| h.call(HookPoint::$point, s))
+        })*
+    };
+}
+
+impl bindings::exports::weft::plugin::hooks::Guest for Component {
+    fn type_name() -> String {
+        __weft_guest_hook_registration().type_name.to_string()
+    }
+
+    fn init(config_json: String) -> Result<Vec<HookPoint>, String> {
+        let config: serde_json::Value =
+            serde_json::from_str(&config_json).map_err(|e| format!("bad config JSON: {e}"))?;
+        let hook = (__weft_guest_hook_registration().new)(config)?;
+        let points = hook.points();
+        HOOK.with(|h| *h.borrow_mut() = Some(hook));
+        Ok(points)
+    }
+
+    points! {
+        before_run => BeforeRun,
+        after_run => AfterRun,
+        before_train_epoch => BeforeTrainEpoch,
+        after_train_epoch => AfterTrainEpoch,
+        before_val_epoch => BeforeValEpoch,
+        after_val_epoch => AfterValEpoch,
+        before_train_iter => BeforeTrainIter,
+        after_train_iter => AfterTrainIter,
+        before_val_iter => BeforeValIter,
+        after_val_iter => AfterValIter,
+        before_epoch => BeforeEpoch,
+        after_epoch => AfterEpoch,
+        after_backward => AfterBackward,
+        before_iter => BeforeIter,
+        after_iter => AfterIter,
+    }
+
+    fn save_state() -> Result<Option<String>, String> {
+        with_hook(|h| h.save_state())
+    }
+
+    fn load_state(state: String) -> Result<(), String> {
+        with_hook(|h| h.load_state(&state))
+    }
+}
+
+/// Exports a [`Hook`] type as the component's hook.
+#[macro_export]
+macro_rules! register_hook {
+    ($t:ty) => {
+        #[unsafe(no_mangle)]
+        fn __weft_guest_hook_registration() -> $crate::hook::Registration {
+            $crate::hook::Registration {
+                type_name: <$t as $crate::hook::Hook>::TYPE_NAME,
+                new: |config| {
+                    <$t as $crate::hook::Hook>::new(config).map(|h| Box::new(h) as Box<dyn $crate::hook::DynHook>)
+                },
+            }
+        }
+        use $crate::hook::Component as __WeftHookComponent;
+        $crate::hook::bindings::export_hook_world!(__WeftHookComponent with_types_in $crate::hook::bindings);
+    };
+}
+pub use register_hook;

@@ -1,0 +1,32 @@
+//! The type registries of a run: built-in hooks, optimizers and constructors plus what the
+//! config's `custom_imports` plugins provide.
+
+use weft_config::{Config, ConfigError};
+use weft_core::RunLog;
+use weft_core::build::HookRegistry;
+use weft_core::plugin::Extensions;
+use weft_host::LoadedPlugins;
+
+/// Hook types, plugin optimizers and constructors, and the plugins behind them.
+pub struct Registries {
+    /// Every hook type `custom_hooks` may name.
+    pub hooks: HookRegistry,
+    /// Optimizer types and constructors from plugins.
+    pub extensions: Extensions,
+    /// The loaded plugins.
+    pub plugins: LoadedPlugins,
+}
+
+/// Loads the config's plugins and registers their types next to the built-ins.
+pub fn load(config: &Config, log: &RunLog) -> Result<Registries, ConfigError> {
+    let mut hooks = HookRegistry::with_builtins();
+    let optimizers: Vec<&str> = weft_nn::optim::KINDS.iter().map(|k| k.name).collect();
+    let plugins = weft_host::load_imports(config, &hooks, &optimizers, log)?;
+    let mut extensions = Extensions::default();
+    plugins.register(&mut hooks, &mut extensions);
+    Ok(Registries {
+        hooks,
+        extensions,
+        plugins,
+    })
+}

@@ -1,0 +1,265 @@
+//! Reading a plugin file: digest, component or not, which `weft:plugin` world it targets and
+//! at which WIT version, compiled (or loaded from the cache) once per file.
+
+use std::fmt;
+use std::path::{Path, PathBuf};
+
+use sha2::{Digest, Sha256};
+use wasmtime::component::Component;
+
+use crate::engine::Runtime;
+
+/// The WIT package plugins are written against.
+pub const PACKAGE: &str = "weft:plugin";
+
+/// The package version this host implements; components built against any `0.1.x` with
+/// `x` not above it load (within 0.x, the minor version is the compatibility line).
+pub const VERSION: (u64, u64, u64) = (0, 1, 0);
+
+/// What a component is for: the world it targets.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum World {
+    /// `world hook`: a `custom_hooks` type.
+    Hook,
+    /// `world optimizer-constructor`: an `optimizer.constructor`.
+    OptimizerConstructor,
+    /// `world custom-optimizer`: an `optimizer.type`.
+    CustomOptimizer,
+}
+
+impl World {
+    /// The world's WIT name.
+    pub fn wit_name(self) -> &'static str {
+        match self {
+            World::Hook => "hook",
+            World::OptimizerConstructor => "optimizer-constructor",
+            World::CustomOptimizer => "custom-optimizer",
+        }
+    }
+
+    /// The interface the world exports.
+    fn export(self) -> &'static str {
+        match self {
+            World::Hook => "hooks",
+            World::OptimizerConstructor => "constructors",
+            World::CustomOptimizer => "optimizer",
+        }
+    }
+
+    /// Where the config names a type of this world.
+    pub fn config_slot(self) -> &'static str {
+        match self {
+            World::Hook => "a hook type (custom_hooks)",
+            World::OptimizerConstructor => "an optimizer constructor (optimizer.constructor)",
+            World::CustomOptimizer => "an optimizer type (optimizer.type)",
+        }
+    }
+
+    const ALL: [World; 3] = [
+        World::Hook,
+        World::OptimizerConstructor,
+        World::CustomOptimizer,
+    ];
+}
+
+impl fmt::Display for World {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.wit_name())
+    }
+}
+
+/// A loaded plugin file.
+pub struct Loaded {
+    /// The file.
+    pub path: PathBuf,
+    /// Hex SHA-256 of the file.
+    pub sha256: String,
+    /// Size in bytes.
+    pub size: u64,
+    /// The world it targets.
+    pub world: World,
+    /// The `weft:plugin` version it was built against.
+    pub version: String,
+    /// Every import, as the component names it.
+    pub imports: Vec<String>,
+    /// Every export.
+    pub exports: Vec<String>,
+    /// The compiled component.
+    pub component: Component,
+}
+
+/// The hex SHA-256 of some bytes.
+pub fn sha256_hex(bytes: &[u8]) -> String {
+    Sha256::digest(bytes)
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect()
+}
+
+/// Reads, checks and compiles a plugin file. `expected` is the digest the config pins, if
+/// any. Errors name the file and say what to do.
+pub fn load(rt: &Runtime, path: &Path, expected: Option<&str>) -> Result<Loaded, String> {
+    let shown = path.display();
+    let bytes = std::fs::read(path).map_err(|e| format!("cannot read plugin {shown}: {e}"))?;
+    let sha256 = sha256_hex(&bytes);
+    if let Some(want) = expected
+        && !want.eq_ignore_ascii_case(&sha256)
+    {
+        return Err(format!(
+            "plugin {shown}: sha256 mismatch: the config pins {want}, the file has {sha256} \
+             (rebuilt or replaced since it was pinned?)"
+        ));
+    }
+    check_header(&bytes).map_err(|m| format!("plugin {shown}: {m}"))?;
+    let component = crate::cache::compile(rt, &bytes, &sha256).map_err(|e| {
+        format!(
+            "plugin {shown}: not a valid component: {}",
+            root_message(&e)
+        )
+    })?;
+    let ty = component.component_type();
+    let imports: Vec<String> = ty.imports(&rt.engine).map(|(n, _)| n.to_string()).collect();
+    let exports: Vec<String> = ty.exports(&rt.engine).map(|(n, _)| n.to_string()).collect();
+    let (world, version) = detect_world(&exports).map_err(|m| format!("plugin {shown}: {m}"))?;
+    check_version(&version).map_err(|m| format!("plugin {shown}: {m}"))?;
+    Ok(Loaded {
+        path: path.to_path_buf(),
+        sha256,
+        size: bytes.len() as u64,
+        world,
+        version,
+        imports,
+        exports,
+        component,
+    })
+}
+
+/// Tells a core module, a truncated file and a non-WebAssembly file apart before wasmtime's
+/// less specific parse errors.
+fn check_header(bytes: &[u8]) -> Result<(), String> {
+    if bytes.len() < 8 || &bytes[..4] != b"\0asm" {
+        return Err(if bytes.is_empty() {
+            "the file is empty".into()
+        } else {
+            "not a WebAssembly file (no `\\0asm` header)".into()
+        });
+    }
+    // Bytes 4..8: version and layer; core modules are layer 0, components layer 1.
+    if bytes[6..8] == [0, 0] {
+        return Err(
+            "a core WebAssembly module, not a component: build for `wasm32-wasip2` \
+                    (Rust) or wrap it with `wasm-tools component new` (see docs/plugins.md)"
+                .into(),
+        );
+    }
+    Ok(())
+}
+
+/// The world a component targets, from its `weft:plugin/<interface>@<version>` export.
+fn detect_world(exports: &[String]) -> Result<(World, String), String> {
+    let mut found = Vec::new();
+    for name in exports {
+        let Some(rest) = name.strip_prefix(PACKAGE).and_then(|r| r.strip_prefix('/')) else {
+            continue;
+        };
+        let (iface, version) = rest.split_once('@').unwrap_or((rest, ""));
+        if let Some(world) = World::ALL.into_iter().find(|w| w.export() == iface) {
+            found.push((world, version.to_string()));
+        }
+    }
+    match found.as_slice() {
+        [one] => Ok(one.clone()),
+        [] => Err(format!(
+            "exports none of weft's plugin interfaces ({}); it exports [{}]. Build it against \
+             one of the worlds in wit/ (hook, optimizer-constructor, custom-optimizer)",
+            World::ALL
+                .map(|w| format!("{PACKAGE}/{}", w.export()))
+                .join(", "),
+            exports.join(", ")
+        )),
+        many => Err(format!(
+            "exports several plugin interfaces ({}); a component is one plugin",
+            many.iter()
+                .map(|(w, _)| w.export())
+                .collect::<Vec<_>>()
+                .join(", ")
+        )),
+    }
+}
+
+fn parse_version(v: &str) -> Option<(u64, u64, u64)> {
+    let core = v.split(['-', '+']).next()?;
+    let mut parts = core.split('.').map(|p| p.parse::<u64>().ok());
+    Some((parts.next()??, parts.next()??, parts.next()??))
+}
+
+/// Whether this host can run a component built against `version`.
+fn check_version(version: &str) -> Result<(), String> {
+    let host = format!("{}.{}.{}", VERSION.0, VERSION.1, VERSION.2);
+    let Some(v) = parse_version(version) else {
+        return Err(format!(
+            "unversioned or malformed {PACKAGE} version `{version}`; this weft implements {PACKAGE}@{host}"
+        ));
+    };
+    let compatible = v.0 == VERSION.0 && v.1 == VERSION.1 && v.2 <= VERSION.2;
+    if compatible {
+        Ok(())
+    } else {
+        let advice = if v > VERSION {
+            "upgrade weft, or rebuild the plugin against this version's wit/"
+        } else {
+            "rebuild the plugin against this version's wit/"
+        };
+        Err(format!(
+            "built against {PACKAGE}@{version}, which this weft (implementing {PACKAGE}@{host}) cannot run: {advice}"
+        ))
+    }
+}
+
+/// wasmtime errors carry a context chain; the innermost cause is the useful part.
+pub fn root_message(e: &wasmtime::Error) -> String {
+    let outer = e.to_string();
+    let root = e.root_cause().to_string();
+    if outer == root {
+        outer
+    } else {
+        format!("{outer}: {root}")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn versions_within_the_minor_line_are_compatible() {
+        assert!(check_version("0.1.0").is_ok());
+        assert!(check_version("0.2.0").unwrap_err().contains("upgrade weft"));
+        assert!(check_version("0.0.9").unwrap_err().contains("rebuild"));
+        assert!(check_version("x").is_err());
+    }
+
+    #[test]
+    fn headers_are_told_apart() {
+        assert!(check_header(b"").unwrap_err().contains("empty"));
+        assert!(
+            check_header(b"hello world")
+                .unwrap_err()
+                .contains("not a WebAssembly")
+        );
+        assert!(
+            check_header(b"\0asm\x01\0\0\0")
+                .unwrap_err()
+                .contains("core WebAssembly module")
+        );
+        assert!(check_header(b"\0asm\x0d\0\x01\0").is_ok());
+    }
+
+    #[test]
+    fn the_world_comes_from_the_export() {
+        let hook = vec!["weft:plugin/hooks@0.1.0".to_string()];
+        assert_eq!(detect_world(&hook).unwrap(), (World::Hook, "0.1.0".into()));
+        let other = vec!["wasi:cli/run@0.2.0".to_string()];
+        assert!(detect_world(&other).unwrap_err().contains("exports none"));
+    }
+}

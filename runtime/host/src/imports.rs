@@ -1,0 +1,260 @@
+//! `custom_imports`: from config entries to plugins registered under their type names.
+//!
+//! ```toml
+//! custom_imports = { imports = [
+//!     "guest-examples/rust/my_hook/my_hook.wasm",
+//!     { path = "plugins/guard.wasm", sha256 = "…", on_error = "disable",
+//!       limits = { memory_mb = 64, call_timeout_ms = 100 }, allow_dirs = ["work_dirs/guard"] },
+//! ], allow_failed_imports = false }
+//! ```
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::Instant;
+
+use serde::Deserialize;
+use weft_config::{Config, ConfigError, ErrorKind, Node, Origin, RawNode};
+use weft_core::RunLog;
+use weft_core::build::HookRegistry;
+use weft_core::plugin::{Extensions, ExternalConstructor, ExternalOptimizer};
+
+use crate::component::{self, World};
+use crate::constructor::WasmConstructor;
+use crate::hook::WasmHook;
+use crate::limits::{Limits, OnError};
+use crate::optimizer::WasmOptimizer;
+use crate::plugin::{Plugin, PluginInfo};
+use crate::sandbox::Capabilities;
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct CustomImports {
+    imports: Vec<RawNode>,
+    #[serde(default)]
+    allow_failed_imports: bool,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ImportTable {
+    path: String,
+    sha256: Option<String>,
+    #[serde(default)]
+    on_error: OnError,
+    #[serde(default)]
+    limits: Limits,
+    #[serde(default)]
+    allow_dirs: Vec<String>,
+}
+
+/// The plugins a config imports, loaded and linked.
+#[derive(Default)]
+pub struct LoadedPlugins {
+    plugins: Vec<Arc<Plugin>>,
+}
+
+impl LoadedPlugins {
+    /// What each plugin is (for the log and checkpoints).
+    pub fn infos(&self) -> Vec<PluginInfo> {
+        self.plugins.iter().map(|p| p.info.clone()).collect()
+    }
+
+    /// Whether nothing was imported.
+    pub fn is_empty(&self) -> bool {
+        self.plugins.is_empty()
+    }
+
+    /// Adds every plugin's type to the hook registry or the optimizer extensions.
+    pub fn register(&self, registry: &mut HookRegistry, ext: &mut Extensions) {
+        for plugin in &self.plugins {
+            let name = plugin.info.type_name.clone();
+            let plugin = plugin.clone();
+            match plugin.world {
+                World::Hook => registry.register(&name, move |node, b| {
+                    // Each entry gets an instance (and a store) of its own.
+                    let hook = WasmHook::new(plugin.clone(), &node.to_json())
+                        .map_err(|m| b.config.error_at(ErrorKind::InvalidValue, m, &node.origin))?;
+                    Ok(Box::new(hook))
+                }),
+                World::CustomOptimizer => {
+                    ext.optimizers.insert(
+                        name,
+                        Box::new(move |json| {
+                            WasmOptimizer::new(plugin.clone(), json)
+                                .map(|o| Box::new(o) as Box<dyn ExternalOptimizer>)
+                        }),
+                    );
+                }
+                World::OptimizerConstructor => {
+                    ext.constructors.insert(
+                        name,
+                        Box::new(move || {
+                            Ok(Box::new(WasmConstructor::new(plugin.clone()))
+                                as Box<dyn ExternalConstructor>)
+                        }),
+                    );
+                }
+            }
+        }
+    }
+}
+
+/// Loads the plugins of `custom_imports`. Names already taken by built-in types or by
+/// another plugin are errors; with `allow_failed_imports`, a plugin that fails to load is a
+/// warning (as in MMCV) instead.
+pub fn load_imports(
+    cfg: &Config,
+    registry: &HookRegistry,
+    builtin_optimizers: &[&str],
+    log: &RunLog,
+) -> Result<LoadedPlugins, ConfigError> {
+    let Some(node) = cfg.get("custom_imports").filter(|n| !n.is_null()) else {
+        return Ok(LoadedPlugins::default());
+    };
+    let spec: CustomImports = cfg.read(node)?;
+    let rt = crate::engine::runtime()
+        .map_err(|e| cfg.error_at(ErrorKind::InvalidValue, e.to_string(), &node.origin))?;
+    let mut loaded = LoadedPlugins::default();
+    let mut owners: BTreeMap<String, String> = BTreeMap::new();
+    for entry in &spec.imports {
+        let entry = &entry.0;
+        let result = load_one(cfg, entry, rt, log).and_then(|plugin| {
+            let name = &plugin.info.type_name;
+            if registry.contains(name) || builtin_optimizers.contains(&name.as_str()) || is_builtin_constructor(name) {
+                return Err(cfg.error_at(
+                    ErrorKind::InvalidValue,
+                    format!("plugin {} provides `{name}`, which is a built-in type; rename the plugin's type", plugin.info.path),
+                    &entry.origin,
+                ));
+            }
+            if let Some(other) = owners.get(name) {
+                return Err(cfg.error_at(
+                    ErrorKind::InvalidValue,
+                    format!("`{name}` is provided by both {other} and {}", plugin.info.path),
+                    &entry.origin,
+                ));
+            }
+            owners.insert(name.clone(), plugin.info.path.clone());
+            Ok(plugin)
+        });
+        match result {
+            Ok(plugin) => loaded.plugins.push(Arc::new(plugin)),
+            Err(e) if spec.allow_failed_imports => {
+                log.warn(&format!(
+                    "{e}\nThe plugin is skipped (allow_failed_imports = true)."
+                ));
+            }
+            Err(e) => return Err(e),
+        }
+    }
+    Ok(loaded)
+}
+
+fn is_builtin_constructor(name: &str) -> bool {
+    matches!(
+        name,
+        "DefaultOptimizerConstructor" | "TSMOptimizerConstructor"
+    )
+}
+
+fn load_one(
+    cfg: &Config,
+    entry: &Node,
+    rt: &crate::Runtime,
+    log: &RunLog,
+) -> Result<Plugin, ConfigError> {
+    let table = match entry.as_str() {
+        Some(path) => ImportTable {
+            path: path.to_string(),
+            sha256: None,
+            on_error: OnError::default(),
+            limits: Limits::default(),
+            allow_dirs: Vec::new(),
+        },
+        None => cfg.read(entry)?,
+    };
+    let at = |m: String| cfg.error_at(ErrorKind::InvalidValue, m, &entry.origin);
+    check_limits(&table.limits).map_err(at)?;
+    if let Some(want) = &table.sha256
+        && (want.len() != 64 || !want.chars().all(|c| c.is_ascii_hexdigit()))
+    {
+        return Err(at(format!("sha256 must be 64 hex digits, got {want:?}")));
+    }
+    let path = resolve(cfg, &table.path, &entry.origin).map_err(at)?;
+    let started = Instant::now();
+    let file = component::load(rt, &path, table.sha256.as_deref()).map_err(at)?;
+    let caps = Capabilities {
+        dirs: table.allow_dirs.iter().map(PathBuf::from).collect(),
+    };
+    let plugin =
+        Plugin::link(rt, file, table.limits, table.on_error, caps, log.clone()).map_err(at)?;
+    let info = &plugin.info;
+    log.info(&format!(
+        "plugin {}: {} (world {}, weft:plugin@{}, sha256 {}, {} KiB, ready in {} ms{})",
+        info.type_name,
+        info.path,
+        info.world,
+        info.version,
+        &info.sha256[..16],
+        info.size.div_ceil(1024),
+        started.elapsed().as_millis(),
+        if plugin.caps.dirs.is_empty() {
+            String::new()
+        } else {
+            format!(", may use {}", table.allow_dirs.join(", "))
+        }
+    ));
+    Ok(plugin)
+}
+
+fn check_limits(l: &Limits) -> Result<(), String> {
+    if !(1..=65_536).contains(&l.memory_mb) {
+        return Err(format!(
+            "limits.memory_mb must be between 1 and 65536, got {}",
+            l.memory_mb
+        ));
+    }
+    if !(1..=3_600_000).contains(&l.call_timeout_ms) {
+        return Err(format!(
+            "limits.call_timeout_ms must be between 1 and 3600000, got {}",
+            l.call_timeout_ms
+        ));
+    }
+    if l.fuel == Some(0) {
+        return Err("limits.fuel must be positive (leave it out for no fuel limit)".into());
+    }
+    Ok(())
+}
+
+/// A relative path is looked up from the working directory (as MMCV resolves paths), then
+/// from the directory of the config file that names it and that directory's parents, so a
+/// config under `configs/` can name `guest-examples/...` from the repository root.
+fn resolve(cfg: &Config, path: &str, origin: &Origin) -> Result<PathBuf, String> {
+    let p = Path::new(path);
+    if p.is_absolute() || p.is_file() {
+        return Ok(p.to_path_buf());
+    }
+    let location = cfg.sources().locate(origin);
+    let config_file = location.path().unwrap_or_else(|| cfg.path());
+    let config_dir = config_file
+        .parent()
+        .map(Path::to_path_buf)
+        .unwrap_or_default();
+    if let Some(found) = config_dir
+        .ancestors()
+        .map(|d| d.join(p))
+        .find(|c| c.is_file())
+    {
+        return Ok(found);
+    }
+    let hint = if path.starts_with("guest-examples/") || path.starts_with("tests/guests/") {
+        " (build the examples first: `make guests`)"
+    } else {
+        ""
+    };
+    Err(format!(
+        "plugin file {path} not found (looked in the working directory, in {} and above){hint}",
+        config_dir.display()
+    ))
+}

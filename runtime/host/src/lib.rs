@@ -1,0 +1,39 @@
+//! # weft-host: WebAssembly plugins, sandboxed
+//!
+//! Plugins are WebAssembly components written against the `weft:plugin` WIT package
+//! (`wit/since_v0.1.0/`) in any language. This crate is the only one that names wasmtime:
+//! it loads components listed in `custom_imports` (checking digests and WIT versions,
+//! caching compiled code), runs each plugin instance in its own store with a memory cap, a
+//! per-call deadline, optional fuel and an empty WASI context, and adapts the three plugin
+//! kinds to the core's traits:
+//!
+//! - [`hook::WasmHook`] implements `weft_core::Hook` (a `custom_hooks` entry);
+//! - [`constructor::WasmConstructor`] implements `weft_core::plugin::ExternalConstructor`;
+//! - [`optimizer::WasmOptimizer`] implements `weft_core::plugin::ExternalOptimizer`, with
+//!   tensors kept in the engine and reached through `weft_core::plugin::TensorRef`.
+//!
+//! Start at [`load_imports`], which turns `custom_imports` into registry entries.
+
+mod bindings;
+mod cache;
+pub mod component;
+pub mod constructor;
+mod engine;
+pub mod hook;
+mod imports;
+pub mod inspect;
+mod limits;
+pub mod optimizer;
+mod output;
+mod plugin;
+mod run_state;
+mod sandbox;
+mod state;
+mod tensors;
+
+pub use component::World;
+pub use engine::{Runtime, runtime};
+pub use imports::{LoadedPlugins, load_imports};
+pub use inspect::inspect;
+pub use limits::{Limits, OnError};
+pub use plugin::{Plugin, PluginInfo};

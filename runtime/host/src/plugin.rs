@@ -1,0 +1,252 @@
+//! A plugin file, loaded and linked once: its facts, its limits, and the pre-linked instance
+//! that every config entry of its type is created from (each in a store of its own).
+
+use std::sync::Arc;
+
+use wasmtime::component::{HasSelf, Linker};
+use wasmtime::{Store, Trap};
+use weft_core::RunLog;
+
+use crate::bindings::{constructor_world, hook_world, optimizer_world};
+use crate::component::{Loaded, World};
+use crate::engine::Runtime;
+use crate::limits::{Limits, OnError};
+use crate::sandbox::{self, Capabilities};
+use crate::state::HostState;
+
+/// What a plugin is, for logs, checkpoints and `weft plugin inspect`.
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+pub struct PluginInfo {
+    /// The type name it provides.
+    #[serde(rename = "type")]
+    pub type_name: String,
+    /// The file, as the config names it.
+    pub path: String,
+    /// Hex SHA-256 of the file.
+    pub sha256: String,
+    /// Size in bytes.
+    pub size: u64,
+    /// The world (`hook`, `optimizer-constructor`, `custom-optimizer`).
+    pub world: String,
+    /// The `weft:plugin` version it was built against.
+    pub version: String,
+    /// What it imports.
+    pub imports: Vec<String>,
+}
+
+/// The world-specific pre-linked instance.
+pub(crate) enum Linked {
+    Hook(Box<hook_world::HookPre<HostState>>),
+    Constructor(constructor_world::OptimizerConstructorPre<HostState>),
+    Optimizer(optimizer_world::CustomOptimizerPre<HostState>),
+}
+
+/// A loaded, linked plugin file.
+pub struct Plugin {
+    /// Its facts.
+    pub info: PluginInfo,
+    /// Its world.
+    pub world: World,
+    /// Limits of every call.
+    pub limits: Limits,
+    /// What a failure does.
+    pub on_error: OnError,
+    /// What it may touch.
+    pub caps: Capabilities,
+    pub(crate) log: RunLog,
+    pub(crate) linked: Linked,
+    engine: wasmtime::Engine,
+}
+
+impl Plugin {
+    /// Links a loaded component for its world and asks it for its type name.
+    pub fn link(
+        rt: &Runtime,
+        loaded: Loaded,
+        limits: Limits,
+        on_error: OnError,
+        caps: Capabilities,
+        log: RunLog,
+    ) -> Result<Plugin, String> {
+        let shown = loaded.path.display().to_string();
+        let unlinkable = |e: wasmtime::Error| {
+            format!(
+                "plugin {shown}: it needs imports this weft does not provide: {} (a plugin may \
+                 import only WASI 0.2 and the `weft:plugin` interfaces of its world)",
+                crate::component::root_message(&e)
+            )
+        };
+        let mut linker: Linker<HostState> =
+            sandbox::linker(&rt.engine).map_err(|e| e.to_string())?;
+        let linked = match loaded.world {
+            World::Hook => {
+                hook_world::Hook::add_to_linker::<HostState, HasSelf<HostState>>(
+                    &mut linker,
+                    |s| s,
+                )
+                .map_err(|e| e.to_string())?;
+                let pre = linker
+                    .instantiate_pre(&loaded.component)
+                    .map_err(unlinkable)?;
+                Linked::Hook(Box::new(hook_world::HookPre::new(pre).map_err(unlinkable)?))
+            }
+            World::OptimizerConstructor => {
+                constructor_world::OptimizerConstructor::add_to_linker::<
+                    HostState,
+                    HasSelf<HostState>,
+                >(&mut linker, |s| s)
+                .map_err(|e| e.to_string())?;
+                let pre = linker
+                    .instantiate_pre(&loaded.component)
+                    .map_err(unlinkable)?;
+                Linked::Constructor(
+                    constructor_world::OptimizerConstructorPre::new(pre).map_err(unlinkable)?,
+                )
+            }
+            World::CustomOptimizer => {
+                optimizer_world::CustomOptimizer::add_to_linker::<HostState, HasSelf<HostState>>(
+                    &mut linker,
+                    |s| s,
+                )
+                .map_err(|e| e.to_string())?;
+                let pre = linker
+                    .instantiate_pre(&loaded.component)
+                    .map_err(unlinkable)?;
+                Linked::Optimizer(
+                    optimizer_world::CustomOptimizerPre::new(pre).map_err(unlinkable)?,
+                )
+            }
+        };
+        let mut plugin = Plugin {
+            info: PluginInfo {
+                type_name: String::new(),
+                path: shown,
+                sha256: loaded.sha256,
+                size: loaded.size,
+                world: loaded.world.wit_name().to_string(),
+                version: loaded.version,
+                imports: loaded.imports,
+            },
+            world: loaded.world,
+            limits,
+            on_error,
+            caps,
+            log,
+            linked,
+            engine: rt.engine.clone(),
+        };
+        plugin.info.type_name = plugin.ask_type_name()?;
+        Ok(plugin)
+    }
+
+    /// A fresh store for one instance.
+    pub(crate) fn store(&self) -> Result<Store<HostState>, String> {
+        let name: Arc<str> = if self.info.type_name.is_empty() {
+            Arc::from(self.info.path.as_str())
+        } else {
+            Arc::from(self.info.type_name.as_str())
+        };
+        sandbox::store(
+            &self.engine,
+            name,
+            self.log.clone(),
+            &self.limits,
+            &self.caps,
+        )
+        .map_err(|e| self.fault("creating its sandbox", &e, ""))
+    }
+
+    /// Arms the per-call limits and budgets.
+    pub(crate) fn arm(&self, store: &mut Store<HostState>) -> Result<(), String> {
+        sandbox::arm(store, &self.limits).map_err(|e| e.to_string())?;
+        store.data_mut().begin_call();
+        Ok(())
+    }
+
+    fn ask_type_name(&self) -> Result<String, String> {
+        let mut store = self.store()?;
+        self.arm(&mut store)?;
+        let result = match &self.linked {
+            Linked::Hook(pre) => pre
+                .instantiate(&mut store)
+                .and_then(|b| b.weft_plugin_hooks().call_type_name(&mut store)),
+            Linked::Constructor(pre) => pre
+                .instantiate(&mut store)
+                .and_then(|b| b.weft_plugin_constructors().call_type_name(&mut store)),
+            Linked::Optimizer(pre) => pre
+                .instantiate(&mut store)
+                .and_then(|b| b.weft_plugin_optimizer().call_type_name(&mut store)),
+        };
+        let stderr = store.data().flush_output();
+        let name = result.map_err(|e| self.fault("type-name", &e, &stderr))?;
+        if name.is_empty() || !name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_') {
+            return Err(format!(
+                "plugin {}: type name {name:?} must be a non-empty identifier (letters, digits, `_`)",
+                self.info.path
+            ));
+        }
+        Ok(name)
+    }
+
+    /// A message for a failed call: the plugin, its file, what happened (in words, with the
+    /// limit that stopped it) and the guest's stderr.
+    pub(crate) fn fault(&self, during: &str, e: &wasmtime::Error, stderr: &str) -> String {
+        let what = describe(e, &self.limits);
+        self.failure(during, &what, stderr)
+    }
+
+    /// Like [`Plugin::fault`], for an error the guest returned or a rejected request.
+    pub(crate) fn failure(&self, during: &str, what: &str, stderr: &str) -> String {
+        let name = if self.info.type_name.is_empty() {
+            "?"
+        } else {
+            self.info.type_name.as_str()
+        };
+        let mut msg = format!(
+            "plugin {name} ({}) failed in {during}: {what}",
+            self.info.path
+        );
+        let stderr = stderr.trim_end();
+        if !stderr.is_empty() {
+            // The end of stderr holds the panic message or traceback.
+            let tail: String = {
+                let lines: Vec<&str> = stderr.lines().collect();
+                let start = lines.len().saturating_sub(20);
+                lines[start..].join("\n    ")
+            };
+            msg += &format!("\n  guest stderr:\n    {tail}");
+        }
+        msg
+    }
+}
+
+/// What stopped a call, in words.
+pub fn describe(e: &wasmtime::Error, limits: &Limits) -> String {
+    let root = crate::component::root_message(e);
+    match e.downcast_ref::<Trap>() {
+        Some(Trap::Interrupt) => format!(
+            "stopped at its deadline of {} ms per call (limits.call_timeout_ms)",
+            limits.call_timeout_ms
+        ),
+        Some(Trap::OutOfFuel) => format!(
+            "ran out of fuel ({} units per call, limits.fuel)",
+            limits.fuel.unwrap_or_default()
+        ),
+        Some(Trap::StackOverflow) => "stack overflow (unbounded recursion?)".into(),
+        Some(Trap::MemoryOutOfBounds) => "out-of-bounds memory access (a wild pointer, or a stack \
+             overflow in the guest's own linear-memory stack)"
+            .into(),
+        Some(Trap::UnreachableCodeReached) => {
+            "the guest panicked or aborted (wasm trap: unreachable)".into()
+        }
+        Some(Trap::CannotEnterComponent) => {
+            "the instance is unusable after an earlier failure".into()
+        }
+        Some(other) => format!("wasm trap: {other}"),
+        None if root.contains("growing memory") || root.contains("memory minimum size") => format!(
+            "exceeded its memory limit of {} MiB (limits.memory_mb): {root}",
+            limits.memory_mb
+        ),
+        None => root,
+    }
+}

@@ -1,0 +1,191 @@
+//! The data of a plugin's store: WASI context, resource table, limits, captured output, and
+//! the state of the call in progress.
+
+use std::sync::Arc;
+
+use wasmtime::StoreLimits;
+use wasmtime::component::ResourceTable;
+use wasmtime_wasi::{WasiCtx, WasiCtxView, WasiView};
+use weft_core::plugin::{GradView, StepView};
+use weft_core::{RunContext, RunLog, Stage};
+
+use crate::output::Capture;
+
+/// Log bytes a plugin may write through `log` in one call; the rest is dropped, so that a
+/// plugin logging in a loop fills neither the disk nor the console.
+pub const LOG_BUDGET: usize = 64 * 1024;
+
+/// The `run-state` resource: a marker; what it reads lives in [`CallState`].
+pub struct RunState;
+
+/// What a hook asked for during a call, applied when it returns.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Request {
+    /// `log-scalar`.
+    LogScalar(String, f64),
+    /// `set-lr`.
+    SetLr(u32, f64),
+    /// `set-momentum`.
+    SetMomentum(u32, f64),
+    /// `request-stop`.
+    Stop(String),
+    /// `request-checkpoint`.
+    Checkpoint,
+    /// `request-eval`.
+    Eval,
+    /// `scale-grads`.
+    ScaleGrads(f64),
+    /// `skip-step`.
+    SkipStep,
+}
+
+/// The hook call in progress: the runner's context, read in place, and the requests queued
+/// so far.
+pub struct CallState {
+    /// The hook point the runner called.
+    pub stage: Stage,
+    /// The runner's context for the duration of the call (see [`CallState::ctx`]).
+    ctx: *const RunContext,
+    /// Queued requests.
+    pub requests: Vec<Request>,
+    /// The first invalid request, which fails the call once it returns.
+    pub rejected: Option<String>,
+    /// The gradients, fetched on first use at `after-backward`.
+    grads: Option<Option<Box<dyn GradView>>>,
+}
+
+// SAFETY: the pointer is only dereferenced on the thread that runs the call, while the
+// `&mut RunContext` it was made from is parked in `hook::WasmHook::call` (see `ctx`).
+#[allow(unsafe_code, reason = "see the SAFETY note")]
+unsafe impl Send for CallState {}
+
+impl CallState {
+    /// A call at `stage` over `ctx`. The caller must keep `ctx` borrowed and unused until the
+    /// call state is taken back out of the store, which `WasmHook::call` does on every path.
+    pub fn new(stage: Stage, ctx: &RunContext) -> CallState {
+        CallState {
+            stage,
+            ctx: ctx as *const RunContext,
+            requests: Vec::new(),
+            rejected: None,
+            grads: None,
+        }
+    }
+
+    /// The runner's context, read-only. Reading it in place (rather than copying lr lists,
+    /// outputs and metrics into every call) keeps a hook call near the bare call cost.
+    pub fn ctx(&self) -> &RunContext {
+        // SAFETY: `new` documents the contract: the context outlives the call state, and is
+        // neither moved nor mutated while the guest runs (the host is single-threaded and
+        // applies requests only after the call returns).
+        #[allow(unsafe_code, reason = "see the SAFETY note")]
+        unsafe {
+            &*self.ctx
+        }
+    }
+
+    /// The gradients, at `after-backward` only.
+    pub fn grads(&mut self) -> Option<&dyn GradView> {
+        if self.stage != Stage::AfterBackward {
+            return None;
+        }
+        if self.grads.is_none() {
+            let view = self.ctx().engine.grad_view();
+            self.grads = Some(view);
+        }
+        self.grads.as_ref().and_then(|g| g.as_deref())
+    }
+
+    /// Records the first invalid request.
+    pub fn reject(&mut self, message: String) {
+        if self.rejected.is_none() {
+            self.rejected = Some(message);
+        }
+    }
+}
+
+/// Everything a plugin's store holds.
+pub struct HostState {
+    /// WASI: no preopens, environment or network unless granted.
+    pub wasi: WasiCtx,
+    /// Resources handed to the guest.
+    pub table: ResourceTable,
+    /// Memory cap.
+    pub limits: StoreLimits,
+    /// The plugin's type name, for log lines.
+    pub plugin: Arc<str>,
+    /// The run log.
+    pub log: RunLog,
+    /// Guest stdout.
+    pub stdout: Capture,
+    /// Guest stderr.
+    pub stderr: Capture,
+    /// The hook call in progress.
+    pub call: Option<CallState>,
+    /// The optimizer step in progress.
+    pub step: Option<Box<dyn StepView>>,
+    /// Live tensor handles (bounded).
+    pub handles: usize,
+    /// `log` bytes left in the current call.
+    pub log_budget: usize,
+    /// Whether this call already said that its log was cut.
+    pub log_cut: bool,
+}
+
+impl WasiView for HostState {
+    fn ctx(&mut self) -> WasiCtxView<'_> {
+        WasiCtxView {
+            ctx: &mut self.wasi,
+            table: &mut self.table,
+        }
+    }
+}
+
+impl HostState {
+    /// Resets per-call budgets before a call.
+    pub fn begin_call(&mut self) {
+        self.log_budget = LOG_BUDGET;
+        self.log_cut = false;
+    }
+
+    /// A `log` import: a line in the run log under the plugin's name, within the budget.
+    pub fn log_line(&mut self, level: weft_core::Level, debug: bool, message: &str) {
+        if message.len() > self.log_budget {
+            if !self.log_cut {
+                self.log_cut = true;
+                self.log.warn(&format!(
+                    "[{}] further log messages in this call dropped (more than {} KiB)",
+                    self.plugin,
+                    LOG_BUDGET / 1024
+                ));
+            }
+            return;
+        }
+        self.log_budget -= message.len();
+        let tag = if debug { " debug:" } else { "" };
+        self.log
+            .write(level, &format!("[{}]{tag} {message}", self.plugin));
+    }
+
+    /// Copies what the guest wrote to stdout and stderr into the run log; returns stderr.
+    pub fn flush_output(&self) -> String {
+        let (out, out_dropped) = self.stdout.drain();
+        let (err, err_dropped) = self.stderr.drain();
+        for line in out.lines().filter(|l| !l.is_empty()) {
+            self.log.info(&format!("[{}] {line}", self.plugin));
+        }
+        for line in err.lines().filter(|l| !l.is_empty()) {
+            self.log.warn(&format!("[{}] {line}", self.plugin));
+        }
+        for (dropped, stream) in [(out_dropped, "stdout"), (err_dropped, "stderr")] {
+            if dropped > 0 {
+                self.log.warn(&format!(
+                    "[{}] {dropped} bytes of {stream} dropped (more than {} KiB in one call)",
+                    self.plugin,
+                    crate::output::CAPACITY / 1024
+                ));
+            }
+        }
+        err
+    }
+}

@@ -1,0 +1,304 @@
+//! The `tensors` and `steps` interfaces: tensor handles in the store's resource table, backed
+//! by the engine's tensors, and the step context a custom optimizer reads.
+//!
+//! Operations take lists so that a step costs a few calls per group, not per parameter.
+//! A handle the guest holds is only a reference: dropping it never frees a parameter or an
+//! optimizer state tensor, which the engine keeps.
+
+use wasmtime::component::{Resource, ResourceTable};
+use weft_core::plugin::TensorRef;
+
+use crate::bindings::optimizer_world::weft::plugin::{steps, tensors};
+use crate::state::HostState;
+
+/// Live tensor handles one instance may hold; more means the guest leaks them.
+pub const MAX_HANDLES: usize = 1 << 16;
+
+/// The `tensor` resource.
+pub struct TensorHandle(pub Box<dyn TensorRef>);
+
+/// The `step-context` resource: a marker; the step's data lives in [`HostState::step`].
+pub struct StepHandle;
+
+type Handle = Resource<TensorHandle>;
+
+impl HostState {
+    fn tensor(&self, h: &Handle) -> wasmtime::Result<&dyn TensorRef> {
+        Ok(self.table.get(h)?.0.as_ref())
+    }
+
+    fn push_tensor(&mut self, t: Box<dyn TensorRef>) -> wasmtime::Result<Handle> {
+        if self.handles >= MAX_HANDLES {
+            wasmtime::bail!(
+                "the plugin holds {MAX_HANDLES} tensor handles: it keeps handles it no longer needs"
+            );
+        }
+        self.handles += 1;
+        Ok(self.table.push(TensorHandle(t))?)
+    }
+
+    fn push_all(&mut self, ts: Vec<Box<dyn TensorRef>>) -> wasmtime::Result<Vec<Handle>> {
+        ts.into_iter().map(|t| self.push_tensor(t)).collect()
+    }
+
+    /// Applies `op` to each `(t, x)` pair, checking that the lists have equal lengths.
+    fn zip_op(
+        &self,
+        ts: &[Handle],
+        xs: &[Handle],
+        op: impl Fn(&dyn TensorRef, &dyn TensorRef) -> Result<(), weft_core::EngineError>,
+    ) -> wasmtime::Result<Result<(), String>> {
+        if ts.len() != xs.len() {
+            return Ok(Err(format!(
+                "lists of {} and {} tensors",
+                ts.len(),
+                xs.len()
+            )));
+        }
+        for (t, x) in ts.iter().zip(xs) {
+            if let Err(e) = op(self.tensor(t)?, self.tensor(x)?) {
+                return Ok(Err(e.message));
+            }
+        }
+        Ok(Ok(()))
+    }
+
+    fn zip3_op(
+        &self,
+        ts: &[Handle],
+        a: &[Handle],
+        b: &[Handle],
+        op: impl Fn(
+            &dyn TensorRef,
+            &dyn TensorRef,
+            &dyn TensorRef,
+        ) -> Result<(), weft_core::EngineError>,
+    ) -> wasmtime::Result<Result<(), String>> {
+        if ts.len() != a.len() || ts.len() != b.len() {
+            return Ok(Err(format!(
+                "lists of {}, {} and {} tensors",
+                ts.len(),
+                a.len(),
+                b.len()
+            )));
+        }
+        for ((t, a), b) in ts.iter().zip(a).zip(b) {
+            if let Err(e) = op(self.tensor(t)?, self.tensor(a)?, self.tensor(b)?) {
+                return Ok(Err(e.message));
+            }
+        }
+        Ok(Ok(()))
+    }
+
+    fn step_view(&mut self) -> wasmtime::Result<&mut dyn weft_core::plugin::StepView> {
+        match self.step.as_deref_mut() {
+            Some(v) => Ok(v),
+            None => wasmtime::bail!("the step context was used outside `step`"),
+        }
+    }
+
+    fn group(&mut self, group: u32) -> wasmtime::Result<usize> {
+        let n = self.step_view()?.num_groups();
+        if (group as usize) < n {
+            Ok(group as usize)
+        } else {
+            wasmtime::bail!("group {group} does not exist (the optimizer has {n})")
+        }
+    }
+}
+
+fn engine_err<T>(r: Result<T, weft_core::EngineError>) -> wasmtime::Result<T> {
+    r.map_err(|e| wasmtime::format_err!("{}", e.message))
+}
+
+impl tensors::HostTensor for HostState {
+    fn numel(&mut self, h: Handle) -> wasmtime::Result<u64> {
+        Ok(self.tensor(&h)?.numel())
+    }
+
+    fn shape(&mut self, h: Handle) -> wasmtime::Result<Vec<u64>> {
+        Ok(self.tensor(&h)?.shape())
+    }
+
+    fn zeros_like(&mut self, h: Handle) -> wasmtime::Result<Handle> {
+        let t = engine_err(self.tensor(&h)?.zeros_like())?;
+        self.push_tensor(t)
+    }
+
+    fn copy(&mut self, h: Handle) -> wasmtime::Result<Handle> {
+        let t = engine_err(self.tensor(&h)?.copy())?;
+        self.push_tensor(t)
+    }
+
+    fn norm(&mut self, h: Handle, p: f64) -> wasmtime::Result<f64> {
+        engine_err(self.tensor(&h)?.norm(p))
+    }
+
+    fn head(&mut self, h: Handle, n: u32) -> wasmtime::Result<Vec<f64>> {
+        engine_err(self.tensor(&h)?.head(n.min(64) as usize))
+    }
+
+    fn drop(&mut self, h: Handle) -> wasmtime::Result<()> {
+        self.table.delete(h)?;
+        self.handles -= 1;
+        Ok(())
+    }
+}
+
+impl tensors::Host for HostState {
+    fn add(
+        &mut self,
+        ts: Vec<Handle>,
+        xs: Vec<Handle>,
+        alpha: f64,
+    ) -> wasmtime::Result<Result<(), String>> {
+        self.zip_op(&ts, &xs, |t, x| t.add_(x, alpha))
+    }
+
+    fn mul_scalar(&mut self, ts: Vec<Handle>, s: f64) -> wasmtime::Result<Result<(), String>> {
+        for t in &ts {
+            if let Err(e) = self.tensor(t)?.mul_scalar_(s) {
+                return Ok(Err(e.message));
+            }
+        }
+        Ok(Ok(()))
+    }
+
+    fn addcmul(
+        &mut self,
+        ts: Vec<Handle>,
+        a: Vec<Handle>,
+        b: Vec<Handle>,
+        value: f64,
+    ) -> wasmtime::Result<Result<(), String>> {
+        self.zip3_op(&ts, &a, &b, |t, a, b| t.addcmul_(a, b, value))
+    }
+
+    fn addcdiv(
+        &mut self,
+        ts: Vec<Handle>,
+        a: Vec<Handle>,
+        b: Vec<Handle>,
+        value: f64,
+    ) -> wasmtime::Result<Result<(), String>> {
+        self.zip3_op(&ts, &a, &b, |t, a, b| t.addcdiv_(a, b, value))
+    }
+
+    fn lerp(
+        &mut self,
+        ts: Vec<Handle>,
+        ends: Vec<Handle>,
+        w: f64,
+    ) -> wasmtime::Result<Result<(), String>> {
+        self.zip_op(&ts, &ends, |t, e| t.lerp_(e, w))
+    }
+
+    fn copy_from(
+        &mut self,
+        ts: Vec<Handle>,
+        srcs: Vec<Handle>,
+    ) -> wasmtime::Result<Result<(), String>> {
+        self.zip_op(&ts, &srcs, |t, s| t.copy_from_(s))
+    }
+
+    fn sqrt_add(
+        &mut self,
+        ts: Vec<Handle>,
+        eps: f64,
+    ) -> wasmtime::Result<Result<Vec<Handle>, String>> {
+        let mut out = Vec::with_capacity(ts.len());
+        for t in &ts {
+            match self.tensor(t)?.sqrt_add(eps) {
+                Ok(n) => out.push(n),
+                Err(e) => return Ok(Err(e.message)),
+            }
+        }
+        Ok(Ok(self.push_all(out)?))
+    }
+
+    fn copies(&mut self, ts: Vec<Handle>) -> wasmtime::Result<Result<Vec<Handle>, String>> {
+        let mut out = Vec::with_capacity(ts.len());
+        for t in &ts {
+            match self.tensor(t)?.copy() {
+                Ok(n) => out.push(n),
+                Err(e) => return Ok(Err(e.message)),
+            }
+        }
+        Ok(Ok(self.push_all(out)?))
+    }
+
+    fn maximum(
+        &mut self,
+        ts: Vec<Handle>,
+        xs: Vec<Handle>,
+    ) -> wasmtime::Result<Result<(), String>> {
+        self.zip_op(&ts, &xs, |t, x| t.maximum_(x))
+    }
+
+    fn norms(&mut self, ts: Vec<Handle>, p: f64) -> wasmtime::Result<Result<Vec<f64>, String>> {
+        let mut out = Vec::with_capacity(ts.len());
+        for t in &ts {
+            match self.tensor(t)?.norm(p) {
+                Ok(n) => out.push(n),
+                Err(e) => return Ok(Err(e.message)),
+            }
+        }
+        Ok(Ok(out))
+    }
+}
+
+impl steps::HostStepContext for HostState {
+    fn num_groups(&mut self, _: Resource<StepHandle>) -> wasmtime::Result<u32> {
+        Ok(self.step_view()?.num_groups() as u32)
+    }
+
+    fn options(
+        &mut self,
+        _: Resource<StepHandle>,
+        group: u32,
+    ) -> wasmtime::Result<Vec<(String, f64)>> {
+        let g = self.group(group)?;
+        Ok(self.step_view()?.options(g))
+    }
+
+    fn params(&mut self, _: Resource<StepHandle>, group: u32) -> wasmtime::Result<Vec<Handle>> {
+        let g = self.group(group)?;
+        let ts = self.step_view()?.params(g);
+        self.push_all(ts)
+    }
+
+    fn grads(&mut self, _: Resource<StepHandle>, group: u32) -> wasmtime::Result<Vec<Handle>> {
+        let g = self.group(group)?;
+        let ts = self.step_view()?.grads(g);
+        self.push_all(ts)
+    }
+
+    fn state(
+        &mut self,
+        _: Resource<StepHandle>,
+        group: u32,
+        name: String,
+    ) -> wasmtime::Result<(Vec<Handle>, bool)> {
+        let g = self.group(group)?;
+        if name.is_empty()
+            || name.len() > 64
+            || !name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_')
+        {
+            wasmtime::bail!("state name {name:?} must be 1-64 ASCII letters, digits or `_`");
+        }
+        let (ts, fresh) = engine_err(self.step_view()?.state(g, &name))?;
+        Ok((self.push_all(ts)?, fresh))
+    }
+
+    fn drop(&mut self, _: Resource<StepHandle>) -> wasmtime::Result<()> {
+        // The step context is the host's, created once per instance; a guest never owns it.
+        Ok(())
+    }
+}
+
+impl steps::Host for HostState {}
+
+/// Creates the instance's single step-context resource (borrowed by every `step` call).
+pub fn step_resource(table: &mut ResourceTable) -> wasmtime::Result<Resource<StepHandle>> {
+    Ok(table.push(StepHandle)?)
+}

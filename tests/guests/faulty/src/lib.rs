@@ -1,0 +1,198 @@
+//! `FaultyHook`: behaves at every point until the `after`-th call at point `at`, then does
+//! what `fault` names. Sandbox probes (`passwd`, `socket`, `env`) fail the call if the
+//! access succeeds, so a run that finishes proves the access was denied.
+
+use std::io::Write;
+
+use serde::Deserialize;
+use weft_guest::hook::{Hook, HookPoint, RunState, info, register_hook, set_lr, skip_step, warn};
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct Config {
+    fault: String,
+    #[serde(default = "default_at")]
+    at: String,
+    #[serde(default = "one")]
+    after: u64,
+}
+
+fn default_at() -> String {
+    "after_train_iter".into()
+}
+
+fn one() -> u64 {
+    1
+}
+
+struct Faulty {
+    cfg: Config,
+    calls: u64,
+}
+
+fn point_name(p: HookPoint) -> &'static str {
+    match p {
+        HookPoint::BeforeRun => "before_run",
+        HookPoint::AfterRun => "after_run",
+        HookPoint::BeforeTrainEpoch => "before_train_epoch",
+        HookPoint::AfterTrainEpoch => "after_train_epoch",
+        HookPoint::BeforeValEpoch => "before_val_epoch",
+        HookPoint::AfterValEpoch => "after_val_epoch",
+        HookPoint::BeforeTrainIter => "before_train_iter",
+        HookPoint::AfterTrainIter => "after_train_iter",
+        HookPoint::BeforeValIter => "before_val_iter",
+        HookPoint::AfterValIter => "after_val_iter",
+        HookPoint::BeforeEpoch => "before_epoch",
+        HookPoint::AfterEpoch => "after_epoch",
+        HookPoint::AfterBackward => "after_backward",
+        HookPoint::BeforeIter => "before_iter",
+        HookPoint::AfterIter => "after_iter",
+    }
+}
+
+/// Recursion in wasm locals only (no shadow-stack frames), so the engine's stack limit,
+/// not the guest's linear-memory stack, is what runs out.
+fn recurse(depth: u64) -> u64 {
+    if std::hint::black_box(depth) == u64::MAX {
+        return 0;
+    }
+    recurse(depth + 1).wrapping_add(depth)
+}
+
+impl Faulty {
+    fn fault(&self) -> Result<(), String> {
+        match self.cfg.fault.as_str() {
+            "none" => Ok(()),
+            "error" => Err("FaultyHook gave up on purpose".into()),
+            "loop" => {
+                let mut x: u64 = 0;
+                loop {
+                    x = std::hint::black_box(x.wrapping_add(1));
+                }
+            }
+            "alloc" => {
+                let mut keep: Vec<Vec<u8>> = Vec::new();
+                loop {
+                    keep.push(vec![1u8; 1 << 20]);
+                    std::hint::black_box(&keep);
+                }
+            }
+            "panic" => panic!("FaultyHook panicked on purpose"),
+            "stack" => Err(format!("unreachable {}", recurse(0))),
+            "sleep" => {
+                std::thread::sleep(std::time::Duration::from_secs(30));
+                Err("slept 30 s without being stopped".into())
+            }
+            "passwd" => match std::fs::read_to_string("/etc/passwd") {
+                Ok(text) => Err(format!(
+                    "SANDBOX ESCAPE: read {} bytes of /etc/passwd",
+                    text.len()
+                )),
+                Err(e) => {
+                    info(&format!("passwd denied: {e}"));
+                    Ok(())
+                }
+            },
+            "socket" => match std::net::TcpStream::connect("127.0.0.1:22") {
+                Ok(_) => Err("SANDBOX ESCAPE: opened a TCP connection".into()),
+                Err(e) => {
+                    info(&format!("socket denied: {e}"));
+                    Ok(())
+                }
+            },
+            "env" => {
+                let vars: Vec<String> = std::env::vars().map(|(k, _)| k).collect();
+                if vars.is_empty() {
+                    info("env denied: no variables");
+                    Ok(())
+                } else {
+                    Err(format!("SANDBOX ESCAPE: environment {vars:?}"))
+                }
+            }
+            "flood" => {
+                let line = "x".repeat(1023);
+                let mut out = std::io::stdout();
+                for _ in 0..4096 {
+                    let _ = writeln!(out, "{line}");
+                }
+                Ok(())
+            }
+            "log_flood" => {
+                for i in 0..100_000 {
+                    warn(&format!("flood line {i}"));
+                }
+                Ok(())
+            }
+            "nan_lr" => {
+                set_lr(0, f64::NAN);
+                Ok(())
+            }
+            "negative_lr" => {
+                set_lr(0, -0.1);
+                Ok(())
+            }
+            "group_lr" => {
+                set_lr(7, 0.1);
+                Ok(())
+            }
+            "wrong_point" => {
+                skip_step();
+                Ok(())
+            }
+            other => Err(format!("unknown fault {other:?}")),
+        }
+    }
+}
+
+impl Hook for Faulty {
+    const TYPE_NAME: &'static str = "FaultyHook";
+
+    fn new(config: serde_json::Value) -> Result<Self, String> {
+        Ok(Faulty {
+            cfg: weft_guest::config(config)?,
+            calls: 0,
+        })
+    }
+
+    fn before_run(&mut self, s: &RunState) -> Result<(), String> {
+        self.at(s)
+    }
+    fn after_run(&mut self, s: &RunState) -> Result<(), String> {
+        info("after_run reached");
+        self.at(s)
+    }
+    fn before_epoch(&mut self, s: &RunState) -> Result<(), String> {
+        self.at(s)
+    }
+    fn after_epoch(&mut self, s: &RunState) -> Result<(), String> {
+        self.at(s)
+    }
+    fn before_iter(&mut self, s: &RunState) -> Result<(), String> {
+        self.at(s)
+    }
+    fn after_iter(&mut self, s: &RunState) -> Result<(), String> {
+        self.at(s)
+    }
+    fn after_backward(&mut self, s: &RunState) -> Result<(), String> {
+        self.at(s)
+    }
+}
+
+impl Faulty {
+    fn at(&mut self, s: &RunState) -> Result<(), String> {
+        if point_name(s.point()) != self.cfg.at {
+            return Ok(());
+        }
+        self.calls += 1;
+        if self.calls != self.cfg.after {
+            return Ok(());
+        }
+        eprintln!(
+            "FaultyHook: about to {} at call {}",
+            self.cfg.fault, self.calls
+        );
+        self.fault()
+    }
+}
+
+register_hook!(Faulty);
