@@ -357,3 +357,97 @@ fn allow_failed_imports_turns_a_broken_plugin_into_a_warning() {
         "{log:#?}"
     );
 }
+
+#[test]
+fn fuel_bounds_a_loop_deterministically() {
+    let run = faulty("fuel", "fault = \"loop\"", ", limits = { fuel = 1000000 }");
+    let err = run.error();
+    assert_names_everything(err, "after_train_iter", "epoch 1, iteration 1");
+    assert!(
+        err.contains("ran out of fuel (1000000 units per call"),
+        "{err}"
+    );
+}
+
+#[test]
+fn allow_dirs_grants_one_directory_and_nothing_else() {
+    let dir = temp_dir("fault-allow-dirs");
+    let granted = dir.join("granted");
+    let inside = granted.join("note.txt");
+    let run = faulty(
+        "allow-dirs",
+        &format!(
+            "fault = \"write\", at = \"before_run\", file = {:?}",
+            inside.to_str().unwrap()
+        ),
+        &format!(", allow_dirs = [{:?}]", granted.to_str().unwrap()),
+    );
+    run.ok();
+    assert_eq!(
+        std::fs::read_to_string(&inside).unwrap(),
+        "written by FaultyHook"
+    );
+    // A sibling of the granted directory stays out of reach.
+    let outside = dir.join("outside.txt");
+    let run = faulty(
+        "allow-dirs-outside",
+        &format!(
+            "fault = \"write\", at = \"before_run\", file = {:?}",
+            outside.to_str().unwrap()
+        ),
+        &format!(", allow_dirs = [{:?}]", granted.to_str().unwrap()),
+    );
+    let err = run.error();
+    assert!(
+        err.contains("write") && err.contains("outside.txt"),
+        "{err}"
+    );
+    assert!(!outside.exists());
+}
+
+#[test]
+fn checkpoint_eval_and_momentum_requests_are_applied() {
+    // A checkpoint before any step and zeroed gradients at every step: the final weights are
+    // the initial ones (the small config's SGD has weight decay, which momentum 0 and wd 0
+    // switch off here).
+    let dir = temp_dir("requests");
+    let wasm = guest("faulty");
+    let extra = format!(
+        "custom_imports = {{ imports = [{:?}] }}\ncustom_hooks = [{{ type = \"FaultyHook\", fault = \"checkpoint\", at = \"before_run\" }}, {{ type = \"FaultyHook\", fault = \"scale0\", at = \"after_backward\", every = true }}, {{ type = \"FaultyHook\", fault = \"eval\", at = \"after_train_iter\", after = 4 }}, {{ type = \"FaultyHook\", fault = \"momentum\", at = \"before_train_iter\" }}]",
+        wasm.to_str().unwrap()
+    );
+    let cfg = small_config(&dir, &[], &extra);
+    let options = [
+        "total_epochs=1",
+        "data.train.num_samples=320",
+        "data.val.num_samples=64",
+        "optimizer.weight_decay=0",
+        "log_config.interval=1",
+    ];
+    let work = dir.join("work");
+    let opts = TrainOptions {
+        config: cfg,
+        work_dir: Some(work.clone()),
+        cfg_options: options.iter().map(|s| s.to_string()).collect(),
+        ..TrainOptions::default()
+    };
+    let mut session = prepare(&opts).unwrap_or_else(|e| panic!("{e:#}"));
+    session.runner.run().unwrap_or_else(|e| panic!("{e}"));
+    let log = session.runner.ctx.log.captured();
+    let initial = crate::training::model_tensors(&work.join("iter_0.safetensors"));
+    let last = crate::training::model_tensors(&work.join("epoch_1.safetensors"));
+    assert_eq!(
+        initial, last,
+        "scale-grads(0) must leave the weights as they were"
+    );
+    // One requested evaluation after iteration 4, plus the end-of-epoch one.
+    let evals = log
+        .iter()
+        .filter(|l| l.contains("Evaluating top_k_accuracy"))
+        .count();
+    assert_eq!(evals, 2, "{log:#?}");
+    // set-momentum reached the optimizer's group: the checkpoint's run state records it.
+    let lines = crate::training::json_lines(&work);
+    assert!(lines.iter().any(|l| l["mode"] == "train"), "{lines:?}");
+    assert_eq!(session.runner.ctx.current_momentum(), vec![0.5]);
+}

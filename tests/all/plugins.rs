@@ -190,7 +190,7 @@ fn early_stopping_stops_the_run_through_a_request() {
         &dir,
         &[],
         &format!(
-            "{}custom_hooks = [{{ type = \"EarlyStoppingHook\", monitor = \"top1_acc\", rule = \"less\", patience = 1, priority = \"VERY_LOW\" }}]",
+            "{}custom_hooks = [{{ type = \"EarlyStopHook\", monitor = \"top1_acc\", rule = \"less\", patience = 1, priority = \"VERY_LOW\" }}]",
             imports(&["early_stop"])
         ),
     );
@@ -199,7 +199,7 @@ fn early_stopping_stops_the_run_through_a_request() {
         panic!("the run was not stopped: {outcome:?}\n{log:#?}");
     };
     assert!(
-        reason.contains("EarlyStoppingHook: top1_acc stopped improving"),
+        reason.contains("EarlyStopHook: top1_acc stopped improving"),
         "{reason}"
     );
     assert!(has(&log, "has not improved for 1 evaluations"));

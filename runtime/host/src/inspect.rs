@@ -1,6 +1,7 @@
-//! `weft plugin inspect`: what a plugin file is, without running a training job.
+//! `weft plugin inspect`, and loading one plugin file outside a config (benchmarks, tools).
 
 use std::path::Path;
+use std::sync::Arc;
 
 use weft_core::RunLog;
 
@@ -9,8 +10,9 @@ use crate::limits::{Limits, OnError};
 use crate::plugin::{Plugin, PluginInfo};
 use crate::sandbox::Capabilities;
 
-/// Loads, checks and links a plugin file and asks it for its type name.
-pub fn inspect(path: &Path, sha256: Option<&str>) -> Result<PluginInfo, String> {
+/// Loads, checks and links a plugin file with default limits and no capabilities, and asks
+/// it for its type name; its log lines go to `log`.
+pub fn open(path: &Path, sha256: Option<&str>, log: RunLog) -> Result<Arc<Plugin>, String> {
     let rt = crate::engine::runtime().map_err(|e| e.to_string())?;
     let loaded = component::load(rt, path, sha256)?;
     let plugin = Plugin::link(
@@ -19,7 +21,12 @@ pub fn inspect(path: &Path, sha256: Option<&str>) -> Result<PluginInfo, String> 
         Limits::default(),
         OnError::Abort,
         Capabilities::default(),
-        RunLog::capturing(),
+        log,
     )?;
-    Ok(plugin.info)
+    Ok(Arc::new(plugin))
+}
+
+/// What a plugin file is, checked the way a run would load it.
+pub fn inspect(path: &Path, sha256: Option<&str>) -> Result<PluginInfo, String> {
+    Ok(open(path, sha256, RunLog::capturing())?.info.clone())
 }

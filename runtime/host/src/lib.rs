@@ -34,6 +34,6 @@ mod tensors;
 pub use component::World;
 pub use engine::{Runtime, runtime};
 pub use imports::{LoadedPlugins, load_imports};
-pub use inspect::inspect;
+pub use inspect::{inspect, open};
 pub use limits::{Limits, OnError};
 pub use plugin::{Plugin, PluginInfo};

@@ -42,7 +42,7 @@ struct EarlyStop {
 }
 
 impl Hook for EarlyStop {
-    const TYPE_NAME: &'static str = "EarlyStoppingHook";
+    const TYPE_NAME: &'static str = "EarlyStopHook";
 
     fn new(config: serde_json::Value) -> Result<Self, String> {
         let cfg: Config = weft_guest::config(config)?;

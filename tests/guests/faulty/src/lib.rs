@@ -1,11 +1,16 @@
 //! `FaultyHook`: behaves at every point until the `after`-th call at point `at`, then does
-//! what `fault` names. Sandbox probes (`passwd`, `socket`, `env`) fail the call if the
-//! access succeeds, so a run that finishes proves the access was denied.
+//! what `fault` names (`every = true`: on every call from then on). Sandbox probes
+//! (`passwd`, `socket`, `env`) fail the call if the access succeeds, so a run that finishes
+//! proves the access was denied. A few harmless actions (`checkpoint`, `eval`, `scale0`,
+//! `momentum`, `write`) exercise the requests and capabilities.
 
 use std::io::Write;
 
 use serde::Deserialize;
-use weft_guest::hook::{Hook, HookPoint, RunState, info, register_hook, set_lr, skip_step, warn};
+use weft_guest::hook::{
+    Hook, HookPoint, RunState, info, register_hook, request_checkpoint, request_eval, scale_grads,
+    set_lr, set_momentum, skip_step, warn,
+};
 
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -15,6 +20,10 @@ struct Config {
     at: String,
     #[serde(default = "one")]
     after: u64,
+    #[serde(default)]
+    every: bool,
+    /// For `write`: the file to create.
+    file: Option<String>,
 }
 
 fn default_at() -> String {
@@ -139,6 +148,29 @@ impl Faulty {
                 skip_step();
                 Ok(())
             }
+            "checkpoint" => {
+                request_checkpoint();
+                Ok(())
+            }
+            "eval" => {
+                request_eval();
+                Ok(())
+            }
+            "scale0" => {
+                scale_grads(0.0);
+                Ok(())
+            }
+            "momentum" => {
+                set_momentum(0, 0.5);
+                Ok(())
+            }
+            "write" => {
+                let file = self.cfg.file.as_deref().ok_or("`write` needs `file`")?;
+                std::fs::write(file, "written by FaultyHook")
+                    .map_err(|e| format!("write {file}: {e}"))?;
+                info(&format!("wrote {file}"));
+                Ok(())
+            }
             other => Err(format!("unknown fault {other:?}")),
         }
     }
@@ -184,7 +216,7 @@ impl Faulty {
             return Ok(());
         }
         self.calls += 1;
-        if self.calls != self.cfg.after {
+        if self.calls < self.cfg.after || (self.calls > self.cfg.after && !self.cfg.every) {
             return Ok(());
         }
         eprintln!(

@@ -1,0 +1,270 @@
+//! Benchmark: what plugins cost. Three measurements, printed as JSON lines:
+//!
+//! 1. `hook_call`: one hook call into a compiled Rust component that reads one value from the
+//!    run state (`FaultyHook` with `fault = "none"`), against the same hook written natively;
+//! 2. `iteration`: a LeNet-5 training iteration on Fashion-MNIST with no extra hooks, with
+//!    five native hooks, and with five component hooks (each acting before the iteration,
+//!    after backward and after the iteration), rounds alternated;
+//! 3. `optimizer_step`: one step of the `MyOptimizer` component (SGD with momentum on host
+//!    tensor operations) against native SGD on the same parameters.
+//!
+//! The components come from `make guests` and tests/guests (`benches/plugins.sh` builds them).
+
+use std::hint::black_box;
+use std::path::{Path, PathBuf};
+use std::time::Instant;
+
+use serde_json::json;
+use tch::{Device, Kind, Tensor};
+use weft::session::{TrainOptions, prepare};
+use weft_config::Config;
+use weft_core::dry::DryEngine;
+use weft_core::{
+    Hook, HookResult, Momentum, ParamGroup, Priority, RunContext, RunLog, RunnerKind, StageSet,
+};
+use weft_host::hook::WasmHook;
+use weft_nn::models::build_model;
+use weft_nn::optim::build_optimizer;
+
+fn guests() -> PathBuf {
+    std::env::var_os("WEFT_BENCH_GUESTS")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| {
+            Path::new(env!("CARGO_MANIFEST_DIR")).join("../../target/guests/wasm32-wasip2/release")
+        })
+}
+
+fn median(mut v: Vec<f64>) -> f64 {
+    v.sort_by(f64::total_cmp);
+    v[v.len() / 2]
+}
+
+/// The native twin of `FaultyHook` with `fault = "none"`: reads one value, does nothing.
+struct NativeProbe;
+
+impl Hook for NativeProbe {
+    fn name(&self) -> &str {
+        "NativeProbe"
+    }
+    fn stages(&self) -> StageSet {
+        StageSet::all()
+    }
+    fn before_train_iter(&mut self, ctx: &mut RunContext) -> HookResult {
+        black_box(ctx.iter);
+        Ok(())
+    }
+    fn after_train_iter(&mut self, ctx: &mut RunContext) -> HookResult {
+        black_box(ctx.iter);
+        Ok(())
+    }
+    fn after_backward(&mut self, ctx: &mut RunContext) -> HookResult {
+        black_box(ctx.iter);
+        Ok(())
+    }
+}
+
+fn probe_config() -> serde_json::Value {
+    json!({ "fault": "none", "at": "nowhere" })
+}
+
+fn wasm_probe(log: &RunLog) -> WasmHook {
+    let plugin = weft_host::open(&guests().join("faulty.wasm"), None, log.clone())
+        .unwrap_or_else(|e| panic!("{e} (build the guests: benches/plugins.sh)"));
+    WasmHook::new(plugin, &probe_config()).unwrap()
+}
+
+fn time_calls(hook: &mut dyn Hook, ctx: &mut RunContext) -> f64 {
+    const BATCH: usize = 20_000;
+    for _ in 0..BATCH {
+        hook.after_train_iter(ctx).unwrap();
+    }
+    let mut per_call = Vec::new();
+    for _ in 0..9 {
+        let t = Instant::now();
+        for _ in 0..BATCH {
+            hook.after_train_iter(ctx).unwrap();
+        }
+        per_call.push(t.elapsed().as_secs_f64() / BATCH as f64);
+    }
+    median(per_call)
+}
+
+fn hook_call() -> f64 {
+    let log = RunLog::capturing();
+    let group = ParamGroup {
+        lr: 0.1,
+        momentum: Momentum::Momentum(0.9),
+        weight_decay: 0.0,
+        initial_lr: None,
+        initial_momentum: None,
+        params: vec!["w".into()],
+    };
+    let engine = DryEngine::new(10, 0, vec![group]);
+    let mut ctx = RunContext::new(
+        Box::new(engine),
+        RunnerKind::EpochBased,
+        std::env::temp_dir(),
+        log.clone(),
+    );
+    let mut wasm = wasm_probe(&log);
+    let mut native = NativeProbe;
+    let w = time_calls(&mut wasm, &mut ctx);
+    let n = time_calls(&mut native, &mut ctx);
+    println!(
+        "{}",
+        json!({ "bench": "hook_call", "component_ns": w * 1e9, "native_ns": n * 1e9 })
+    );
+    w
+}
+
+fn train_config(dir: &Path) -> PathBuf {
+    let path = dir.join("bench_train.toml");
+    std::fs::write(
+        &path,
+        r#"
+model = { type = "LeNet5" }
+optimizer = { type = "SGD", lr = 0.01, momentum = 0.9, weight_decay = 5e-4 }
+optimizer_config = { grad_clip = { max_norm = 35, norm_type = 2 } }
+log_config = { interval = 100, hooks = [{ type = "TextLoggerHook" }] }
+workflow = [["train", 1]]
+total_epochs = 1
+seed = 0
+device = "cpu"
+threads = 2
+
+[data]
+samples_per_gpu = 64
+workers_per_gpu = 2
+train = { type = "FashionMNIST", split = "train", num_samples = 19200 }
+"#,
+    )
+    .unwrap();
+    path
+}
+
+/// Seconds per training iteration with `extra` hooks (0: none, else five native or five
+/// component hooks).
+fn iteration(dir: &Path, variant: &str) -> f64 {
+    let opts = TrainOptions {
+        config: train_config(dir),
+        work_dir: Some(dir.join(variant)),
+        ..TrainOptions::default()
+    };
+    let mut session = prepare(&opts).unwrap();
+    let log = session.runner.ctx.log.clone();
+    for _ in 0..5 {
+        let hook: Box<dyn Hook> = match variant {
+            "native" => Box::new(NativeProbe),
+            "component" => Box::new(wasm_probe(&log)),
+            _ => break,
+        };
+        session.runner.hooks.register(hook, Priority::NORMAL);
+    }
+    let iters = session
+        .runner
+        .ctx
+        .engine
+        .loader_len(weft_config::schema::Phase::Train) as f64;
+    let t = Instant::now();
+    session.runner.run().unwrap();
+    t.elapsed().as_secs_f64() / iters
+}
+
+fn optimizer_steps() {
+    let dir = std::env::temp_dir().join(format!("weft-bench-plugins-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let wasm = guests().join("my_optimizer.wasm");
+    for (mname, mcfg) in [
+        ("lenet5", r#"{ type = "LeNet5" }"#),
+        ("resnet18", r#"{ type = "ResNet", depth = 18 }"#),
+    ] {
+        let mut rows: Vec<(&str, f64)> = Vec::new();
+        for round in 0..2 {
+            for (oname, ocfg) in [
+                (
+                    "native_sgd",
+                    r#"{ type = "SGD", lr = 0.01, momentum = 0.9, weight_decay = 5e-4 }"#,
+                ),
+                (
+                    "component_sgd",
+                    r#"{ type = "MyOptimizer", lr = 0.01, momentum = 0.9, weight_decay = 5e-4 }"#,
+                ),
+            ] {
+                let path = dir.join(format!("opt-{mname}-{oname}-{round}.toml"));
+                std::fs::write(
+                    &path,
+                    format!(
+                        "custom_imports = {{ imports = [{:?}] }}\nmodel = {mcfg}\noptimizer = {ocfg}\n",
+                        wasm.to_str().unwrap()
+                    ),
+                )
+                .unwrap();
+                let cfg = Config::from_file(&path).unwrap();
+                let log = RunLog::capturing();
+                let registries = weft::plugins::load(&cfg, &log).unwrap();
+                tch::manual_seed(0);
+                let model = build_model(cfg.get("model").unwrap(), &cfg, Device::Cpu).unwrap();
+                let mut setup = build_optimizer(
+                    cfg.get("optimizer").unwrap(),
+                    &cfg,
+                    &model.store,
+                    &registries.extensions,
+                )
+                .unwrap();
+                let x = Tensor::randn([8, 1, 28, 28], (Kind::Float, Device::Cpu));
+                model
+                    .net
+                    .forward(&x, true)
+                    .unwrap()
+                    .sum(Kind::Float)
+                    .backward();
+                let params = model.store.params();
+                let mut times = Vec::new();
+                for _ in 0..55 {
+                    let t = Instant::now();
+                    setup
+                        .optimizer
+                        .step(params, &setup.groups, &setup.members, None)
+                        .unwrap();
+                    times.push(t.elapsed().as_secs_f64());
+                }
+                rows.push((oname, median(times[5..].to_vec())));
+            }
+        }
+        let pick = |name: &str| median(rows.iter().filter(|r| r.0 == name).map(|r| r.1).collect());
+        let (n, c) = (pick("native_sgd"), pick("component_sgd"));
+        println!(
+            "{}",
+            json!({ "bench": "optimizer_step", "model": mname, "native_us": n * 1e6,
+                    "component_us": c * 1e6, "component_over_native": c / n })
+        );
+    }
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+fn main() {
+    tch::set_num_threads(2);
+    let per_call = hook_call();
+    let dir = std::env::temp_dir().join(format!("weft-bench-iter-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let mut times: Vec<(&str, f64)> = Vec::new();
+    for _round in 0..3 {
+        for variant in ["none", "native", "component"] {
+            times.push((variant, iteration(&dir, variant)));
+        }
+    }
+    let pick = |name: &str| median(times.iter().filter(|r| r.0 == name).map(|r| r.1).collect());
+    let (base, native, component) = (pick("none"), pick("native"), pick("component"));
+    // Five hooks, three calls each per training iteration.
+    let calls = 15.0;
+    println!(
+        "{}",
+        json!({ "bench": "iteration", "base_ms": base * 1e3, "native5_ms": native * 1e3,
+                "component5_ms": component * 1e3,
+                "measured_overhead_pct": (component - base) / base * 100.0,
+                "calls_per_iter": calls,
+                "estimated_overhead_pct": calls * per_call / base * 100.0 })
+    );
+    let _ = std::fs::remove_dir_all(&dir);
+    optimizer_steps();
+}
