@@ -1,11 +1,13 @@
-//! Links libtorch's directory into test binaries' rpath, and compiles `csrc/fused.cpp`: the
-//! fused optimizer kernels that tch's C API does not reach.
+//! Links libtorch's directory into test binaries' rpath, and compiles `csrc/`: the fused
+//! optimizer kernels that tch's C API does not reach, and the evaluator of plugins'
+//! elementwise programs.
 
 use std::path::Path;
 use std::process::Command;
 
 fn main() {
     println!("cargo:rerun-if-changed=csrc/fused.cpp");
+    println!("cargo:rerun-if-changed=csrc/program.cpp");
     // torch-sys (links = "tch") exports the directory it linked against.
     let Ok(lib) = std::env::var("DEP_TCH_LIBTORCH_LIB") else {
         panic!("torch-sys did not report libtorch's directory (DEP_TCH_LIBTORCH_LIB)");
@@ -22,7 +24,17 @@ fn main() {
         .include(root.join("include/torch/csrc/api/include"))
         .flag("-std=c++17")
         .flag(format!("-D_GLIBCXX_USE_CXX11_ABI={}", cxx11_abi()))
+        // The program evaluator's inner loops must vectorise in every profile; sqrt needs
+        // no errno to become one instruction.
+        .opt_level(3)
+        .flag("-fno-math-errno")
+        // `mul-add` is documented as two roundings on every CPU: no silent FMA contraction.
+        .flag("-ffp-contract=off")
+        // `at::parallel_for` is an OpenMP construct compiled into the caller; torch-sys links
+        // libgomp, and the rpath loads libtorch's copy, so both share one thread pool.
+        .flag("-fopenmp")
         .file("csrc/fused.cpp")
+        .file("csrc/program.cpp")
         .compile("weft_fused");
 }
 

@@ -19,6 +19,7 @@ mod training;
 // WebAssembly plugins: the examples, the sandbox and its failure policy.
 mod plugin_faults;
 mod plugins;
+mod programs;
 
 // A numbers-only Engine and a recording hook shared by the loop tests; the guest builds.
 mod guests;

@@ -44,6 +44,154 @@ pub trait TensorRef: Send {
     fn sqrt_add(&self, eps: f64) -> Result<Box<dyn TensorRef>, EngineError>;
     /// `self = max(self, x)`.
     fn maximum_(&self, x: &dyn TensorRef) -> Result<(), EngineError>;
+    /// Runs a checked elementwise program ([`check_program`]) over operand lists of equal
+    /// length: for every index `j`, over every element of the tensors `operands[s][j]`, in
+    /// one pass. `self` only selects the implementation (any tensor of the same engine).
+    fn run_program(
+        &self,
+        program: &[Instr],
+        operands: &[Vec<&dyn TensorRef>],
+    ) -> Result<(), EngineError>;
+}
+
+/// An instruction of an elementwise program (see [`TensorRef::run_program`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[repr(u8)]
+pub enum OpCode {
+    /// `dst <- operand[a]`.
+    Load = 0,
+    /// `operand[a] <- reg[b]`.
+    Store = 1,
+    /// `dst <- imm`.
+    Const = 2,
+    /// `dst <- a + b`.
+    Add = 3,
+    /// `dst <- a - b`.
+    Sub = 4,
+    /// `dst <- a * b`.
+    Mul = 5,
+    /// `dst <- a / b`.
+    Div = 6,
+    /// `dst <- a * b + c` (rounded after the product and after the sum).
+    MulAdd = 7,
+    /// `dst <- -a`.
+    Neg = 8,
+    /// `dst <- |a|`.
+    Abs = 9,
+    /// `dst <- sqrt(a)`.
+    Sqrt = 10,
+    /// `dst <- max(a, b)`; NaN if either is NaN.
+    Max = 11,
+    /// `dst <- min(a, b)`; NaN if either is NaN.
+    Min = 12,
+    /// `dst <- sign(a)`: -1, 0 or 1 (NaN stays NaN).
+    Sign = 13,
+}
+
+/// One instruction: an op on registers `a`, `b`, `c` into `dst` (for `Load`/`Store`, `a` is
+/// an operand index). The layout is shared with the C++ evaluator.
+#[derive(Debug, Clone, Copy, PartialEq)]
+#[repr(C)]
+pub struct Instr {
+    /// The operation.
+    pub op: OpCode,
+    /// Destination register.
+    pub dst: u8,
+    /// First source register, or the operand of `Load`/`Store`.
+    pub a: u8,
+    /// Second source register (the stored register of `Store`).
+    pub b: u8,
+    /// Third source register (`MulAdd`).
+    pub c: u8,
+    /// The value of `Const`.
+    pub imm: f64,
+}
+
+/// Registers of an elementwise program.
+pub const PROGRAM_REGISTERS: u8 = 16;
+/// Longest elementwise program.
+pub const PROGRAM_MAX_LEN: usize = 256;
+/// Most operands of an elementwise program.
+pub const PROGRAM_MAX_OPERANDS: usize = 16;
+
+/// Checks a program over `operands` operand lists: indices in range, every register written
+/// before it is read, at least one store.
+pub fn check_program(program: &[Instr], operands: usize) -> Result<(), String> {
+    if program.is_empty() || program.len() > PROGRAM_MAX_LEN {
+        return Err(format!(
+            "a program has 1 to {PROGRAM_MAX_LEN} instructions, not {}",
+            program.len()
+        ));
+    }
+    if operands == 0 || operands > PROGRAM_MAX_OPERANDS {
+        return Err(format!(
+            "a program has 1 to {PROGRAM_MAX_OPERANDS} operands, not {operands}"
+        ));
+    }
+    let mut written = [false; PROGRAM_REGISTERS as usize];
+    let mut stores = 0;
+    for (i, ins) in program.iter().enumerate() {
+        let reg = |r: u8| -> Result<usize, String> {
+            if r < PROGRAM_REGISTERS {
+                Ok(r as usize)
+            } else {
+                Err(format!(
+                    "instruction {i}: register {r} (there are {PROGRAM_REGISTERS})"
+                ))
+            }
+        };
+        let read = |r: u8, written: &[bool]| -> Result<(), String> {
+            if written[reg(r)?] {
+                Ok(())
+            } else {
+                Err(format!(
+                    "instruction {i} ({:?}) reads register {r} before any write",
+                    ins.op
+                ))
+            }
+        };
+        let operand = |s: u8| -> Result<(), String> {
+            if (s as usize) < operands {
+                Ok(())
+            } else {
+                Err(format!(
+                    "instruction {i}: operand {s} (the program has {operands})"
+                ))
+            }
+        };
+        match ins.op {
+            OpCode::Load => operand(ins.a)?,
+            OpCode::Store => {
+                operand(ins.a)?;
+                read(ins.b, &written)?;
+                stores += 1;
+                continue;
+            }
+            OpCode::Const => {
+                if !ins.imm.is_finite() {
+                    return Err(format!(
+                        "instruction {i}: constant {} is not finite",
+                        ins.imm
+                    ));
+                }
+            }
+            OpCode::Add | OpCode::Sub | OpCode::Mul | OpCode::Div | OpCode::Max | OpCode::Min => {
+                read(ins.a, &written)?;
+                read(ins.b, &written)?;
+            }
+            OpCode::MulAdd => {
+                read(ins.a, &written)?;
+                read(ins.b, &written)?;
+                read(ins.c, &written)?;
+            }
+            OpCode::Neg | OpCode::Abs | OpCode::Sqrt | OpCode::Sign => read(ins.a, &written)?,
+        }
+        written[reg(ins.dst)?] = true;
+    }
+    if stores == 0 {
+        return Err("the program stores nothing".into());
+    }
+    Ok(())
 }
 
 /// Gradient statistics of one parameter.
@@ -87,6 +235,27 @@ pub trait StepView: Send {
         group: usize,
         name: &str,
     ) -> Result<(Vec<Box<dyn TensorRef>>, bool), EngineError>;
+    /// Whether the group's state tensors of this name exist.
+    fn has_state(&self, group: usize, name: &str) -> bool;
+    /// Runs a checked elementwise program ([`check_program`]) over the group's tensors named
+    /// by role; missing state tensors are created as zeros first.
+    fn run_program(
+        &mut self,
+        group: usize,
+        program: &[Instr],
+        operands: &[GroupOperand],
+    ) -> Result<(), EngineError>;
+}
+
+/// A group's tensors named by role, as an operand of [`StepView::run_program`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum GroupOperand {
+    /// The parameters that have a gradient.
+    Params,
+    /// Their gradients.
+    Grads,
+    /// State tensors of this name.
+    State(String),
 }
 
 /// An optimizer whose update rule lives elsewhere (a plugin).

@@ -6,7 +6,7 @@
 //! optimizer state tensor, which the engine keeps.
 
 use wasmtime::component::{Resource, ResourceTable};
-use weft_core::plugin::TensorRef;
+use weft_core::plugin::{GroupOperand, Instr, OpCode, TensorRef, check_program};
 
 use crate::bindings::optimizer_world::weft::plugin::{steps, tensors};
 use crate::state::HostState;
@@ -105,6 +105,45 @@ impl HostState {
             wasmtime::bail!("group {group} does not exist (the optimizer has {n})")
         }
     }
+}
+
+fn instr(i: &tensors::Instr) -> Instr {
+    use tensors::Op;
+    let op = match i.op {
+        Op::Load => OpCode::Load,
+        Op::Store => OpCode::Store,
+        Op::Constant => OpCode::Const,
+        Op::Add => OpCode::Add,
+        Op::Sub => OpCode::Sub,
+        Op::Mul => OpCode::Mul,
+        Op::Div => OpCode::Div,
+        Op::MulAdd => OpCode::MulAdd,
+        Op::Neg => OpCode::Neg,
+        Op::Abs => OpCode::Abs,
+        Op::Sqrt => OpCode::Sqrt,
+        Op::Max => OpCode::Max,
+        Op::Min => OpCode::Min,
+        Op::Sign => OpCode::Sign,
+    };
+    Instr {
+        op,
+        dst: i.dst,
+        a: i.a,
+        b: i.b,
+        c: i.c,
+        imm: i.imm,
+    }
+}
+
+/// State names become checkpoint keys (`optimizer.<param>.<name>`).
+fn check_state_name(name: &str) -> wasmtime::Result<()> {
+    if name.is_empty()
+        || name.len() > 64
+        || !name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_')
+    {
+        wasmtime::bail!("state name {name:?} must be 1-64 ASCII letters, digits or `_`");
+    }
+    Ok(())
 }
 
 fn engine_err<T>(r: Result<T, weft_core::EngineError>) -> wasmtime::Result<T> {
@@ -227,6 +266,34 @@ impl tensors::Host for HostState {
         Ok(Ok(self.push_all(out)?))
     }
 
+    fn run_program(
+        &mut self,
+        program: Vec<tensors::Instr>,
+        operands: Vec<Vec<Handle>>,
+    ) -> wasmtime::Result<Result<(), String>> {
+        let program: Vec<Instr> = program.iter().map(instr).collect();
+        if let Err(m) = check_program(&program, operands.len()) {
+            return Ok(Err(m));
+        }
+        let n = operands[0].len();
+        if let Some(bad) = operands.iter().position(|o| o.len() != n) {
+            return Ok(Err(format!(
+                "operand {bad} holds {} tensors, operand 0 holds {n}",
+                operands[bad].len()
+            )));
+        }
+        if n == 0 {
+            return Ok(Ok(()));
+        }
+        let lists = operands
+            .iter()
+            .map(|list| list.iter().map(|h| self.tensor(h)).collect())
+            .collect::<wasmtime::Result<Vec<Vec<&dyn TensorRef>>>>()?;
+        Ok(lists[0][0]
+            .run_program(&program, &lists)
+            .map_err(|e| e.message))
+    }
+
     fn maximum(
         &mut self,
         ts: Vec<Handle>,
@@ -280,14 +347,48 @@ impl steps::HostStepContext for HostState {
         name: String,
     ) -> wasmtime::Result<(Vec<Handle>, bool)> {
         let g = self.group(group)?;
-        if name.is_empty()
-            || name.len() > 64
-            || !name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_')
-        {
-            wasmtime::bail!("state name {name:?} must be 1-64 ASCII letters, digits or `_`");
-        }
+        check_state_name(&name)?;
         let (ts, fresh) = engine_err(self.step_view()?.state(g, &name))?;
         Ok((self.push_all(ts)?, fresh))
+    }
+
+    fn has_state(
+        &mut self,
+        _: Resource<StepHandle>,
+        group: u32,
+        name: String,
+    ) -> wasmtime::Result<bool> {
+        let g = self.group(group)?;
+        Ok(self.step_view()?.has_state(g, &name))
+    }
+
+    fn run(
+        &mut self,
+        _: Resource<StepHandle>,
+        group: u32,
+        program: Vec<tensors::Instr>,
+        operands: Vec<steps::GroupOperand>,
+    ) -> wasmtime::Result<Result<(), String>> {
+        let g = self.group(group)?;
+        let program: Vec<Instr> = program.iter().map(instr).collect();
+        if let Err(m) = check_program(&program, operands.len()) {
+            return Ok(Err(m));
+        }
+        let mut named = Vec::with_capacity(operands.len());
+        for o in operands {
+            named.push(match o {
+                steps::GroupOperand::Params => GroupOperand::Params,
+                steps::GroupOperand::Grads => GroupOperand::Grads,
+                steps::GroupOperand::State(name) => {
+                    check_state_name(&name)?;
+                    GroupOperand::State(name)
+                }
+            });
+        }
+        Ok(self
+            .step_view()?
+            .run_program(g, &program, &named)
+            .map_err(|e| e.message))
     }
 
     fn drop(&mut self, _: Resource<StepHandle>) -> wasmtime::Result<()> {

@@ -1,5 +1,5 @@
-//! The seed's `MyOptimizer(a, b, c)`: SGD with momentum, Nesterov and weight decay written
-//! against the host's tensor operations, the way `torch.optim.SGD` computes it:
+//! The seed's `MyOptimizer(a, b, c)`: SGD with momentum, Nesterov and weight decay, the way
+//! `torch.optim.SGD` computes it:
 //!
 //! ```text
 //! d = grad + weight_decay * p
@@ -9,12 +9,15 @@
 //! p = p - lr * d
 //! ```
 //!
-//! Each line is one host call per parameter group, whatever the number of parameters; the
-//! momentum buffers are host tensors, kept in checkpoints.
+//! The rule is an elementwise program that the host runs over every parameter of a group in
+//! one pass, reading and writing each tensor about once, as a fused kernel does: a step is
+//! three host calls per group (its options, whether the buffers exist, the program), and no
+//! tensor handle crosses into the component. The momentum buffers are host tensors, kept in
+//! checkpoints.
 
 use serde::Deserialize;
 use weft_guest::optimizer::{
-    Optimizer, StepContext, add, copies, copy_from, mul_scalar, option, refs, register_optimizer,
+    GroupOperand, Optimizer, Program, StepContext, option, register_optimizer,
 };
 
 #[derive(Deserialize)]
@@ -40,6 +43,61 @@ struct Config {
 
 struct MyOptimizer {
     cfg: Config,
+}
+
+/// Operand lists of the update program.
+const GRADS: u8 = 0;
+const PARAMS: u8 = 1;
+const BUFS: u8 = 2;
+
+/// One group's hyperparameters, as scheduled for this step.
+struct Hyper {
+    lr: f64,
+    momentum: f64,
+    dampening: f64,
+    weight_decay: f64,
+    nesterov: bool,
+}
+
+/// The update of one parameter element, as a program; `fresh` buffers take the direction.
+fn update(h: &Hyper, fresh: bool) -> Program {
+    let mut p = Program::new();
+    let g = p.load(GRADS);
+    let w = p.load(PARAMS);
+    let d = if h.weight_decay != 0.0 {
+        let wd = p.constant(h.weight_decay);
+        p.mul_add(w, wd, g)
+    } else {
+        g
+    };
+    let direction = if h.momentum != 0.0 {
+        let buf = if fresh {
+            d
+        } else {
+            let b = p.load(BUFS);
+            let m = p.constant(h.momentum);
+            let scaled = if h.dampening != 0.0 {
+                let keep = p.constant(1.0 - h.dampening);
+                p.mul(d, keep)
+            } else {
+                d
+            };
+            p.mul_add(b, m, scaled)
+        };
+        p.store(BUFS, buf);
+        if h.nesterov {
+            let m = p.constant(h.momentum);
+            p.mul_add(buf, m, d)
+        } else {
+            buf
+        }
+    } else {
+        d
+    };
+    let step = p.constant(-h.lr);
+    let w2 = p.mul_add(direction, step, w);
+    p.store(PARAMS, w2);
+    p
 }
 
 impl Optimizer for MyOptimizer {
@@ -73,45 +131,24 @@ impl Optimizer for MyOptimizer {
         for g in 0..ctx.num_groups() {
             let opts = ctx.options(g);
             let get = |k: &str| option(&opts, k).unwrap_or(0.0);
-            let (lr, momentum, dampening, wd) = (
-                get("lr"),
-                get("momentum"),
-                get("dampening"),
-                get("weight_decay"),
-            );
-            let params = ctx.params(g);
-            if params.is_empty() {
-                continue;
+            let h = Hyper {
+                lr: get("lr"),
+                momentum: get("momentum"),
+                dampening: get("dampening"),
+                weight_decay: get("weight_decay"),
+                nesterov: self.cfg.nesterov,
+            };
+            let operands = [
+                GroupOperand::Grads,
+                GroupOperand::Params,
+                GroupOperand::State("momentum_buffer".into()),
+            ];
+            if h.momentum != 0.0 {
+                let fresh = !ctx.has_state(g, "momentum_buffer");
+                update(&h, fresh).run_group(ctx, g, &operands)?;
+            } else {
+                update(&h, false).run_group(ctx, g, &operands[..2])?;
             }
-            let grads = ctx.grads(g);
-            // `d` is scratch when weight decay applies; else the gradients themselves.
-            let decayed;
-            let d = if wd != 0.0 {
-                decayed = copies(&refs(&grads))?;
-                add(&refs(&decayed), &refs(&params), wd)?;
-                &decayed
-            } else {
-                &grads
-            };
-            let step = if momentum != 0.0 {
-                let (bufs, fresh) = ctx.state(g, "momentum_buffer");
-                if fresh {
-                    copy_from(&refs(&bufs), &refs(d))?;
-                } else {
-                    mul_scalar(&refs(&bufs), momentum)?;
-                    add(&refs(&bufs), &refs(d), 1.0 - dampening)?;
-                }
-                if self.cfg.nesterov {
-                    add(&refs(d), &refs(&bufs), momentum)?;
-                    None
-                } else {
-                    Some(bufs)
-                }
-            } else {
-                None
-            };
-            let direction = step.as_ref().unwrap_or(d);
-            add(&refs(&params), &refs(direction), -lr)?;
         }
         Ok(())
     }

@@ -26,6 +26,13 @@ unsafe extern "C" {
         maximize: c_int,
         first_step: c_int,
     ) -> *mut c_char;
+    fn weft_run_program(
+        program: *const weft_core::plugin::Instr,
+        len: i64,
+        operands: *const *mut C_tensor,
+        slots: i64,
+        n: i64,
+    ) -> *mut c_char;
     fn weft_fused_adam(
         params: *const *mut C_tensor,
         grads: *const *mut C_tensor,
@@ -197,6 +204,35 @@ pub fn adam(
             h.amsgrad.into(),
             h.maximize.into(),
             h.decoupled.into(),
+        )
+    })
+}
+
+/// Runs a checked elementwise program (`weft_core::plugin::check_program`) over operand
+/// lists of equal length, in one pass per tensor index (`csrc/program.cpp`).
+pub fn run_program(
+    program: &[weft_core::plugin::Instr],
+    operands: &[Vec<Tensor>],
+) -> Result<(), TchError> {
+    let n = operands.first().map_or(0, Vec::len);
+    if operands.iter().any(|o| o.len() != n) {
+        return Err(TchError::Torch("operand lists of different lengths".into()));
+    }
+    let flat: Vec<Tensor> = operands
+        .iter()
+        .flatten()
+        .map(Tensor::shallow_clone)
+        .collect();
+    let ptrs = Ptrs::new(&flat);
+    // SAFETY: the program was checked (indices in range); every pointer refers to a live
+    // tensor held by `ptrs` for the call; the evaluator only touches those tensors.
+    check(unsafe {
+        weft_run_program(
+            program.as_ptr(),
+            program.len() as i64,
+            ptrs.as_ptr(),
+            operands.len() as i64,
+            n as i64,
         )
     })
 }

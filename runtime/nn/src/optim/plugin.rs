@@ -7,7 +7,7 @@ use std::sync::{Arc, Mutex};
 
 use serde_json::{Value, json};
 use tch::{TchError, Tensor};
-use weft_core::plugin::{ExternalOptimizer, StepView, TensorRef};
+use weft_core::plugin::{ExternalOptimizer, GroupOperand, Instr, StepView, TensorRef};
 use weft_core::{EngineError, Momentum, ParamGroup};
 
 use super::{Closure, Optimizer, ops};
@@ -123,6 +123,21 @@ impl TensorRef for NnTensor {
         self.same_shape(x)?;
         self.inplace(|| ops::copy_(&self.0, &self.0.f_maximum(x)?))
     }
+    fn run_program(
+        &self,
+        program: &[Instr],
+        operands: &[Vec<&dyn TensorRef>],
+    ) -> Result<(), EngineError> {
+        let tensors = operands
+            .iter()
+            .map(|list| {
+                list.iter()
+                    .map(|t| NnTensor::of(*t).map(Tensor::shallow_clone))
+                    .collect()
+            })
+            .collect::<Result<Vec<Vec<Tensor>>, EngineError>>()?;
+        super::fused::run_program(program, &tensors).map_err(err)
+    }
 }
 
 type States = Arc<Mutex<HashMap<(usize, String), Tensor>>>;
@@ -162,6 +177,54 @@ impl StepView for View {
         group: usize,
         name: &str,
     ) -> Result<(Vec<Box<dyn TensorRef>>, bool), EngineError> {
+        let fresh = !self.has_state(group, name);
+        let tensors = self.state_tensors(group, name)?;
+        let handles = tensors
+            .into_iter()
+            .map(|t| Box::new(NnTensor(t)) as Box<dyn TensorRef>)
+            .collect();
+        Ok((handles, fresh))
+    }
+
+    fn has_state(&self, group: usize, name: &str) -> bool {
+        let (Some(members), Ok(states)) = (self.members.get(group), self.states.lock()) else {
+            return false;
+        };
+        members
+            .first()
+            .is_some_and(|i| states.contains_key(&(*i, name.to_string())))
+    }
+
+    fn run_program(
+        &mut self,
+        group: usize,
+        program: &[Instr],
+        operands: &[GroupOperand],
+    ) -> Result<(), EngineError> {
+        if group >= self.params.len() {
+            return Err(EngineError::new(format!("there is no group {group}")));
+        }
+        let mut lists: Vec<Vec<Tensor>> = Vec::with_capacity(operands.len());
+        for operand in operands {
+            lists.push(match operand {
+                GroupOperand::Params => self.params[group]
+                    .iter()
+                    .map(Tensor::shallow_clone)
+                    .collect(),
+                GroupOperand::Grads => self.grads[group]
+                    .iter()
+                    .map(Tensor::shallow_clone)
+                    .collect(),
+                GroupOperand::State(name) => self.state_tensors(group, name)?,
+            });
+        }
+        super::fused::run_program(program, &lists).map_err(err)
+    }
+}
+
+impl View {
+    /// The group's state tensors of this name, created as zeros if missing.
+    fn state_tensors(&mut self, group: usize, name: &str) -> Result<Vec<Tensor>, EngineError> {
         let (Some(members), Some(params)) = (self.members.get(group), self.params.get(group))
         else {
             return Err(EngineError::new(format!("there is no group {group}")));
@@ -170,21 +233,20 @@ impl StepView for View {
             .states
             .lock()
             .map_err(|_| EngineError::new("optimizer state lock poisoned"))?;
-        let mut fresh = false;
-        let mut out: Vec<Box<dyn TensorRef>> = Vec::with_capacity(members.len());
+        let mut out = Vec::with_capacity(members.len());
         for (i, p) in members.iter().zip(params) {
-            let t = match states.get(&(*i, name.to_string())) {
+            let key = (*i, name.to_string());
+            let t = match states.get(&key) {
                 Some(t) => t.shallow_clone(),
                 None => {
-                    fresh = true;
                     let t = ops::zeros_like(p).map_err(err)?;
-                    states.insert((*i, name.to_string()), t.shallow_clone());
+                    states.insert(key, t.shallow_clone());
                     t
                 }
             };
-            out.push(Box::new(NnTensor(t)));
+            out.push(t);
         }
-        Ok((out, fresh))
+        Ok(out)
     }
 }
 
