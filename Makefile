@@ -10,6 +10,11 @@ TORCH_VERSION := 2.13.0
 # Shared by every clone and CI run on this machine: a 4.7 GB libtorch is installed once.
 WEFT_CACHE ?= $(or $(XDG_CACHE_HOME),$(HOME)/.cache)/weft
 TORCH_VENV := $(WEFT_CACHE)/torch-$(TORCH_VERSION)
+# The tests read TensorBoard and MLflow output back with the real Python readers.
+TENSORBOARD_VERSION := 2.21.0
+MLFLOW_VERSION := 3.17.2
+READERS_VENV := $(WEFT_CACHE)/readers-tb$(TENSORBOARD_VERSION)-mlflow$(MLFLOW_VERSION)
+export WEFT_READERS_PYTHON := $(READERS_VENV)/bin/python
 FASHION_MNIST := /usr/share/datasets/fashion-mnist/train-images-idx3-ubyte.gz
 PLOT_FONT := /usr/share/fonts/truetype/dejavu/DejaVuSans.ttf
 CONFIG ?= configs/fashion_mnist/lenet5_sgd.toml
@@ -25,7 +30,7 @@ SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 GUEST_WORKSPACES := guest-examples tests/guests
 GUEST_TARGET := $(CURDIR)/target/guests
 
-.PHONY: all setup system-packages libtorch wasm-target build run test lint fmt clean-cache guests
+.PHONY: all setup system-packages libtorch wasm-target readers build run test lint fmt clean-cache guests
 
 all: run
 
@@ -48,6 +53,17 @@ libtorch:
 		$(TORCH_VENV).partial/bin/pip install -q --disable-pip-version-check torch==$(TORCH_VERSION); \
 		rm -rf $(TORCH_VENV) && mv $(TORCH_VENV).partial $(TORCH_VENV); \
 		sed -i "s#$(TORCH_VENV).partial#$(TORCH_VENV)#g" $(TORCH_VENV)/bin/* 2>/dev/null || true; \
+	fi
+
+readers:
+	@if ! $(READERS_VENV)/bin/python -c 'import tensorboard, mlflow' 2>/dev/null; then \
+		echo "installing tensorboard==$(TENSORBOARD_VERSION) and mlflow-skinny==$(MLFLOW_VERSION) into $(READERS_VENV) (test readers)"; \
+		rm -rf $(READERS_VENV).partial && mkdir -p $(WEFT_CACHE); \
+		python3 -m venv $(READERS_VENV).partial; \
+		$(READERS_VENV).partial/bin/pip install -q --disable-pip-version-check \
+			tensorboard==$(TENSORBOARD_VERSION) mlflow-skinny==$(MLFLOW_VERSION); \
+		rm -rf $(READERS_VENV) && mv $(READERS_VENV).partial $(READERS_VENV); \
+		sed -i "s#$(READERS_VENV).partial#$(READERS_VENV)#g" $(READERS_VENV)/bin/* 2>/dev/null || true; \
 	fi
 
 wasm-target:
@@ -78,7 +94,7 @@ lint:
 	CARGO_TARGET_DIR=$(GUEST_TARGET) cargo clippy --target wasm32-wasip2 --manifest-path guest-examples/Cargo.toml --all-targets -- -D warnings
 	CARGO_TARGET_DIR=$(GUEST_TARGET) cargo clippy --target wasm32-wasip2 --manifest-path tests/guests/Cargo.toml --all-targets -- -D warnings
 
-test: setup lint
+test: setup readers lint
 	cargo test --workspace
 
 fmt:

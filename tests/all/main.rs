@@ -2,11 +2,13 @@
 
 // Replays of the recorded MMCV 1.7.2 cases in tests/fixtures/oracles/.
 mod config_oracle;
+mod eval_hook_oracle;
 mod grad_clip_oracle;
 mod hook_order_oracle;
 mod optim_oracle;
 mod paramwise_oracle;
 mod schedules_oracle;
+mod text_log_oracle;
 
 // Every file in configs/ loads.
 mod configs;
@@ -15,6 +17,8 @@ mod configs;
 mod cli;
 // Real training on small Fashion-MNIST subsets: loss falls, files appear, resume is exact.
 mod training;
+// TensorBoard and MLflow output, read back with their Python readers.
+mod loggers;
 
 // WebAssembly plugins: the examples, the sandbox and its failure policy.
 mod plugin_faults;
@@ -23,4 +27,5 @@ mod programs;
 
 // A numbers-only Engine and a recording hook shared by the loop tests; the guest builds.
 mod guests;
+mod scripted;
 mod support;

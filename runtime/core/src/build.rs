@@ -15,8 +15,9 @@ use crate::engine::Split;
 use crate::hook::Hook;
 use crate::hook_set::HookSet;
 use crate::hooks::{
-    CheckpointHook, EvalHook, IterTimerHook, LrUpdaterHook, MomentumUpdaterHook, OptimizerHook,
-    TextLoggerConfig, TextLoggerHook,
+    CheckpointHook, EvalHook, IterTimerHook, LrUpdaterHook, MlflowConfig, MlflowLoggerHook,
+    MomentumUpdaterHook, OptimizerHook, TensorboardConfig, TensorboardLoggerHook, TextLoggerConfig,
+    TextLoggerHook,
 };
 use crate::hooks::{EvalSettings, METRIC_NAMES, Metric, Rule};
 use crate::priority::Priority;
@@ -170,6 +171,22 @@ impl HookRegistry {
         r.register("TextLoggerHook", |node, b| {
             let cfg: TextLoggerConfig = b.config.read(node)?;
             Ok(Box::new(TextLoggerHook::new(
+                cfg,
+                b.log_interval,
+                b.runner == RunnerKind::EpochBased,
+            )))
+        });
+        r.register("TensorboardLoggerHook", |node, b| {
+            let cfg: TensorboardConfig = b.config.read(node)?;
+            Ok(Box::new(TensorboardLoggerHook::new(
+                cfg,
+                b.log_interval,
+                b.runner == RunnerKind::EpochBased,
+            )))
+        });
+        r.register("MlflowLoggerHook", |node, b| {
+            let cfg: MlflowConfig = b.config.read(node)?;
+            Ok(Box::new(MlflowLoggerHook::new(
                 cfg,
                 b.log_interval,
                 b.runner == RunnerKind::EpochBased,
@@ -472,17 +489,16 @@ pub fn hooks(
     if let Some(lc) = &rc.log_config {
         for entry in &lc.hooks {
             let (name, args) = split_type(cfg, &entry.0, "log_config.hooks")?;
-            if name.value == "TensorboardLoggerHook"
-                || name.value == "MlflowLoggerHook"
-                || name.value == "WandbLoggerHook"
-            {
+            if name.value == "WandbLoggerHook" {
                 return Err(cfg
                     .error_at(
                         ErrorKind::UnknownType,
-                        format!("`{}` is not available in this weft build yet", name.value),
+                        "`WandbLoggerHook` is not supported: Weights & Biases records runs only through its own client (offline runs are binary `.wandb` files that `wandb sync` uploads), and weft runs no Python",
                         &name.origin,
                     )
-                    .with_help("use TextLoggerHook; its .log.json file holds every logged value"));
+                    .with_help(
+                        "use MlflowLoggerHook or TensorboardLoggerHook (W&B imports TensorBoard logs with `wandb sync --sync-tensorboard <work_dir>/tf_logs`), or the .log.json file of TextLoggerHook",
+                    ));
             }
             set.register(registry.build(&name, &args, &b)?, Priority::VERY_LOW);
         }

@@ -24,7 +24,8 @@ impl Clock for SystemClock {
 }
 
 /// A clock that advances by a fixed cycle of steps on every reading (the MMCV oracles'
-/// fake clock), so timing columns in logs are exact in tests.
+/// fake clock: the k-th reading is `start + sum of steps[j % len] for j < k`), so timing
+/// columns in logs are exact in tests.
 pub struct SteppingClock {
     steps: Vec<f64>,
     next: usize,
@@ -32,7 +33,8 @@ pub struct SteppingClock {
 }
 
 impl SteppingClock {
-    /// A clock that starts at 0 and advances by `steps[k % len]` at the k-th reading.
+    /// A clock whose first reading is 0 and that advances by `steps[k % len]` after the
+    /// k-th reading.
     pub fn new(steps: Vec<f64>) -> Self {
         SteppingClock {
             steps,
@@ -44,10 +46,11 @@ impl SteppingClock {
 
 impl Clock for SteppingClock {
     fn now(&mut self) -> f64 {
+        let reading = self.now;
         if !self.steps.is_empty() {
             self.now += self.steps[self.next % self.steps.len()];
             self.next += 1;
         }
-        self.now
+        reading
     }
 }

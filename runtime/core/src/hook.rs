@@ -104,6 +104,10 @@ pub trait Hook: Send {
         Ok(())
     }
 
+    /// The run ended with an error (after the emergency checkpoint): loggers mark their
+    /// records as failed. Errors here are ignored; the run's error is what is reported.
+    fn on_exception(&mut self, _ctx: &mut RunContext, _error: &str) {}
+
     /// State to keep in checkpoints (counters, best scores); `None` if stateless.
     fn save_state(&mut self) -> Result<Option<serde_json::Value>, crate::HookError> {
         Ok(None)

@@ -3,15 +3,24 @@
 mod checkpoint;
 mod eval;
 mod iter_timer;
+mod logger;
 mod lr_updater;
+mod mlflow;
 mod momentum_updater;
 mod optimizer;
+mod tensorboard;
 mod text_logger;
 
 pub use checkpoint::CheckpointHook;
-pub use eval::{EvalHook, EvalSettings, METRIC_NAMES, Metric, Rule, infer_rule};
+pub use eval::{
+    EvalHook, EvalSettings, Evaluation, Evaluator, METRIC_NAMES, Metric, Rule, infer_rule,
+    metric_evaluator,
+};
 pub use iter_timer::IterTimerHook;
+pub use logger::{LoggerBase, LoggerCommon, TagValue};
 pub use lr_updater::LrUpdaterHook;
+pub use mlflow::{MlflowConfig, MlflowLoggerHook};
 pub use momentum_updater::MomentumUpdaterHook;
 pub use optimizer::OptimizerHook;
+pub use tensorboard::{TensorboardConfig, TensorboardLoggerHook};
 pub use text_logger::{TextLoggerConfig, TextLoggerHook};

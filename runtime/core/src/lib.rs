@@ -25,6 +25,7 @@ mod hook_set;
 pub mod hooks;
 mod log_buffer;
 pub mod metrics;
+pub mod mlruns;
 pub mod paramwise;
 pub mod plugin;
 mod priority;
@@ -33,6 +34,7 @@ mod run_log;
 mod runner;
 pub mod schedule;
 mod stage;
+pub mod tfevents;
 
 pub use clock::{Clock, SteppingClock, SystemClock};
 pub use context::{RunContext, RunnerKind, SaveRequest, Yield};

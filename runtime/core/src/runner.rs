@@ -113,6 +113,10 @@ impl Runner {
             && self.started
         {
             self.save_emergency(err);
+            let message = err.to_string();
+            for entry in self.hooks.entries_mut() {
+                entry.hook.on_exception(&mut self.ctx, &message);
+            }
         }
         self.ctx.log.flush();
         result

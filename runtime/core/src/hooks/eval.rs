@@ -66,10 +66,65 @@ pub fn infer_rule(key: &str, greater: &[String], less: &[String]) -> Option<Rule
     }
 }
 
+/// The results of one evaluation: metric values in order, and how many batches it ran
+/// (MMCV's `eval_iter_num`, the `iter` of the logged line).
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Evaluation {
+    /// `(name, value)` in the order the metrics were asked for.
+    pub results: Vec<(String, f64)>,
+    /// Batches evaluated.
+    pub batches: usize,
+}
+
+/// What computes an evaluation: by default the engine's predictions scored with the
+/// configured metrics (MMAction2's `dataset.evaluate`); tests and tools may substitute their
+/// own, as MMCV's `test_fn` and dataset allow.
+pub type Evaluator = Box<dyn FnMut(&mut RunContext) -> Result<Evaluation, HookError> + Send>;
+
+/// Scores the engine's predictions on `split` with `metrics`, logging as MMAction2 does.
+pub fn metric_evaluator(metrics: Vec<Metric>, split: Split) -> Evaluator {
+    Box::new(move |ctx: &mut RunContext| {
+        let predictions = ctx.engine.predict(split)?;
+        let mut results: Vec<(String, f64)> = Vec::new();
+        for metric in &metrics {
+            match metric {
+                Metric::TopK(ks) => {
+                    ctx.log.info("Evaluating top_k_accuracy ...");
+                    let mut msg = String::new();
+                    for k in ks {
+                        let acc = metrics::top_k_accuracy(
+                            &predictions.scores,
+                            predictions.num_classes,
+                            &predictions.labels,
+                            *k as usize,
+                        );
+                        msg += &format!("\ntop{k}_acc\t{acc:.4}");
+                        results.push((format!("top{k}_acc"), acc));
+                    }
+                    ctx.log.info(&msg);
+                }
+                Metric::MeanClass => {
+                    ctx.log.info("Evaluating mean_class_accuracy ...");
+                    let acc = metrics::mean_class_accuracy(
+                        &predictions.scores,
+                        predictions.num_classes,
+                        &predictions.labels,
+                    );
+                    ctx.log.info(&format!("\nmean_acc\t{acc:.4}"));
+                    results.push(("mean_class_accuracy".into(), acc));
+                }
+            }
+        }
+        Ok(Evaluation {
+            results,
+            batches: predictions.batches,
+        })
+    })
+}
+
 /// Evaluates the model on a split every `interval` epochs or iterations.
 pub struct EvalHook {
-    metrics: Vec<Metric>,
-    split: Split,
+    evaluator: Evaluator,
     interval: u64,
     start: Option<u64>,
     by_epoch: bool,
@@ -105,9 +160,16 @@ pub struct EvalSettings {
 }
 
 impl EvalHook {
-    /// A hook with validated settings. Fails when `save_best` names a key whose rule cannot
-    /// be inferred and none is given.
+    /// A hook with validated settings, scoring the engine's predictions. Fails when
+    /// `save_best` names a key whose rule cannot be inferred and none is given.
     pub fn new(s: EvalSettings) -> Result<Self, String> {
+        let evaluator = metric_evaluator(s.metrics.clone(), s.split);
+        Self::with_evaluator(s, evaluator)
+    }
+
+    /// A hook whose evaluations come from `evaluator` (the settings' metrics and split are
+    /// then unused).
+    pub fn with_evaluator(s: EvalSettings, evaluator: Evaluator) -> Result<Self, String> {
         let greater_keys = s
             .greater_keys
             .unwrap_or_else(|| DEFAULT_GREATER.iter().map(|k| k.to_string()).collect());
@@ -126,8 +188,7 @@ impl EvalHook {
             })?);
         }
         Ok(EvalHook {
-            metrics: s.metrics,
-            split: s.split,
+            evaluator,
             interval: s.interval,
             start: s.start,
             by_epoch: s.by_epoch,
@@ -156,41 +217,10 @@ impl EvalHook {
     }
 
     fn evaluate(&mut self, ctx: &mut RunContext) -> HookResult {
-        let predictions = ctx.engine.predict(self.split)?;
-        ctx.log_buffer.output.insert(
-            "eval_iter_num".into(),
-            LogValue::Int(predictions.batches as i64),
-        );
-        let mut results: Vec<(String, f64)> = Vec::new();
-        for metric in &self.metrics {
-            match metric {
-                Metric::TopK(ks) => {
-                    ctx.log.info("Evaluating top_k_accuracy ...");
-                    let mut msg = String::new();
-                    for k in ks {
-                        let acc = metrics::top_k_accuracy(
-                            &predictions.scores,
-                            predictions.num_classes,
-                            &predictions.labels,
-                            *k as usize,
-                        );
-                        msg += &format!("\ntop{k}_acc\t{acc:.4}");
-                        results.push((format!("top{k}_acc"), acc));
-                    }
-                    ctx.log.info(&msg);
-                }
-                Metric::MeanClass => {
-                    ctx.log.info("Evaluating mean_class_accuracy ...");
-                    let acc = metrics::mean_class_accuracy(
-                        &predictions.scores,
-                        predictions.num_classes,
-                        &predictions.labels,
-                    );
-                    ctx.log.info(&format!("\nmean_acc\t{acc:.4}"));
-                    results.push(("mean_class_accuracy".into(), acc));
-                }
-            }
-        }
+        let Evaluation { results, batches } = (self.evaluator)(ctx)?;
+        ctx.log_buffer
+            .output
+            .insert("eval_iter_num".into(), LogValue::Int(batches as i64));
         for (name, value) in &results {
             ctx.log_buffer
                 .output
@@ -270,12 +300,20 @@ impl EvalHook {
         let msgs = ctx.hook_msgs();
         msgs.insert("best_score".into(), Value::from(score));
         msgs.insert("best_ckpt".into(), Value::from(path.display().to_string()));
-        let remove_after = self
+        let remove_after: Vec<PathBuf> = self
             .best_ckpt_path
             .take()
             .into_iter()
             .filter(|p| *p != path)
             .collect();
+        for old in &remove_after {
+            // MMCV removes the old file first and says so; weft removes it once the new one
+            // is safely written, but keeps MMCV's message and its place in the log.
+            ctx.log.info(&format!(
+                "The previous best checkpoint {} was removed",
+                old.display()
+            ));
+        }
         ctx.request_save(SaveRequest {
             path: path.clone(),
             with_optimizer: true,

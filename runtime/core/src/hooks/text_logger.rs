@@ -8,10 +8,10 @@ use std::path::PathBuf;
 use indexmap::IndexMap;
 use serde::Deserialize;
 use serde_json::Value;
-use weft_config::schema::Phase;
 
 use crate::context::RunContext;
 use crate::error::HookResult;
+use crate::hooks::logger::{LoggerBase, LoggerCommon};
 use crate::log_buffer::LogValue;
 use crate::pyfmt;
 use crate::stage::{Stage, StageSet};
@@ -52,10 +52,7 @@ fn thousand() -> u64 {
 
 /// Writes MMCV-format text and JSON log lines.
 pub struct TextLoggerHook {
-    interval: u64,
-    ignore_last: bool,
-    reset_flag: bool,
-    by_epoch: bool,
+    base: LoggerBase,
     interval_exp_name: u64,
     out_dir: Option<String>,
     out_suffix: Vec<String>,
@@ -71,11 +68,14 @@ impl TextLoggerHook {
     /// A logger from its config; `default_interval` is `log_config.interval` and
     /// `default_by_epoch` the runner's default.
     pub fn new(config: TextLoggerConfig, default_interval: u64, default_by_epoch: bool) -> Self {
-        TextLoggerHook {
-            interval: config.interval.unwrap_or(default_interval),
-            ignore_last: config.ignore_last,
+        let common = LoggerCommon {
+            interval: config.interval,
+            ignore_last: Some(config.ignore_last),
             reset_flag: config.reset_flag,
-            by_epoch: config.by_epoch.unwrap_or(default_by_epoch),
+            by_epoch: config.by_epoch,
+        };
+        TextLoggerHook {
+            base: LoggerBase::new(&common, default_interval, default_by_epoch),
             interval_exp_name: config.interval_exp_name,
             out_dir: config.out_dir,
             out_suffix: config
@@ -102,30 +102,15 @@ impl TextLoggerHook {
         }
     }
 
-    fn mode(&self, ctx: &RunContext) -> &'static str {
-        match ctx.mode {
-            Some(Phase::Train) if ctx.log_buffer.output.contains_key("time") => "train",
-            _ => "val",
-        }
-    }
-
-    fn epoch(&self, ctx: &RunContext) -> u64 {
-        match ctx.mode {
-            Some(Phase::Train) => ctx.epoch + 1,
-            _ => ctx.epoch,
-        }
-    }
-
     fn log(&mut self, ctx: &mut RunContext) {
         let cur_iter = match ctx.log_buffer.output.shift_remove("eval_iter_num") {
             Some(v) => v.as_f64().unwrap_or(0.0) as u64,
-            None if self.by_epoch => ctx.inner_iter + 1,
-            None => ctx.iter + 1,
+            None => self.base.iter(ctx, true),
         };
-        let mode = self.mode(ctx);
+        let mode = LoggerBase::mode(ctx);
         let mut entries: IndexMap<String, Value> = IndexMap::new();
         entries.insert("mode".into(), Value::from(mode));
-        entries.insert("epoch".into(), Value::from(self.epoch(ctx)));
+        entries.insert("epoch".into(), Value::from(LoggerBase::epoch(ctx)));
         entries.insert("iter".into(), Value::from(cur_iter));
         let lr = ctx.current_lr().first().copied().unwrap_or(0.0);
         entries.insert("lr".into(), json_float(lr));
@@ -148,13 +133,13 @@ impl TextLoggerHook {
     fn log_text(&mut self, ctx: &mut RunContext, entries: &IndexMap<String, Value>, lr: f64) {
         if let Some(Value::String(name)) = ctx.meta.get("exp_name")
             && (ctx.every_n_iters(self.interval_exp_name as i64)
-                || (self.by_epoch && ctx.end_of_epoch()))
+                || (self.base.by_epoch && ctx.end_of_epoch()))
         {
             ctx.log.info(&format!("Exp name: {name}"));
         }
         let output = &ctx.log_buffer.output;
         let mut line = if entries["mode"] == "train" {
-            let mut s = if self.by_epoch {
+            let mut s = if self.base.by_epoch {
                 format!(
                     "Epoch [{}][{}/{}]\t",
                     entries["epoch"], entries["iter"], ctx.data_loader_len
@@ -164,7 +149,7 @@ impl TextLoggerHook {
             };
             s += &format!("lr: {}, ", pyfmt::exp(lr, 3));
             if let Some(time) = output.get("time").and_then(LogValue::as_f64) {
-                self.time_sec_tot += time * self.interval as f64;
+                self.time_sec_tot += time * self.base.interval as f64;
                 let avg = self.time_sec_tot / (ctx.iter - self.start_iter + 1) as f64;
                 let eta = avg * ctx.max_iters.saturating_sub(ctx.iter + 1) as f64;
                 let data_time = output
@@ -182,7 +167,7 @@ impl TextLoggerHook {
                 }
             }
             s
-        } else if self.by_epoch {
+        } else if self.base.by_epoch {
             format!(
                 "Epoch({}) [{}][{}]\t",
                 entries["mode"].as_str().unwrap_or("val"),
@@ -212,12 +197,6 @@ impl TextLoggerHook {
             .collect();
         line += &items.join(", ");
         ctx.log.info(&line);
-    }
-
-    fn after_logging(&self, ctx: &mut RunContext) {
-        if self.reset_flag {
-            ctx.log_buffer.clear_output();
-        }
     }
 }
 
@@ -298,7 +277,7 @@ impl crate::Hook for TextLoggerHook {
     }
 
     fn set_reset_flag(&mut self) {
-        self.reset_flag = true;
+        self.base.reset_flag = true;
     }
 
     fn before_run(&mut self, ctx: &mut RunContext) -> HookResult {
@@ -334,20 +313,9 @@ impl crate::Hook for TextLoggerHook {
     }
 
     fn after_train_iter(&mut self, ctx: &mut RunContext) -> HookResult {
-        let interval = self.interval as i64;
-        let window_full = if self.by_epoch {
-            ctx.every_n_inner_iters(interval)
-        } else {
-            ctx.every_n_iters(interval)
-        };
-        // MMCV: a partial window at the end of an epoch is averaged over the last `interval`
-        // entries anyway ("not precise but more stable") unless ignore_last.
-        if window_full || (ctx.end_of_epoch() && !self.ignore_last) {
-            ctx.log_buffer.average(self.interval as usize);
-        }
-        if ctx.log_buffer.ready {
+        if self.base.train_iter_ready(ctx) {
             self.log(ctx);
-            self.after_logging(ctx);
+            self.base.after_logging(ctx);
         }
         Ok(())
     }
@@ -355,15 +323,15 @@ impl crate::Hook for TextLoggerHook {
     fn after_train_epoch(&mut self, ctx: &mut RunContext) -> HookResult {
         if ctx.log_buffer.ready {
             self.log(ctx);
-            self.after_logging(ctx);
+            self.base.after_logging(ctx);
         }
         Ok(())
     }
 
     fn after_val_epoch(&mut self, ctx: &mut RunContext) -> HookResult {
-        ctx.log_buffer.average(0);
+        self.base.val_epoch(ctx);
         self.log(ctx);
-        self.after_logging(ctx);
+        self.base.after_logging(ctx);
         Ok(())
     }
 
