@@ -41,7 +41,7 @@ fn settings(
 }
 
 /// A runner over a 1-batch loader with the config's own hooks plus `extra`.
-fn runner(
+pub fn runner(
     dir: &Path,
     runner_kind: &str,
     max: u64,

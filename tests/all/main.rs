@@ -2,6 +2,7 @@
 
 // Replays of the recorded MMCV 1.7.2 cases in tests/fixtures/oracles/.
 mod config_oracle;
+mod early_stopping;
 mod eval_hook_oracle;
 mod grad_clip_oracle;
 mod hook_order_oracle;

@@ -15,9 +15,9 @@ use crate::engine::Split;
 use crate::hook::Hook;
 use crate::hook_set::HookSet;
 use crate::hooks::{
-    CheckpointHook, EvalHook, IterTimerHook, LrUpdaterHook, MlflowConfig, MlflowLoggerHook,
-    MomentumUpdaterHook, OptimizerHook, TensorboardConfig, TensorboardLoggerHook, TextLoggerConfig,
-    TextLoggerHook,
+    CheckpointHook, EarlyStoppingConfig, EarlyStoppingHook, EvalHook, IterTimerHook, LrUpdaterHook,
+    MlflowConfig, MlflowLoggerHook, MomentumUpdaterHook, OptimizerHook, TensorboardConfig,
+    TensorboardLoggerHook, TextLoggerConfig, TextLoggerHook,
 };
 use crate::hooks::{EvalSettings, METRIC_NAMES, Metric, Rule};
 use crate::priority::Priority;
@@ -226,6 +226,12 @@ impl HookRegistry {
                 });
             }
         }
+        r.register("EarlyStoppingHook", |node, b| {
+            let cfg: EarlyStoppingConfig = b.config.read(node)?;
+            let hook = EarlyStoppingHook::new(cfg)
+                .map_err(|m| b.config.error_at(ErrorKind::InvalidValue, m, &node.origin))?;
+            Ok(Box::new(hook))
+        });
         r.register("EvalHook", |node, b| {
             let cfg: EvalConfig = b.config.read(node)?;
             Ok(Box::new(eval_hook(b.config, &cfg)?))
@@ -506,7 +512,9 @@ pub fn hooks(
     for entry in &rc.custom_hooks {
         let (name, mut args) = split_type(cfg, &entry.0, "custom_hooks")?;
         let priority = take_priority(cfg, &mut args)?;
-        set.register(registry.build(&name, &args, &b)?, priority);
+        let hook = registry.build(&name, &args, &b)?;
+        let priority = priority.unwrap_or_else(|| hook.default_priority());
+        set.register(hook, priority);
     }
     if let Some(ec) = &rc.evaluation {
         set.register(Box::new(eval_hook(cfg, ec)?), Priority::LOW);
@@ -552,13 +560,14 @@ pub fn split_type(
     ))
 }
 
-/// Removes `priority` from a hook table: a name (case-insensitive) or an integer 0..=100.
-pub fn take_priority(cfg: &Config, args: &mut Node) -> Result<Priority, ConfigError> {
+/// Removes `priority` from a hook table: a name (case-insensitive) or an integer 0..=100;
+/// `None` when the entry gives none (the hook type's default then applies).
+pub fn take_priority(cfg: &Config, args: &mut Node) -> Result<Option<Priority>, ConfigError> {
     let Some(table) = args.as_table_mut() else {
-        return Ok(Priority::NORMAL);
+        return Ok(None);
     };
     let Some(node) = table.shift_remove("priority") else {
-        return Ok(Priority::NORMAL);
+        return Ok(None);
     };
     let result = match &node.value {
         Value::String(s) => Priority::from_name(s),
@@ -569,5 +578,7 @@ pub fn take_priority(cfg: &Config, args: &mut Node) -> Result<Priority, ConfigEr
             other.type_name()
         )),
     };
-    result.map_err(|msg| cfg.error_at(ErrorKind::InvalidValue, msg, &node.origin))
+    result
+        .map(Some)
+        .map_err(|msg| cfg.error_at(ErrorKind::InvalidValue, msg, &node.origin))
 }

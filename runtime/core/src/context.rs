@@ -99,6 +99,12 @@ pub struct RunContext {
     pub train_position: LoaderPosition,
     /// The seed of the run.
     pub seed: u64,
+    /// Evaluations done in this process (the evaluation hook counts; hooks that react to
+    /// results, such as early stopping, compare it with the count they last saw).
+    pub evaluations: u64,
+    /// The results of the latest evaluation, in order (also in `meta.last_eval`, where JSON
+    /// cannot hold a NaN).
+    pub last_eval: Vec<(String, f64)>,
     pub(crate) stop_reason: Option<String>,
     pub(crate) pending_yield: Option<Yield>,
     pub(crate) skip_step: bool,
@@ -135,6 +141,8 @@ impl RunContext {
             clock: Box::new(crate::clock::SystemClock::default()),
             train_position: LoaderPosition::default(),
             seed: 0,
+            evaluations: 0,
+            last_eval: Vec::new(),
             stop_reason: None,
             pending_yield: None,
             skip_step: false,

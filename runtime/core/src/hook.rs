@@ -18,6 +18,12 @@ pub trait Hook: Send {
     /// The hook's name as shown in logs and errors (MMCV shows the class name).
     fn name(&self) -> &str;
 
+    /// The priority of a `custom_hooks` entry of this type that gives none (MMCV and
+    /// MMEngine hooks carry a class priority; most are NORMAL).
+    fn default_priority(&self) -> crate::Priority {
+        crate::Priority::NORMAL
+    }
+
     /// The stages this hook acts on; the runner calls no others.
     fn stages(&self) -> StageSet {
         StageSet::all()

@@ -1,6 +1,7 @@
 //! MMCV's built-in hooks, native, behind the same [`crate::Hook`] trait as plugins.
 
 mod checkpoint;
+mod early_stopping;
 mod eval;
 mod iter_timer;
 mod logger;
@@ -12,6 +13,7 @@ mod tensorboard;
 mod text_logger;
 
 pub use checkpoint::CheckpointHook;
+pub use early_stopping::{EarlyStoppingConfig, EarlyStoppingHook};
 pub use eval::{
     EvalHook, EvalSettings, Evaluation, Evaluator, METRIC_NAMES, Metric, Rule, infer_rule,
     metric_evaluator,

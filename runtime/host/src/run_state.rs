@@ -187,24 +187,14 @@ impl runner::HostRunState for HostState {
     fn metric(&mut self, _: Resource<RunState>, name: String) -> wasmtime::Result<Option<f64>> {
         let ctx = self.call()?.ctx();
         Ok(ctx
-            .meta
-            .get("last_eval")
-            .and_then(|m| m.get(&name))
-            .and_then(serde_json::Value::as_f64))
+            .last_eval
+            .iter()
+            .find(|(k, _)| *k == name)
+            .map(|(_, v)| *v))
     }
 
     fn metrics(&mut self, _: Resource<RunState>) -> wasmtime::Result<Vec<(String, f64)>> {
-        let ctx = self.call()?.ctx();
-        Ok(ctx
-            .meta
-            .get("last_eval")
-            .and_then(serde_json::Value::as_object)
-            .map(|m| {
-                m.iter()
-                    .filter_map(|(k, v)| v.as_f64().map(|v| (k.clone(), v)))
-                    .collect()
-            })
-            .unwrap_or_default())
+        Ok(self.call()?.ctx().last_eval.clone())
     }
 
     fn grad_norm(

@@ -93,7 +93,9 @@ fn plugin_hooks(
         let (name, mut args) = weft_core::build::split_type(cfg, &entry.0, "custom_hooks")?;
         if names.contains(&name.value) {
             let priority = weft_core::build::take_priority(cfg, &mut args)?;
-            out.push((registries.hooks.build(&name, &args, &b)?, priority));
+            let hook = registries.hooks.build(&name, &args, &b)?;
+            let priority = priority.unwrap_or_else(|| hook.default_priority());
+            out.push((hook, priority));
         }
     }
     Ok(out)

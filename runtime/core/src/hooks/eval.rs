@@ -24,7 +24,7 @@ pub enum Metric {
 /// The metric names the hook knows.
 pub const METRIC_NAMES: [&str; 2] = ["top_k_accuracy", "mean_class_accuracy"];
 
-const DEFAULT_GREATER: [&str; 10] = [
+pub(crate) const DEFAULT_GREATER: [&str; 10] = [
     "acc",
     "top",
     "AR@",
@@ -36,7 +36,7 @@ const DEFAULT_GREATER: [&str; 10] = [
     "mAcc",
     "aAcc",
 ];
-const DEFAULT_LESS: [&str; 1] = ["loss"];
+pub(crate) const DEFAULT_LESS: [&str; 1] = ["loss"];
 
 /// Whether greater or smaller values of a metric are better.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -218,6 +218,8 @@ impl EvalHook {
 
     fn evaluate(&mut self, ctx: &mut RunContext) -> HookResult {
         let Evaluation { results, batches } = (self.evaluator)(ctx)?;
+        ctx.evaluations += 1;
+        ctx.last_eval.clone_from(&results);
         ctx.log_buffer
             .output
             .insert("eval_iter_num".into(), LogValue::Int(batches as i64));

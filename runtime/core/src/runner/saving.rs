@@ -118,6 +118,13 @@ impl Runner {
                 }
             }
         }
+        // The latest evaluation, as hooks and plugins read it (a NaN result is lost in JSON).
+        if let Some(Value::Object(m)) = self.ctx.meta.get("last_eval") {
+            self.ctx.last_eval = m
+                .iter()
+                .filter_map(|(k, v)| v.as_f64().map(|v| (k.clone(), v)))
+                .collect();
+        }
         if let Some(Value::Object(states)) = meta.get("hook_states") {
             let mut seen = std::collections::HashMap::<String, usize>::new();
             for entry in self.hooks.entries_mut() {
