@@ -20,6 +20,10 @@ mod cli;
 mod training;
 // TensorBoard and MLflow output, read back with their Python readers.
 mod loggers;
+// `weft test` and `weft plot`.
+mod tools;
+// The progress bar of interactive runs.
+mod progress;
 
 // WebAssembly plugins: the examples, the sandbox and its failure policy.
 mod plugin_faults;

@@ -1,7 +1,9 @@
 //! One module per subcommand.
 
 pub mod param_groups;
+pub mod plot;
 pub mod plugin;
 pub mod print_config;
 pub mod schedule;
+pub mod test;
 pub mod train;

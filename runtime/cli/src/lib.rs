@@ -8,4 +8,5 @@
 pub mod commands;
 pub mod plot;
 pub mod plugins;
+pub mod progress;
 pub mod session;

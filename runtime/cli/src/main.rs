@@ -72,6 +72,46 @@ enum Command {
         #[arg(long, num_args = 1.., value_name = "KEY=VALUE")]
         cfg_options: Vec<String>,
     },
+    /// Evaluate a checkpoint (MMAction2's tools/test.py): the config's model with the
+    /// checkpoint's weights, scored on the test split (or --split val).
+    Test {
+        /// The config file.
+        config: PathBuf,
+        /// The checkpoint (.safetensors).
+        checkpoint: PathBuf,
+        /// Metrics to compute (default: the config's `evaluation.metrics`):
+        /// top_k_accuracy, mean_class_accuracy.
+        #[arg(long, num_args = 1.., value_name = "METRIC")]
+        eval: Vec<String>,
+        /// `test` (default when the config has `data.test`) or `val`.
+        #[arg(long)]
+        split: Option<String>,
+        /// Also write per-sample scores and labels to this JSON file.
+        #[arg(long, value_name = "FILE.json")]
+        out: Option<PathBuf>,
+        /// Print one JSON object: {"split", "samples", "checkpoint", "metrics": {...}}.
+        #[arg(long)]
+        json: bool,
+        /// cpu, cuda, cuda:N, or auto.
+        #[arg(long)]
+        device: Option<String>,
+        /// Override config keys, as for `train`.
+        #[arg(long, num_args = 1.., value_name = "KEY=VALUE")]
+        cfg_options: Vec<String>,
+    },
+    /// Draw training curves from JSON logs (like MMAction2's analyze_logs.py plot_curve):
+    /// one panel per key, train and val apart, several runs side by side.
+    Plot {
+        /// Work dirs (their newest .log.json) or .log.json files.
+        #[arg(required = true)]
+        logs: Vec<PathBuf>,
+        /// Keys to draw, comma-separated.
+        #[arg(long, value_delimiter = ',', default_value = "loss,top1_acc")]
+        keys: Vec<String>,
+        /// The PNG to write (default: curves.png in the first work dir).
+        #[arg(long, value_name = "FILE.png")]
+        out: Option<PathBuf>,
+    },
     /// Work with plugin components.
     Plugin {
         #[command(subcommand)]
@@ -155,6 +195,35 @@ fn main() -> ExitCode {
             iters_per_epoch,
             json,
             plot,
+        })
+        .map(|_| 0),
+        Command::Plot { logs, keys, out } => commands::plot::run(&commands::plot::PlotOptions {
+            logs: &logs,
+            keys: &keys,
+            out,
+        })
+        .map(|p| {
+            println!("{}", p.display());
+            0
+        }),
+        Command::Test {
+            config,
+            checkpoint,
+            eval,
+            split,
+            out,
+            json,
+            device,
+            cfg_options,
+        } => commands::test::run(&commands::test::TestOptions {
+            config: &config,
+            checkpoint: &checkpoint,
+            eval: &eval,
+            split: split.as_deref(),
+            out,
+            json,
+            device: device.as_deref(),
+            cfg_options: &cfg_options,
         })
         .map(|_| 0),
         Command::Plugin {

@@ -76,6 +76,7 @@ pub fn draw(path: &Path, panels: &[Panel]) -> Result<()> {
             x1 = x0 + 1.0;
         }
         let pad = ((y1 - y0).abs() * 0.05).max(y1.abs() * 1e-3).max(1e-12);
+        let span = (y1 - y0).abs().max(y1.abs() * 1e-3).max(1e-12);
         let mut chart = ChartBuilder::on(area)
             .caption(&panel.title, ("sans-serif", 20))
             .margin(12)
@@ -87,7 +88,7 @@ pub fn draw(path: &Path, panels: &[Panel]) -> Result<()> {
             .configure_mesh()
             .x_desc(panel.x_label.as_str())
             .x_label_formatter(&|v| format!("{v:.0}"))
-            .y_label_formatter(&|v| format!("{v:.3e}"))
+            .y_label_formatter(&|v| axis_label(*v, span))
             .label_style(("sans-serif", 13))
             .draw()
             .map_err(|e| anyhow!("{e}"))?;
@@ -103,6 +104,17 @@ pub fn draw(path: &Path, panels: &[Panel]) -> Result<()> {
                 .legend(move |(x, y)| {
                     PathElement::new(vec![(x, y), (x + 18, y)], color.stroke_width(2))
                 });
+            // Sparse curves (one point per evaluation) get markers, or a single point would
+            // not show at all.
+            if s.points.len() < 60 {
+                chart
+                    .draw_series(
+                        s.points
+                            .iter()
+                            .map(|&(x, y)| Circle::new((x, y), 3, color.filled())),
+                    )
+                    .map_err(|e| anyhow!("{e}"))?;
+            }
         }
         chart
             .configure_series_labels()
@@ -115,6 +127,17 @@ pub fn draw(path: &Path, panels: &[Panel]) -> Result<()> {
     root.present()
         .with_context(|| format!("cannot write {}", path.display()))?;
     Ok(())
+}
+
+/// A y-axis label: plain decimals, as many as the axis's span needs, unless the values are
+/// very large or very small.
+fn axis_label(v: f64, span: f64) -> String {
+    let magnitude = v.abs().max(span);
+    if !(1e-3..1e5).contains(&magnitude) {
+        return format!("{v:.2e}");
+    }
+    let decimals = (2.0 - span.log10().floor()).clamp(0.0, 6.0) as usize;
+    format!("{v:.decimals$}")
 }
 
 /// The lr and momentum curves of every group, like mmpretrain's `vis_scheduler`.

@@ -1,5 +1,6 @@
 //! From config and flags to a ready-to-run training session.
 
+use std::io::IsTerminal;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
@@ -198,6 +199,14 @@ pub fn prepare(opts: &TrainOptions) -> Result<Session> {
             .insert("plugins".into(), json!(registries.plugins.infos()));
     }
     let mut runner = Runner::new(ctx, hooks, plan.workflow.clone(), plan.max);
+    if opts.console && std::io::stdout().is_terminal() {
+        let progress = crate::progress::ProgressHook::new(indicatif::ProgressDrawTarget::stdout());
+        runner.ctx.log.set_console_printer(Some(progress.printer()));
+        // After the loggers, so that the loss it shows is the one they just printed.
+        runner
+            .hooks
+            .register(Box::new(progress), weft_core::Priority::LOWEST);
+    }
 
     let resume = match (&opts.resume_from, &schema.resume_from) {
         (Some(p), _) => Some(p.clone()),
@@ -259,7 +268,14 @@ fn remove_stale_temporaries(dir: &Path) {
     }
 }
 
-fn loader(cfg: &Config, data: &DataConfig, split: &str, seed: u64, pin: bool) -> Result<Loader> {
+/// The loader of `data.<split>` with its `*_dataloader` overrides.
+pub fn loader(
+    cfg: &Config,
+    data: &DataConfig,
+    split: &str,
+    seed: u64,
+    pin: bool,
+) -> Result<Loader> {
     let node = match split {
         "train" => data.train.as_ref(),
         "val" => data.val.as_ref(),

@@ -349,7 +349,21 @@ fn optimizer_hook(cfg: &Config, oc: &OptimizerHookConfig) -> Result<Box<dyn Hook
     }
 }
 
-fn eval_hook(cfg: &Config, ec: &EvalConfig) -> Result<EvalHook, ConfigError> {
+/// The metrics `evaluation` asks for (`metrics`, with `topk` or `metric_options`), checked.
+pub fn evaluation_metrics(cfg: &Config, ec: &EvalConfig) -> Result<Vec<Metric>, ConfigError> {
+    metrics_named(
+        cfg,
+        ec,
+        ec.metrics.iter().map(|m| (m.value.as_str(), &m.origin)),
+    )
+}
+
+/// The metrics of these names with `evaluation`'s `topk` (what `weft test --eval` asks for).
+pub fn metrics_named<'a>(
+    cfg: &Config,
+    ec: &EvalConfig,
+    names: impl Iterator<Item = (&'a str, &'a Origin)>,
+) -> Result<Vec<Metric>, ConfigError> {
     let mut topk: Option<Vec<u32>> = ec.topk.as_ref().map(|t| t.value.clone());
     if let Some(opts) = &ec.metric_options
         && let Some(t) = opts.0.get_path("top_k_accuracy.topk")
@@ -370,16 +384,21 @@ fn eval_hook(cfg: &Config, ec: &EvalConfig) -> Result<EvalHook, ConfigError> {
         ));
     }
     let mut metrics = Vec::new();
-    for m in &ec.metrics {
-        metrics.push(match m.value.as_str() {
+    for (name, origin) in names {
+        metrics.push(match name {
             "top_k_accuracy" => Metric::TopK(topk.clone()),
             "mean_class_accuracy" => Metric::MeanClass,
             other => {
                 return Err(unknown_name_error("metric", other, METRIC_NAMES)
-                    .with_location(cfg.sources().locate(&m.origin)));
+                    .with_location(cfg.sources().locate(origin)));
             }
         });
     }
+    Ok(metrics)
+}
+
+fn eval_hook(cfg: &Config, ec: &EvalConfig) -> Result<EvalHook, ConfigError> {
+    let metrics = evaluation_metrics(cfg, ec)?;
     if ec.interval.value == 0 {
         return Err(cfg.error_at(
             ErrorKind::InvalidValue,

@@ -42,6 +42,15 @@ impl Scalar {
         }))
     }
 
+    /// The host value if it is known without waiting for the device (a value already
+    /// fetched, by a logger for instance).
+    pub fn cached(&self) -> Option<f64> {
+        match self {
+            Scalar::Host(v) => Some(*v),
+            Scalar::Device(d) => d.cached.get().copied(),
+        }
+    }
+
     /// The host value (fetching it if needed).
     pub fn get(&self) -> f64 {
         match self {

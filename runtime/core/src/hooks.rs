@@ -15,8 +15,8 @@ mod text_logger;
 pub use checkpoint::CheckpointHook;
 pub use early_stopping::{EarlyStoppingConfig, EarlyStoppingHook};
 pub use eval::{
-    EvalHook, EvalSettings, Evaluation, Evaluator, METRIC_NAMES, Metric, Rule, infer_rule,
-    metric_evaluator,
+    EvalHook, EvalSettings, Evaluation, Evaluator, METRIC_NAMES, Metric, Rule, evaluation_messages,
+    infer_rule, metric_evaluator, score,
 };
 pub use iter_timer::IterTimerHook;
 pub use logger::{LoggerBase, LoggerCommon, TagValue};

@@ -47,7 +47,7 @@ pub use hook::{Hook, call_stage};
 pub use hook_set::{HookEntry, HookSet};
 pub use log_buffer::{LogBuffer, LogValue};
 pub use priority::Priority;
-pub use run_log::{Level, RunLog};
+pub use run_log::{ConsolePrinter, Level, RunLog};
 pub use runner::{ResumePoint, RunOutcome, Runner, TraceEntry};
 pub use stage::{Stage, StageSet};
 

@@ -33,10 +33,14 @@ pub struct RunLog {
     inner: Arc<Mutex<Sinks>>,
 }
 
+/// Prints console lines somewhere else than stdout (above a progress bar).
+pub type ConsolePrinter = Box<dyn Fn(&str) + Send>;
+
 #[derive(Default)]
 struct Sinks {
     file: Option<BufWriter<File>>,
     console: bool,
+    printer: Option<ConsolePrinter>,
     captured: Option<Vec<String>>,
     file_failed: bool,
 }
@@ -54,6 +58,17 @@ impl RunLog {
         let log = RunLog::default();
         log.inner.lock().expect("log lock").captured = Some(Vec::new());
         log
+    }
+
+    /// Whether console lines are printed.
+    pub fn is_console(&self) -> bool {
+        self.inner.lock().expect("log lock").console
+    }
+
+    /// Routes console lines through `printer` (a progress bar's `println`, so that lines
+    /// appear above the bar); `None` prints to stdout again.
+    pub fn set_console_printer(&self, printer: Option<ConsolePrinter>) {
+        self.inner.lock().expect("log lock").printer = printer;
     }
 
     /// Also write to `path` (created or appended).
@@ -87,7 +102,10 @@ impl RunLog {
         let line = format!("{stamp} - weft - {} - {message}", level.as_str());
         let mut sinks = self.inner.lock().expect("log lock");
         if sinks.console {
-            println!("{line}");
+            match &sinks.printer {
+                Some(print) => print(&line),
+                None => println!("{line}"),
+            }
         }
         if let Some(file) = &mut sinks.file {
             // A full disk must not stop training: warn once on the console and go on.

@@ -6,7 +6,7 @@ use std::path::PathBuf;
 use serde_json::Value;
 
 use crate::context::{RunContext, SaveRequest, Yield};
-use crate::engine::Split;
+use crate::engine::{Predictions, Split};
 use crate::error::{HookError, HookResult};
 use crate::log_buffer::LogValue;
 use crate::metrics;
@@ -81,39 +81,69 @@ pub struct Evaluation {
 /// own, as MMCV's `test_fn` and dataset allow.
 pub type Evaluator = Box<dyn FnMut(&mut RunContext) -> Result<Evaluation, HookError> + Send>;
 
+/// MMAction2's `dataset.evaluate`: each metric's values over a split's predictions, in the
+/// order asked (`top{k}_acc` for each k, then `mean_class_accuracy`).
+pub fn score(predictions: &Predictions, metrics: &[Metric]) -> Vec<(String, f64)> {
+    let mut results = Vec::new();
+    for metric in metrics {
+        match metric {
+            Metric::TopK(ks) => {
+                for k in ks {
+                    let acc = metrics::top_k_accuracy(
+                        &predictions.scores,
+                        predictions.num_classes,
+                        &predictions.labels,
+                        *k as usize,
+                    );
+                    results.push((format!("top{k}_acc"), acc));
+                }
+            }
+            Metric::MeanClass => {
+                let acc = metrics::mean_class_accuracy(
+                    &predictions.scores,
+                    predictions.num_classes,
+                    &predictions.labels,
+                );
+                results.push(("mean_class_accuracy".into(), acc));
+            }
+        }
+    }
+    results
+}
+
+/// The lines MMAction2 logs while it evaluates (`Evaluating top_k_accuracy ...` and a
+/// `\ntop1_acc\t0.8986` block per metric).
+pub fn evaluation_messages(metrics: &[Metric], results: &[(String, f64)]) -> Vec<String> {
+    let mut out = Vec::new();
+    let mut rest = results.iter();
+    for metric in metrics {
+        match metric {
+            Metric::TopK(ks) => {
+                out.push("Evaluating top_k_accuracy ...".into());
+                let mut msg = String::new();
+                for (name, acc) in rest.by_ref().take(ks.len()) {
+                    msg += &format!("\n{name}\t{acc:.4}");
+                }
+                out.push(msg);
+            }
+            Metric::MeanClass => {
+                out.push("Evaluating mean_class_accuracy ...".into());
+                if let Some((_, acc)) = rest.next() {
+                    out.push(format!("\nmean_acc\t{acc:.4}"));
+                }
+            }
+        }
+    }
+    out
+}
+
 /// Scores the engine's predictions on `split` with `metrics`, logging as MMAction2 does.
 pub fn metric_evaluator(metrics: Vec<Metric>, split: Split) -> Evaluator {
     Box::new(move |ctx: &mut RunContext| {
         let predictions = ctx.engine.predict(split)?;
-        let mut results: Vec<(String, f64)> = Vec::new();
-        for metric in &metrics {
-            match metric {
-                Metric::TopK(ks) => {
-                    ctx.log.info("Evaluating top_k_accuracy ...");
-                    let mut msg = String::new();
-                    for k in ks {
-                        let acc = metrics::top_k_accuracy(
-                            &predictions.scores,
-                            predictions.num_classes,
-                            &predictions.labels,
-                            *k as usize,
-                        );
-                        msg += &format!("\ntop{k}_acc\t{acc:.4}");
-                        results.push((format!("top{k}_acc"), acc));
-                    }
-                    ctx.log.info(&msg);
-                }
-                Metric::MeanClass => {
-                    ctx.log.info("Evaluating mean_class_accuracy ...");
-                    let acc = metrics::mean_class_accuracy(
-                        &predictions.scores,
-                        predictions.num_classes,
-                        &predictions.labels,
-                    );
-                    ctx.log.info(&format!("\nmean_acc\t{acc:.4}"));
-                    results.push(("mean_class_accuracy".into(), acc));
-                }
-            }
+        let results = score(&predictions, &metrics);
+        for line in evaluation_messages(&metrics, &results) {
+            ctx.log.info(&line);
         }
         Ok(Evaluation {
             results,
