@@ -8,6 +8,7 @@ use std::process::Command;
 fn main() {
     println!("cargo:rerun-if-changed=csrc/fused.cpp");
     println!("cargo:rerun-if-changed=csrc/program.cpp");
+    println!("cargo:rerun-if-changed=csrc/memory.cpp");
     // torch-sys (links = "tch") exports the directory it linked against.
     let Ok(lib) = std::env::var("DEP_TCH_LIBTORCH_LIB") else {
         panic!("torch-sys did not report libtorch's directory (DEP_TCH_LIBTORCH_LIB)");
@@ -35,6 +36,7 @@ fn main() {
         .flag("-fopenmp")
         .file("csrc/fused.cpp")
         .file("csrc/program.cpp")
+        .file("csrc/memory.cpp")
         .compile("weft_fused");
 }
 

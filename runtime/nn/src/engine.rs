@@ -545,6 +545,10 @@ impl Engine for TorchEngine {
         device_name(self.device)
     }
 
+    fn max_memory_mb(&self) -> Option<u64> {
+        crate::memory::peak_bytes(self.device).map(|b| b >> 20)
+    }
+
     fn grad_view(&self) -> Option<Box<dyn GradView>> {
         let entries = self
             .model

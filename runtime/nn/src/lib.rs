@@ -14,6 +14,7 @@ mod device;
 mod engine;
 pub mod init;
 pub mod layers;
+mod memory;
 pub mod models;
 pub mod optim;
 pub mod store;
