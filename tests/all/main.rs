@@ -27,6 +27,10 @@ mod progress;
 
 // WebAssembly plugins: the examples, the sandbox and its failure policy.
 mod plugin_faults;
+// The same plugins in Rust, Python, JavaScript, C, Go and Zig give the same trace.
+mod conformance;
+// `weft plugin new` in every language; build errors of guest sources.
+mod guest_sdks;
 mod plugins;
 mod programs;
 

@@ -77,27 +77,33 @@ fn model(desc: &Value, name: &str) -> Value {
 
 #[test]
 fn every_recorded_param_group_layout_is_reproduced() {
-    replay(false);
+    replay(None);
 }
 
 /// The TSM cases again, with MMAction2's constructor as a WebAssembly component
 /// (guest-examples/rust/tsm_constructor) instead of the built-in one.
 #[test]
 fn the_tsm_constructor_component_reproduces_the_tsm_cases() {
-    let n = replay(true);
+    let n = replay(Some(("rust", "TSMPluginConstructor")));
     assert!(n >= 1, "no TSM case replayed");
 }
 
-/// Replays every case (or, with `plugin`, the TSM cases through the plugin); returns the
-/// number of cases replayed.
-fn replay(plugin: bool) -> usize {
+/// The same with the constructor written in Python (guest-examples/python/tsm_constructor).
+#[test]
+fn the_python_tsm_constructor_reproduces_the_tsm_cases() {
+    let n = replay(Some(("python", "TSMPyConstructor")));
+    assert!(n >= 1, "no TSM case replayed");
+}
+
+/// Replays every case (or, with a plugin's language and type, the TSM cases through that
+/// plugin); returns the number of cases replayed.
+fn replay(plugin: Option<(&str, &str)>) -> usize {
     let oracle: Value =
         serde_json::from_str(&std::fs::read_to_string(fixture("oracles/paramwise.json")).unwrap())
             .unwrap();
-    let dir = temp_dir(if plugin {
-        "paramwise-plugin"
-    } else {
-        "paramwise"
+    let dir = temp_dir(&match plugin {
+        Some((language, _)) => format!("paramwise-{language}"),
+        None => "paramwise".into(),
     });
     let mut replayed = 0;
     for case in oracle["cases"].as_array().unwrap() {
@@ -109,12 +115,12 @@ fn replay(plugin: bool) -> usize {
             "data": { "samples_per_gpu": 1 },
             "total_epochs": 1,
         });
-        if plugin {
+        if let Some((language, type_name)) = plugin {
             if optimizer["constructor"] != "TSMOptimizerConstructor" {
                 continue;
             }
-            optimizer["constructor"] = json!("TSMPluginConstructor");
-            let wasm = crate::guests::guest("tsm_constructor");
+            optimizer["constructor"] = json!(type_name);
+            let wasm = crate::guests::example(language, "tsm_constructor");
             top["custom_imports"] = json!({ "imports": [wasm.to_str().unwrap()] });
         }
         top["optimizer"] = optimizer;

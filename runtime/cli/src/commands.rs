@@ -3,6 +3,7 @@
 pub mod param_groups;
 pub mod plot;
 pub mod plugin;
+pub mod plugin_new;
 pub mod print_config;
 pub mod schedule;
 pub mod test;

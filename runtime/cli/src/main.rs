@@ -129,6 +129,37 @@ enum Command {
 
 #[derive(Subcommand)]
 enum PluginCommand {
+    /// Start a hook plugin project in a guest language: `NAME/` with the plugin, its SDK and
+    /// a `build.sh` that builds `NAME.wasm`.
+    New {
+        /// rust, python, js, c, go or zig.
+        #[arg(long, value_parser = weft::commands::plugin_new::LANGUAGE_NAMES)]
+        lang: String,
+        /// The plugin's name, lower_snake_case (its type name is the CamelCase form).
+        name: String,
+        /// Where to create `NAME/` (default: the working directory).
+        #[arg(long)]
+        dir: Option<PathBuf>,
+    },
+    /// Make a component from a core WebAssembly module (C, Zig and Go compilers emit those):
+    /// embed the world's types if asked, adapt WASI preview 1 to preview 2.
+    Componentize {
+        /// The core module (.wasm).
+        module: PathBuf,
+        /// `hook`, `optimizer-constructor` or `custom-optimizer`; needed unless the module
+        /// already carries the type information (wit-bindgen's C bindings do).
+        #[arg(long)]
+        world: Option<String>,
+        /// The component to write.
+        #[arg(short, long)]
+        output: PathBuf,
+    },
+    /// Write the weft:plugin WIT package this weft implements into a directory (for
+    /// bindings generators).
+    Wit {
+        /// The directory.
+        dir: PathBuf,
+    },
     /// Show a plugin's world, WIT version, type name, imports, sha256 and size, after
     /// checking it loads as a run would load it.
     Inspect {
@@ -229,6 +260,29 @@ fn main() -> ExitCode {
         Command::Plugin {
             command: PluginCommand::Inspect { file, sha256, json },
         } => commands::plugin::inspect(&file, sha256.as_deref(), json).map(|_| 0),
+        Command::Plugin {
+            command: PluginCommand::New { lang, name, dir },
+        } => commands::plugin_new::new(&lang, &name, dir.as_deref()).map(|root| {
+            println!(
+                "created {} ({lang}); build it with `{}/build.sh`",
+                root.display(),
+                root.display()
+            );
+            0
+        }),
+        Command::Plugin {
+            command:
+                PluginCommand::Componentize {
+                    module,
+                    world,
+                    output,
+                },
+        } => commands::plugin::componentize(&module, world.as_deref(), &output).map(|_| 0),
+        Command::Plugin {
+            command: PluginCommand::Wit { dir },
+        } => weft_host::componentize::write_wit(&dir)
+            .map_err(|e| anyhow::anyhow!("cannot write {}: {e}", dir.display()))
+            .map(|_| 0),
         Command::ParamGroups {
             config,
             json,

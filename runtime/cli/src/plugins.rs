@@ -1,6 +1,8 @@
 //! The type registries of a run: built-in hooks, optimizers and constructors plus what the
 //! config's `custom_imports` plugins provide.
 
+use std::path::Path;
+
 use weft_config::{Config, ConfigError};
 use weft_core::RunLog;
 use weft_core::build::HookRegistry;
@@ -19,9 +21,18 @@ pub struct Registries {
 
 /// Loads the config's plugins and registers their types next to the built-ins.
 pub fn load(config: &Config, log: &RunLog) -> Result<Registries, ConfigError> {
+    load_for_run(config, log, None)
+}
+
+/// [`load`] for a training run, whose plugin traces (`trace`) go into `work_dir`.
+pub fn load_for_run(
+    config: &Config,
+    log: &RunLog,
+    work_dir: Option<&Path>,
+) -> Result<Registries, ConfigError> {
     let mut hooks = HookRegistry::with_builtins();
     let optimizers: Vec<&str> = weft_nn::optim::KINDS.iter().map(|k| k.name).collect();
-    let plugins = weft_host::load_imports(config, &hooks, &optimizers, log)?;
+    let plugins = weft_host::load_imports(config, &hooks, &optimizers, log, work_dir)?;
     let mut extensions = Extensions::default();
     plugins.register(&mut hooks, &mut extensions);
     Ok(Registries {

@@ -102,7 +102,7 @@ pub fn prepare(opts: &TrainOptions) -> Result<Session> {
     log.open_file(&work_dir.join(format!("{timestamp}.log")))
         .with_context(|| format!("cannot write the log in {}", work_dir.display()))?;
     let runner_kind = plan.runner;
-    let registries = crate::plugins::load(&config, &log)?;
+    let registries = crate::plugins::load_for_run(&config, &log, Some(&work_dir))?;
     let hooks = weft_core::build::hooks(&config, &schema, &plan, &registries.hooks, &log)?;
 
     let needs_val = plan.workflow.iter().any(|s| s.0 == Phase::Val)

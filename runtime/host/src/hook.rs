@@ -55,11 +55,23 @@ impl WasmHook {
             .weft_plugin_hooks()
             .call_init(&mut store, &config.to_string());
         let stderr = store.data().flush_output();
-        let points = match result {
+        let mut points = match result {
             Ok(Ok(points)) => points,
             Ok(Err(m)) => return Err(plugin.failure("init", &m, &stderr)),
             Err(e) => return Err(plugin.fault("init", &e, &stderr)),
         };
+        if let Some(t) = &store.data().trace {
+            // In the WIT enum's order: languages list their points in different orders.
+            points.sort_by_key(|p| *p as u8);
+            points.dedup();
+            let names: Vec<&str> = points.iter().map(|p| point_name(*p)).collect();
+            t.line(&format!(
+                "{} init {} -> [{}]",
+                plugin.info.type_name,
+                config,
+                names.join(", ")
+            ));
+        }
         let mut dispatch = [None; Stage::ALL.len()];
         let mut stages = StageSet::EMPTY;
         for stage in Stage::ALL {
@@ -115,6 +127,12 @@ impl WasmHook {
         } else {
             format!("{} (for {})", point_name(point), stage.name())
         };
+        if let Some(t) = &live.store.data().trace {
+            t.line(&format!(
+                "{} {during} epoch={} iter={} inner_iter={}",
+                self.plugin.info.type_name, ctx.epoch, ctx.iter, ctx.inner_iter
+            ));
+        }
         self.plugin.arm(&mut live.store).map_err(HookError::new)?;
         // The context is lent to the store for the call and taken back right after it, on
         // every path (`CallState::new` states the contract).
@@ -128,6 +146,7 @@ impl WasmHook {
         );
         let call = live.store.data_mut().call.take();
         let stderr = live.store.data().flush_output();
+        let trace = live.store.data().trace.clone();
         let failure = match (result, call) {
             (Err(e), _) => Some(self.plugin.fault(&during, &e, &stderr)),
             (Ok(Err(m)), _) => Some(self.plugin.failure(&during, &m, &stderr)),
@@ -146,6 +165,9 @@ impl WasmHook {
                 }
             },
         };
+        if let (Some(t), Some(m)) = (&trace, &failure) {
+            t.line(&format!("  failed {m:?}"));
+        }
         match failure {
             None => Ok(()),
             Some(message) => self.fail(
@@ -219,6 +241,17 @@ impl WasmHook {
         self.plugin.arm(&mut live.store).map_err(HookError::new)?;
         let result = f(live.bindings.weft_plugin_hooks(), &mut live.store);
         let stderr = live.store.data().flush_output();
+        if let Some(t) = &live.store.data().trace {
+            let outcome = match &result {
+                Ok(Ok(_)) => "ok".to_string(),
+                Ok(Err(m)) => format!("failed {m:?}"),
+                Err(e) => format!("failed {:?}", crate::component::root_message(e)),
+            };
+            t.line(&format!(
+                "{} {during} {outcome}",
+                self.plugin.info.type_name
+            ));
+        }
         let message = match result {
             Ok(Ok(v)) => return Ok(Some(v)),
             Ok(Err(m)) => self.plugin.failure(during, &m, &stderr),

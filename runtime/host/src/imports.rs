@@ -4,7 +4,8 @@
 //! custom_imports = { imports = [
 //!     "guest-examples/rust/my_hook/my_hook.wasm",
 //!     { path = "plugins/guard.wasm", sha256 = "…", on_error = "disable",
-//!       limits = { memory_mb = 64, call_timeout_ms = 100 }, allow_dirs = ["work_dirs/guard"] },
+//!       limits = { memory_mb = 64, call_timeout_ms = 100 }, allow_dirs = ["work_dirs/guard"],
+//!       trace = "guard.trace" },
 //! ], allow_failed_imports = false }
 //! ```
 
@@ -26,6 +27,7 @@ use crate::limits::{Limits, OnError};
 use crate::optimizer::WasmOptimizer;
 use crate::plugin::{Plugin, PluginInfo};
 use crate::sandbox::Capabilities;
+use crate::trace::Trace;
 
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -46,6 +48,8 @@ struct ImportTable {
     limits: Limits,
     #[serde(default)]
     allow_dirs: Vec<String>,
+    /// A file in the work dir to write the plugin's trace to (see `trace.rs`).
+    trace: Option<String>,
 }
 
 /// The plugins a config imports, loaded and linked.
@@ -108,6 +112,7 @@ pub fn load_imports(
     registry: &HookRegistry,
     builtin_optimizers: &[&str],
     log: &RunLog,
+    work_dir: Option<&Path>,
 ) -> Result<LoadedPlugins, ConfigError> {
     let Some(node) = cfg.get("custom_imports").filter(|n| !n.is_null()) else {
         return Ok(LoadedPlugins::default());
@@ -119,7 +124,7 @@ pub fn load_imports(
     let mut owners: BTreeMap<String, String> = BTreeMap::new();
     for entry in &spec.imports {
         let entry = &entry.0;
-        let result = load_one(cfg, entry, rt, log).and_then(|plugin| {
+        let result = load_one(cfg, entry, rt, log, work_dir).and_then(|plugin| {
             let name = &plugin.info.type_name;
             if registry.contains(name) || builtin_optimizers.contains(&name.as_str()) || is_builtin_constructor(name) {
                 return Err(cfg.error_at(
@@ -163,6 +168,7 @@ fn load_one(
     entry: &Node,
     rt: &crate::Runtime,
     log: &RunLog,
+    work_dir: Option<&Path>,
 ) -> Result<Plugin, ConfigError> {
     let table = match entry.as_str() {
         Some(path) => ImportTable {
@@ -171,6 +177,7 @@ fn load_one(
             on_error: OnError::default(),
             limits: Limits::default(),
             allow_dirs: Vec::new(),
+            trace: None,
         },
         None => cfg.read(entry)?,
     };
@@ -187,8 +194,13 @@ fn load_one(
     let caps = Capabilities {
         dirs: table.allow_dirs.iter().map(PathBuf::from).collect(),
     };
-    let plugin =
+    let mut plugin =
         Plugin::link(rt, file, table.limits, table.on_error, caps, log.clone()).map_err(at)?;
+    // Traces are run output: written only by a training run, into its work dir.
+    if let (Some(trace), Some(dir)) = (&table.trace, work_dir) {
+        let file = Trace::create(&dir.join(trace)).map_err(at)?;
+        plugin.trace = Some(Arc::new(file));
+    }
     let info = &plugin.info;
     log.info(&format!(
         "plugin {}: {} (world {}, weft:plugin@{}, sha256 {}, {} KiB, ready in {} ms{})",

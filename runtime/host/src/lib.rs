@@ -17,6 +17,7 @@
 mod bindings;
 mod cache;
 pub mod component;
+pub mod componentize;
 pub mod constructor;
 mod engine;
 pub mod hook;
@@ -30,6 +31,7 @@ mod run_state;
 mod sandbox;
 mod state;
 mod tensors;
+mod trace;
 
 pub use component::World;
 pub use engine::{Runtime, runtime};

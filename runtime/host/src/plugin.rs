@@ -13,6 +13,7 @@ use crate::engine::Runtime;
 use crate::limits::{Limits, OnError};
 use crate::sandbox::{self, Capabilities};
 use crate::state::HostState;
+use crate::trace::Trace;
 
 /// What a plugin is, for logs, checkpoints and `weft plugin inspect`.
 #[derive(Debug, Clone, PartialEq, serde::Serialize)]
@@ -53,6 +54,8 @@ pub struct Plugin {
     pub on_error: OnError,
     /// What it may touch.
     pub caps: Capabilities,
+    /// Its trace file (`trace`), if any.
+    pub(crate) trace: Option<Arc<Trace>>,
     pub(crate) log: RunLog,
     pub(crate) linked: Linked,
     engine: wasmtime::Engine,
@@ -131,6 +134,7 @@ impl Plugin {
             limits,
             on_error,
             caps,
+            trace: None,
             log,
             linked,
             engine: rt.engine.clone(),
@@ -152,6 +156,7 @@ impl Plugin {
             self.log.clone(),
             &self.limits,
             &self.caps,
+            self.trace.clone(),
         )
         .map_err(|e| self.fault("creating its sandbox", &e, ""))
     }

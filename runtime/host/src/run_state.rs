@@ -72,8 +72,18 @@ impl HostState {
         &mut self,
         check: impl FnOnce(&CallState) -> Result<Request, String>,
     ) -> wasmtime::Result<()> {
-        let call = self.call()?;
-        match check(call) {
+        let call = self
+            .call
+            .as_mut()
+            .ok_or_else(|| wasmtime::format_err!("the run state was used outside a hook call"))?;
+        let checked = check(call);
+        if let Some(t) = &self.trace {
+            match &checked {
+                Ok(r) => t.line(&format!("  {}", r.traced())),
+                Err(m) => t.line(&format!("  rejected {m:?}")),
+            }
+        }
+        match checked {
             Ok(r) => call.requests.push(r),
             Err(m) => call.reject(m),
         }

@@ -14,6 +14,7 @@ use crate::engine::TICK;
 use crate::limits::Limits;
 use crate::output::Capture;
 use crate::state::HostState;
+use crate::trace::Trace;
 
 /// Fuel given to stores without a budget: enough for any call (the deadline still applies).
 const UNLIMITED_FUEL: u64 = u64::MAX / 2;
@@ -32,6 +33,7 @@ pub fn store(
     log: RunLog,
     limits: &Limits,
     caps: &Capabilities,
+    trace: Option<Arc<Trace>>,
 ) -> Result<Store<HostState>> {
     let stdout = Capture::default();
     let stderr = Capture::default();
@@ -69,6 +71,7 @@ pub fn store(
         handles: 0,
         log_budget: crate::state::LOG_BUDGET,
         log_cut: false,
+        trace,
     };
     let mut store = Store::new(engine, state);
     store.limiter(|s| &mut s.limits);

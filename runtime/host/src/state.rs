@@ -10,6 +10,7 @@ use weft_core::plugin::{GradView, StepView};
 use weft_core::{RunContext, RunLog, Stage};
 
 use crate::output::Capture;
+use crate::trace::Trace;
 
 /// Log bytes a plugin may write through `log` in one call; the rest is dropped, so that a
 /// plugin logging in a loop fills neither the disk nor the console.
@@ -37,6 +38,22 @@ pub enum Request {
     ScaleGrads(f64),
     /// `skip-step`.
     SkipStep,
+}
+
+impl Request {
+    /// The request as a trace line shows it (WIT names; shortest round-trip numbers).
+    pub fn traced(&self) -> String {
+        match self {
+            Request::LogScalar(name, v) => format!("log-scalar {name:?} {v:?}"),
+            Request::SetLr(g, v) => format!("set-lr {g} {v:?}"),
+            Request::SetMomentum(g, v) => format!("set-momentum {g} {v:?}"),
+            Request::Stop(reason) => format!("request-stop {reason:?}"),
+            Request::Checkpoint => "request-checkpoint".into(),
+            Request::Eval => "request-eval".into(),
+            Request::ScaleGrads(f) => format!("scale-grads {f:?}"),
+            Request::SkipStep => "skip-step".into(),
+        }
+    }
 }
 
 /// The hook call in progress: the runner's context, read in place, and the requests queued
@@ -130,6 +147,16 @@ pub struct HostState {
     pub log_budget: usize,
     /// Whether this call already said that its log was cut.
     pub log_cut: bool,
+    /// The plugin's trace, if its entry asked for one.
+    pub trace: Option<Arc<Trace>>,
+}
+
+fn level_name(level: weft_core::Level) -> &'static str {
+    match level {
+        weft_core::Level::Info => "info",
+        weft_core::Level::Warning => "warning",
+        weft_core::Level::Error => "error",
+    }
 }
 
 impl WasiView for HostState {
@@ -150,6 +177,10 @@ impl HostState {
 
     /// A `log` import: a line in the run log under the plugin's name, within the budget.
     pub fn log_line(&mut self, level: weft_core::Level, debug: bool, message: &str) {
+        if let Some(t) = &self.trace {
+            let name = if debug { "debug" } else { level_name(level) };
+            t.line(&format!("  log {name} {message:?}"));
+        }
         if message.len() > self.log_budget {
             if !self.log_cut {
                 self.log_cut = true;

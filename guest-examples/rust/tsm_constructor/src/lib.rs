@@ -9,6 +9,7 @@ use weft_guest::constructor::{
 };
 
 #[derive(Deserialize, Default)]
+#[serde(deny_unknown_fields)]
 struct Paramwise {
     #[serde(default)]
     fc_lr5: bool,

@@ -1,0 +1,148 @@
+// weft plugins in JavaScript: the `Hook` base class, logging and requests, and `exportHook`,
+// which builds the `hooks` export componentize-js needs.
+//
+// componentize-js builds one module, so a plugin's build concatenates this file and the
+// plugin's (see build.sh next to this file). The plugin then writes:
+//
+//   class MyHook extends Hook {
+//     static typeName = "MyHook";
+//     constructor(config) { super(config); this.a = config.a; }
+//     beforeRun(s) { info(`a = ${this.a}, ${s.maxIters()} iterations planned`); }
+//   }
+//   export const hooks = exportHook(MyHook);
+//
+// Conventions of the bindings: enums are strings ('before-run', 'train'), `u64` values are
+// BigInts (use Number(...) for arithmetic), an `option<f64>` is a number or undefined.
+
+import * as runner from "weft:plugin/runner@0.1.0";
+
+/** Every hook point, as the WIT names them. */
+const ALL_POINTS = [
+  "before-run", "after-run", "before-train-epoch", "after-train-epoch",
+  "before-val-epoch", "after-val-epoch", "before-train-iter", "after-train-iter",
+  "before-val-iter", "after-val-iter", "before-epoch", "after-epoch",
+  "after-backward", "before-iter", "after-iter",
+];
+
+/** "before-train-iter" -> "beforeTrainIter" */
+function methodName(point) {
+  return point.replace(/-([a-z])/g, (_, c) => c.toUpperCase());
+}
+
+/** A line at INFO in the run log, under the plugin's name. */
+function info(message) {
+  runner.log("info", String(message));
+}
+
+/** A line at WARNING. */
+function warn(message) {
+  runner.log("warning", String(message));
+}
+
+const logScalar = runner.logScalar;
+const setLr = runner.setLr;
+const setMomentum = runner.setMomentum;
+const requestStop = runner.requestStop;
+const requestCheckpoint = runner.requestCheckpoint;
+const requestEval = runner.requestEval;
+const scaleGrads = runner.scaleGrads;
+const skipStep = runner.skipStep;
+
+/** A training hook shaped like MMCV's: every method has a default, and the specific points
+ * call the generic ones (beforeTrainEpoch calls beforeEpoch, ...). */
+class Hook {
+  constructor(config) {
+    this.config = config;
+  }
+  /** The points weft should call. The default lists the methods the subclass overrides,
+   * so weft never crosses into the sandbox for a point that does nothing; weft itself
+   * routes the specific points to the generic ones. */
+  points() {
+    return ALL_POINTS.filter((p) => this[methodName(p)] !== Hook.prototype[methodName(p)]);
+  }
+  beforeRun(_s) {}
+  afterRun(_s) {}
+  beforeEpoch(_s) {}
+  afterEpoch(_s) {}
+  beforeIter(_s) {}
+  afterIter(_s) {}
+  beforeTrainEpoch(s) { this.beforeEpoch(s); }
+  afterTrainEpoch(s) { this.afterEpoch(s); }
+  beforeValEpoch(s) { this.beforeEpoch(s); }
+  afterValEpoch(s) { this.afterEpoch(s); }
+  beforeTrainIter(s) { this.beforeIter(s); }
+  afterTrainIter(s) { this.afterIter(s); }
+  beforeValIter(s) { this.beforeIter(s); }
+  afterValIter(s) { this.afterIter(s); }
+  afterBackward(_s) {}
+  /** Text to keep in checkpoints (JSON is usual), or undefined. */
+  saveState() { return undefined; }
+  loadState(_state) {}
+}
+
+// Whatever a plugin throws becomes the call's error text (a thrown non-string would trap the
+// component, and weft could not say what happened).
+function errorText(e) {
+  if (e instanceof Error) {
+    return `${e.name}: ${e.message}\n${e.stack || ""}`;
+  }
+  try {
+    return typeof e === "string" ? e : JSON.stringify(e);
+  } catch (_) {
+    return String(e);
+  }
+}
+
+/** The `hooks` export driving one instance of `Cls`. */
+function exportHook(Cls) {
+  let hook = null;
+  const call = (name, s) => {
+    if (hook === null) throw "the hook was called before init";
+    try {
+      hook[name](s);
+    } catch (e) {
+      throw errorText(e);
+    }
+  };
+  return {
+    typeName() { return Cls.typeName || Cls.name; },
+    init(configJson) {
+      try {
+        hook = new Cls(JSON.parse(configJson));
+        return hook.points();
+      } catch (e) {
+        throw errorText(e);
+      }
+    },
+    saveState() {
+      try {
+        const s = hook.saveState();
+        return s === undefined || s === null ? undefined : String(s);
+      } catch (e) {
+        throw errorText(e);
+      }
+    },
+    loadState(text) {
+      try {
+        hook.loadState(text);
+      } catch (e) {
+        throw errorText(e);
+      }
+    },
+    beforeRun(s) { call("beforeRun", s); },
+    afterRun(s) { call("afterRun", s); },
+    beforeTrainEpoch(s) { call("beforeTrainEpoch", s); },
+    afterTrainEpoch(s) { call("afterTrainEpoch", s); },
+    beforeValEpoch(s) { call("beforeValEpoch", s); },
+    afterValEpoch(s) { call("afterValEpoch", s); },
+    beforeTrainIter(s) { call("beforeTrainIter", s); },
+    afterTrainIter(s) { call("afterTrainIter", s); },
+    beforeValIter(s) { call("beforeValIter", s); },
+    afterValIter(s) { call("afterValIter", s); },
+    beforeEpoch(s) { call("beforeEpoch", s); },
+    afterEpoch(s) { call("afterEpoch", s); },
+    afterBackward(s) { call("afterBackward", s); },
+    beforeIter(s) { call("beforeIter", s); },
+    afterIter(s) { call("afterIter", s); },
+  };
+}

@@ -1,0 +1,90 @@
+//! Benchmark: the reference hook `MyHook` (guest-examples/<language>/my_hook) in each guest
+//! language. Per language, one JSON line: component size, cold load (compiling the
+//! component with Cranelift, nothing cached), cached load (the compiled code read back from
+//! the component cache), and the cost of one hook call (`after_train_iter`, which MyHook
+//! serves with its generic `after_iter`: one run-state read, no request).
+//!
+//! `benches/guest_languages.sh` builds the examples and runs this.
+
+use std::hint::black_box;
+use std::path::Path;
+use std::time::Instant;
+
+use serde_json::json;
+use weft_core::dry::DryEngine;
+use weft_core::{Hook, Momentum, ParamGroup, RunContext, RunLog, RunnerKind};
+use weft_host::hook::WasmHook;
+
+const LANGUAGES: [&str; 6] = ["rust", "python", "js", "c", "go", "zig"];
+
+fn median(mut v: Vec<f64>) -> f64 {
+    v.sort_by(f64::total_cmp);
+    v[v.len() / 2]
+}
+
+fn context(log: &RunLog) -> RunContext {
+    let group = ParamGroup {
+        lr: 0.1,
+        momentum: Momentum::Momentum(0.9),
+        weight_decay: 0.0,
+        initial_lr: None,
+        initial_momentum: None,
+        params: vec!["w".into()],
+    };
+    RunContext::new(
+        Box::new(DryEngine::new(10, 0, vec![group])),
+        RunnerKind::EpochBased,
+        std::env::temp_dir(),
+        log.clone(),
+    )
+}
+
+/// Median seconds per call over 9 batches, after a warm-up batch.
+fn per_call(hook: &mut WasmHook, ctx: &mut RunContext, batch: usize) -> f64 {
+    let mut times = Vec::new();
+    for round in 0..10 {
+        let t = Instant::now();
+        for _ in 0..batch {
+            black_box(hook.after_train_iter(ctx)).unwrap();
+        }
+        if round > 0 {
+            times.push(t.elapsed().as_secs_f64() / batch as f64);
+        }
+    }
+    median(times)
+}
+
+fn main() {
+    // The first load of each component must compile it: the script points the component
+    // cache at an empty folder.
+    std::env::var_os("WEFT_COMPONENT_CACHE")
+        .expect("set WEFT_COMPONENT_CACHE to an empty folder (benches/guest_languages.sh does)");
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../guest-examples");
+    let log = RunLog::capturing();
+    for language in LANGUAGES {
+        let path = root.join(format!("{language}/my_hook/my_hook.wasm"));
+        let size = std::fs::metadata(&path)
+            .unwrap_or_else(|e| panic!("{}: {e} (run benches/guest_languages.sh)", path.display()))
+            .len();
+        let t = Instant::now();
+        weft_host::open(&path, None, log.clone()).unwrap();
+        let cold = t.elapsed().as_secs_f64();
+        let mut cached = Vec::new();
+        let mut plugin = None;
+        for _ in 0..5 {
+            let t = Instant::now();
+            plugin = Some(weft_host::open(&path, None, log.clone()).unwrap());
+            cached.push(t.elapsed().as_secs_f64());
+        }
+        let mut hook = WasmHook::new(plugin.unwrap(), &json!({ "a": 3, "b": "bench" })).unwrap();
+        let mut ctx = context(&log);
+        let slow = matches!(language, "python" | "js");
+        let call = per_call(&mut hook, &mut ctx, if slow { 2_000 } else { 20_000 });
+        println!(
+            "{}",
+            json!({ "bench": "guest_language", "language": language, "size_bytes": size,
+                    "cold_load_ms": cold * 1e3, "cached_load_ms": median(cached) * 1e3,
+                    "call_ns": call * 1e9 })
+        );
+    }
+}

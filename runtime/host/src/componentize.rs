@@ -1,0 +1,108 @@
+//! Turning a core WebAssembly module into a weft plugin component (what `wasm-tools component
+//! embed` and `component new --adapt` do), for languages whose compilers emit core modules
+//! (C, Zig, Go): the `weft:plugin` WIT is built into weft, and the WASI preview-1 adapter
+//! comes from the `wasi-preview1-component-adapter-provider` crate, so no other tool is needed.
+
+use std::path::Path;
+
+use wit_component::{ComponentEncoder, StringEncoding, embed_component_metadata};
+use wit_parser::{Resolve, SourceMap};
+
+/// The files of `wit/since_v0.1.0`, built in.
+const WIT: [(&str, &str); 7] = [
+    (
+        "types.wit",
+        include_str!("../../../wit/since_v0.1.0/types.wit"),
+    ),
+    (
+        "runner.wit",
+        include_str!("../../../wit/since_v0.1.0/runner.wit"),
+    ),
+    (
+        "hooks.wit",
+        include_str!("../../../wit/since_v0.1.0/hooks.wit"),
+    ),
+    (
+        "constructors.wit",
+        include_str!("../../../wit/since_v0.1.0/constructors.wit"),
+    ),
+    (
+        "tensors.wit",
+        include_str!("../../../wit/since_v0.1.0/tensors.wit"),
+    ),
+    (
+        "optimizer.wit",
+        include_str!("../../../wit/since_v0.1.0/optimizer.wit"),
+    ),
+    (
+        "worlds.wit",
+        include_str!("../../../wit/since_v0.1.0/worlds.wit"),
+    ),
+];
+
+/// Writes the built-in WIT package into `dir` (for bindings generators).
+pub fn write_wit(dir: &Path) -> std::io::Result<()> {
+    std::fs::create_dir_all(dir)?;
+    for (name, text) in WIT {
+        std::fs::write(dir.join(name), text)?;
+    }
+    Ok(())
+}
+
+fn resolve() -> Result<(Resolve, wit_parser::PackageId), String> {
+    let mut map = SourceMap::new();
+    for (name, text) in WIT {
+        map.push(Path::new(name), text);
+    }
+    let group = map.parse().map_err(|(_, e)| format!("built-in WIT: {e}"))?;
+    let mut resolve = Resolve::default();
+    let pkg = resolve
+        .push_group(group)
+        .map_err(|e| format!("built-in WIT: {e:#}"))?;
+    Ok((resolve, pkg))
+}
+
+/// Whether a core module imports WASI preview 1 (and so needs the adapter).
+fn imports_preview1(module: &[u8]) -> Result<bool, String> {
+    for payload in wasmparser::Parser::new(0).parse_all(module) {
+        if let wasmparser::Payload::ImportSection(reader) = payload.map_err(|e| e.to_string())? {
+            for import in reader.into_imports() {
+                if import.map_err(|e| e.to_string())?.module == "wasi_snapshot_preview1" {
+                    return Ok(true);
+                }
+            }
+        }
+    }
+    Ok(false)
+}
+
+/// A component from a core module: `world` (`hook`, `optimizer-constructor`,
+/// `custom-optimizer`) embeds the world's type information first (modules from C and Zig
+/// bindings already carry it); WASI preview-1 imports are adapted to preview 2.
+pub fn componentize(module: &[u8], world: Option<&str>) -> Result<Vec<u8>, String> {
+    if module.len() < 8 || &module[..4] != b"\0asm" || module[6..8] != [0, 0] {
+        return Err("not a core WebAssembly module".into());
+    }
+    let mut bytes = module.to_vec();
+    if let Some(world) = world {
+        let (resolve, pkg) = resolve()?;
+        let id = resolve
+            .select_world(&[pkg], Some(world))
+            .map_err(|e| format!("no world `{world}` in weft:plugin: {e}"))?;
+        embed_component_metadata(&mut bytes, &resolve, id, StringEncoding::UTF8)
+            .map_err(|e| format!("{e:#}"))?;
+    }
+    let mut encoder = ComponentEncoder::default()
+        .module(&bytes)
+        .map_err(|e| format!("{e:#}"))?
+        .validate(true);
+    if imports_preview1(module)? {
+        encoder = encoder
+            .adapter(
+                wasi_preview1_component_adapter_provider::WASI_SNAPSHOT_PREVIEW1_ADAPTER_NAME,
+                wasi_preview1_component_adapter_provider::WASI_SNAPSHOT_PREVIEW1_REACTOR_ADAPTER,
+            )
+            .map_err(|e| format!("{e:#}"))?;
+    }
+    encoder.encode().map_err(|e| format!("{e:#}"))
+}

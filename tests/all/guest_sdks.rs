@@ -1,0 +1,202 @@
+//! The guest SDKs from a user's side: `weft plugin new` projects in every language build with
+//! their one command and run in training unchanged; bad plugin sources and missing
+//! toolchains get messages that name the file and say what to do.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+use crate::support::temp_dir;
+use crate::training::small_config;
+
+const WEFT: &str = env!("CARGO_BIN_EXE_weft");
+
+fn repo() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../..")
+        .canonicalize()
+        .unwrap()
+}
+
+fn text(out: &Output) -> String {
+    format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    )
+}
+
+/// `weft plugin new --lang LANGUAGE NAME` under `dir`.
+fn scaffold(language: &str, name: &str, dir: &Path) -> PathBuf {
+    let out = Command::new(WEFT)
+        .args(["plugin", "new", "--lang", language, name, "--dir"])
+        .arg(dir)
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", text(&out));
+    dir.join(name)
+}
+
+/// Runs a project's `build.sh` with no arguments, as its README says.
+fn build(project: &Path, env: &[(&str, &str)]) -> Output {
+    let mut cmd = Command::new(project.join("build.sh"));
+    cmd.env("WEFT", WEFT)
+        // Rust projects share the guest examples' compiled dependencies.
+        .env("CARGO_TARGET_DIR", repo().join("target/guests"))
+        .env_remove("RUSTFLAGS")
+        .env_remove("CARGO_ENCODED_RUSTFLAGS");
+    for (k, v) in env {
+        cmd.env(k, v);
+    }
+    cmd.output().unwrap()
+}
+
+#[test]
+fn new_projects_in_every_language_build_with_one_command_and_train() {
+    let dir = temp_dir("plugin-new");
+    for language in ["rust", "python", "js", "c", "go", "zig"] {
+        let project = scaffold(language, "loss_report", &dir.join(language));
+        let out = build(&project, &[]);
+        assert!(out.status.success(), "{language}: {}", text(&out));
+        let wasm = project.join("loss_report.wasm");
+        assert!(wasm.is_file(), "{language}: no loss_report.wasm");
+        let cfg = small_config(
+            &dir.join(format!("{language}-run")),
+            &[],
+            &format!(
+                "total_epochs = 1\ncustom_imports = {{ imports = [{:?}] }}\ncustom_hooks = [{{ type = \"LossReport\", interval = 10 }}]",
+                wasm.to_str().unwrap()
+            ),
+        );
+        let out = Command::new(WEFT)
+            .arg("train")
+            .arg(&cfg)
+            .arg("--work-dir")
+            .arg(dir.join(format!("{language}-work")))
+            .output()
+            .unwrap();
+        let log = text(&out);
+        assert!(out.status.success(), "{language}: {log}");
+        assert!(
+            log.contains("[LossReport] LossReport ready: 30 iterations planned"),
+            "{language}: {log}"
+        );
+        for iter in [10, 20, 30] {
+            assert!(
+                log.contains(&format!("[LossReport] iteration {iter}: loss ")),
+                "{language}: no loss line at iteration {iter}: {log}"
+            );
+        }
+        assert!(!log.contains("[LossReport] iteration 5:"), "{language}");
+    }
+    // A second project of the same name in the same place is refused.
+    let out = Command::new(WEFT)
+        .args(["plugin", "new", "--lang", "c", "loss_report", "--dir"])
+        .arg(dir.join("c"))
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    assert!(text(&out).contains("already exists"), "{}", text(&out));
+    let out = Command::new(WEFT)
+        .args(["plugin", "new", "--lang", "c", "Bad-Name"])
+        .output()
+        .unwrap();
+    assert!(text(&out).contains("lower_snake_case"), "{}", text(&out));
+}
+
+#[test]
+fn syntax_errors_and_missing_toolchains_name_the_file_and_the_fix() {
+    let dir = temp_dir("guest-bad-input");
+    // Python: the file and line of the syntax error, before any componentize-py output.
+    let py = scaffold("python", "broken_py", &dir);
+    let file = py.join("broken_py.py");
+    let source = std::fs::read_to_string(&file).unwrap();
+    std::fs::write(
+        &file,
+        source.replace("def before_run(self, s):", "def before_run(self, s)"),
+    )
+    .unwrap();
+    let out = build(&py, &[]);
+    let msg = text(&out);
+    assert!(!out.status.success());
+    assert!(
+        msg.contains(&format!("{} has a syntax error", file.display())),
+        "{msg}"
+    );
+    assert!(msg.contains("line "), "{msg}");
+    // JavaScript: the same, with the plugin's own line numbers.
+    let js = scaffold("js", "broken_js", &dir);
+    let file = js.join("broken_js.js");
+    let source = std::fs::read_to_string(&file).unwrap();
+    std::fs::write(&file, source.replace("beforeRun(s) {", "beforeRun(s) {{")).unwrap();
+    let out = build(&js, &[]);
+    let msg = text(&out);
+    assert!(!out.status.success());
+    assert!(
+        msg.contains(&format!("{} has a syntax error", file.display())),
+        "{msg}"
+    );
+    assert!(msg.contains(&format!("{}:", file.display())), "{msg}");
+    // A missing toolchain: what is missing and how to install it.
+    let fresh = scaffold("python", "no_toolchain", &dir);
+    let out = build(&fresh, &[("WEFT_GUEST_PY", "/nonexistent/venv")]);
+    let msg = text(&out);
+    assert!(!out.status.success());
+    assert!(msg.contains("componentize-py not found"), "{msg}");
+    assert!(msg.contains("make guest-toolchains"), "{msg}");
+    let go = scaffold("go", "no_go", &dir);
+    let out = build(&go, &[("WEFT_GUEST_PY", "/nonexistent/venv")]);
+    assert!(!out.status.success());
+    assert!(
+        text(&out).contains("make guest-toolchains"),
+        "{}",
+        text(&out)
+    );
+    // QuickJS cannot build hooks (see guest-sdk/js/build.sh): said before building.
+    let out = build(
+        &fresh.with_file_name("broken_js"),
+        &[("WEFT_JS_ENGINE", "quickjs")],
+    );
+    assert!(
+        text(&out).contains("componentize-qjs 0.4.5 cannot build hooks"),
+        "{}",
+        text(&out)
+    );
+}
+
+#[test]
+fn javascript_errors_of_any_kind_reach_the_log_as_messages() {
+    let dir = temp_dir("guest-js-throws");
+    let js = scaffold("js", "thrower", &dir);
+    let file = js.join("thrower.js");
+    // A thrown object (not a string) would trap a bare componentize-js component; the SDK
+    // turns it into the error result, so weft can say what happened.
+    let source = std::fs::read_to_string(&file).unwrap().replace(
+        "info(`Thrower ready: ${s.maxIters()} iterations planned`);",
+        "throw { code: 7, why: \"no data\" };",
+    );
+    std::fs::write(&file, source).unwrap();
+    let out = build(&js, &[]);
+    assert!(out.status.success(), "{}", text(&out));
+    let cfg = small_config(
+        &dir.join("run"),
+        &[],
+        &format!(
+            "total_epochs = 1\ncustom_imports = {{ imports = [{:?}] }}\ncustom_hooks = [{{ type = \"Thrower\" }}]",
+            js.join("thrower.wasm").to_str().unwrap()
+        ),
+    );
+    let out = Command::new(WEFT)
+        .arg("train")
+        .arg(&cfg)
+        .arg("--work-dir")
+        .arg(dir.join("work"))
+        .output()
+        .unwrap();
+    let msg = text(&out);
+    assert!(!out.status.success());
+    assert!(
+        msg.contains("plugin Thrower (") && msg.contains("thrower.wasm) failed in before_run"),
+        "{msg}"
+    );
+    assert!(msg.contains(r#"{"code":7,"why":"no data"}"#), "{msg}");
+}
