@@ -200,3 +200,65 @@ fn javascript_errors_of_any_kind_reach_the_log_as_messages() {
     );
     assert!(msg.contains(r#"{"code":7,"why":"no data"}"#), "{msg}");
 }
+
+#[test]
+fn a_trap_in_a_javascript_plugin_says_how_to_avoid_it() {
+    // A hook written against the raw bindings, without the SDK's exportHook: its thrown
+    // object traps the component, and weft says why such plugins trap and what to use.
+    let dir = temp_dir("guest-js-raw");
+    let project = dir.join("raw_hook");
+    std::fs::create_dir_all(&project).unwrap();
+    let points = [
+        "afterRun",
+        "beforeTrainEpoch",
+        "afterTrainEpoch",
+        "beforeValEpoch",
+        "afterValEpoch",
+        "beforeTrainIter",
+        "afterTrainIter",
+        "beforeValIter",
+        "afterValIter",
+        "beforeEpoch",
+        "afterEpoch",
+        "afterBackward",
+        "beforeIter",
+        "afterIter",
+    ];
+    let noops: String = points
+        .iter()
+        .map(|p| format!("  {p}(_s) {{}},\n"))
+        .collect();
+    std::fs::write(
+        project.join("raw_hook.js"),
+        format!(
+            "export const hooks = {{\n  typeName() {{ return \"RawHook\"; }},\n  init(_c) {{ return [\"before-run\"]; }},\n  saveState() {{ return undefined; }},\n  loadState(_t) {{}},\n  beforeRun(_s) {{ throw {{ code: 1 }}; }},\n{noops}}};\n"
+        ),
+    )
+    .unwrap();
+    let out = Command::new(repo().join("guest-sdk/js/build.sh"))
+        .arg(&project)
+        .env("WEFT", WEFT)
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", text(&out));
+    let cfg = small_config(
+        &dir.join("run"),
+        &[],
+        &format!(
+            "total_epochs = 1\ncustom_imports = {{ imports = [{:?}] }}\ncustom_hooks = [{{ type = \"RawHook\" }}]",
+            project.join("raw_hook.wasm").to_str().unwrap()
+        ),
+    );
+    let out = Command::new(WEFT)
+        .arg("train")
+        .arg(&cfg)
+        .arg("--work-dir")
+        .arg(dir.join("work"))
+        .output()
+        .unwrap();
+    let msg = text(&out);
+    assert!(!out.status.success());
+    assert!(msg.contains("raw_hook.wasm) failed in before_run"), "{msg}");
+    assert!(msg.contains("throws anything but a string"), "{msg}");
+    assert!(msg.contains("weft-plugin.js"), "{msg}");
+}

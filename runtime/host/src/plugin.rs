@@ -1,6 +1,7 @@
 //! A plugin file, loaded and linked once: its facts, its limits, and the pre-linked instance
 //! that every config entry of its type is created from (each in a store of its own).
 
+use std::path::Path;
 use std::sync::Arc;
 
 use wasmtime::component::{HasSelf, Linker};
@@ -196,7 +197,10 @@ impl Plugin {
     /// A message for a failed call: the plugin, its file, what happened (in words, with the
     /// limit that stopped it) and the guest's stderr.
     pub(crate) fn fault(&self, during: &str, e: &wasmtime::Error, stderr: &str) -> String {
-        let what = describe(e, &self.limits);
+        let mut what = describe(e, &self.limits);
+        if matches!(e.downcast_ref::<Trap>(), Some(Trap::UnreachableCodeReached)) {
+            what += &trap_hint(Path::new(&self.info.path));
+        }
         self.failure(during, &what, stderr)
     }
 
@@ -222,6 +226,29 @@ impl Plugin {
             msg += &format!("\n  guest stderr:\n    {tail}");
         }
         msg
+    }
+}
+
+/// What to do about a trap in a component built by an interpreter-embedding toolchain, where
+/// the usual cause is an error the plugin let escape (those toolchains trap on it). The file
+/// is read again only on this rare path, so loading stays as fast as it is.
+fn trap_hint(path: &Path) -> String {
+    let Ok(bytes) = std::fs::read(path) else {
+        return String::new();
+    };
+    let has = |marker: &[u8]| bytes.windows(marker.len()).any(|w| w == marker);
+    if has(b"StarlingMonkey") {
+        " (a JavaScript plugin built with componentize-js traps when it throws anything but a \
+         string: build it on guest-sdk/js/weft-plugin.js, whose exportHook turns every throw \
+         into an error message, or throw strings)"
+            .into()
+    } else if has(b"componentize-py") {
+        " (a Python plugin built with componentize-py traps on an exception that is not \
+         componentize_py_types.Err: build it on guest-sdk/python/weft_plugin.py, whose \
+         export_hook turns every exception into an error message with its traceback)"
+            .into()
+    } else {
+        String::new()
     }
 }
 
