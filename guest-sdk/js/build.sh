@@ -3,13 +3,16 @@
 #
 #   build.sh [SRC_DIR [OUT.wasm [WORLD]]]     (default: this folder, <folder name>.wasm)
 #
-# SRC_DIR holds the plugin, named after the directory (my_hook/my_hook.js). The engine is
-# StarlingMonkey (componentize-js) unless WEFT_JS_ENGINE=quickjs picks componentize-qjs
-# (an eighth of the size, faster calls, u64 values as Numbers instead of BigInts).
+# SRC_DIR holds the plugin, named after the directory (my_hook/my_hook.js). WORLD is `hook`
+# or `optimizer-constructor`; by default it follows what the plugin exports (`hooks` or
+# `constructors`). The engine is StarlingMonkey (componentize-js) unless
+# WEFT_JS_ENGINE=quickjs picks componentize-qjs (an eighth of the size, u64 values as
+# Numbers instead of BigInts; constructors only, see below).
 #
-# componentize-js takes one module, so the build puts weft-plugin.js (from the project, else
-# from next to this script) in front of the plugin; errors name the plugin's own lines
-# because its syntax is checked on its own first.
+# The engines take one module, so the build puts the SDK (weft-plugin.js for hooks,
+# weft-constructor.js for constructors; from the project, else from next to this script) in
+# front of the plugin; errors name the plugin's own lines because its syntax is checked on
+# its own first.
 set -euo pipefail
 
 if [ $# -gt 3 ]; then
@@ -18,8 +21,12 @@ if [ $# -gt 3 ]; then
 fi
 # A plugin project made by `weft plugin new` builds with a bare `./build.sh`.
 src=$(cd "${1:-$(dirname "$0")}" && pwd)
-world=${3:-hook}
 name=$(basename "$src")
+plugin=$src/$name.js
+world=${3:-}
+if [ -z "$world" ]; then
+    if grep -q '^export const constructors' "$plugin" 2>/dev/null; then world=optimizer-constructor; else world=hook; fi
+fi
 out=${2:-$src/$name.wasm}
 sdk=$(cd "$(dirname "$0")" && pwd)
 weft=${WEFT:-weft}
@@ -39,7 +46,6 @@ if [ "$engine" = quickjs ] && [ "$world" = hook ]; then
     exit 1
 fi
 
-plugin=$src/$name.js
 if [ ! -f "$plugin" ]; then
     echo "error: $plugin not found (the plugin file is named after its directory)" >&2
     exit 1
@@ -56,8 +62,13 @@ if ! command -v "$weft" >/dev/null; then
     echo "error: weft not found (set WEFT to the weft binary, or put it on PATH)" >&2
     exit 1
 fi
-sdk_file=$src/weft-plugin.js
-[ -f "$sdk_file" ] || sdk_file=$sdk/weft-plugin.js
+case $world in
+    hook) sdk_name=weft-plugin.js ;;
+    optimizer-constructor) sdk_name=weft-constructor.js ;;
+    *) echo "error: the JavaScript SDK covers the hook and optimizer-constructor worlds, not \`$world\`" >&2; exit 1 ;;
+esac
+sdk_file=$src/$sdk_name
+[ -f "$sdk_file" ] || sdk_file=$sdk/$sdk_name
 
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
@@ -71,7 +82,18 @@ if ! node --check "$tmp/$name.mjs" 2>"$tmp/syntax"; then
 fi
 
 "$weft" plugin wit "$tmp/wit"
-cat "$sdk_file" "$plugin" >"$tmp/bundle.js"
+{
+    # The constructor world's `log` is a world-level import: componentize-js reads it as the
+    # default export of module "log", componentize-qjs provides it as a global.
+    if [ "$world" = optimizer-constructor ]; then
+        if [ "$engine" = quickjs ]; then
+            echo 'const weftLog = globalThis.log;'
+        else
+            echo 'import weftLog from "log";'
+        fi
+    fi
+    cat "$sdk_file" "$plugin"
+} >"$tmp/bundle.js"
 if [ "$engine" = quickjs ]; then
     "$tool" --wit "$tmp/wit" --js "$tmp/bundle.js" -n "$world" --sync --stub-wasi -o "$tmp/out.wasm" >"$tmp/log" 2>&1 || {
         cat "$tmp/log" >&2

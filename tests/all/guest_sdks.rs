@@ -50,6 +50,26 @@ fn build(project: &Path, env: &[(&str, &str)]) -> Output {
     cmd.output().unwrap()
 }
 
+/// `weft train` on a one-epoch small job with one hook from `wasm` (a `type` table, with
+/// its config), in `dir`; returns the run's output.
+fn train_with(dir: &Path, wasm: &Path, hook: &str) -> Output {
+    let cfg = small_config(
+        &dir.join("run"),
+        &[],
+        &format!(
+            "total_epochs = 1\ncustom_imports = {{ imports = [{:?}] }}\ncustom_hooks = [{hook}]",
+            wasm.to_str().unwrap()
+        ),
+    );
+    Command::new(WEFT)
+        .arg("train")
+        .arg(&cfg)
+        .arg("--work-dir")
+        .arg(dir.join("work"))
+        .output()
+        .unwrap()
+}
+
 #[test]
 fn new_projects_in_every_language_build_with_one_command_and_train() {
     let dir = temp_dir("plugin-new");
@@ -59,21 +79,11 @@ fn new_projects_in_every_language_build_with_one_command_and_train() {
         assert!(out.status.success(), "{language}: {}", text(&out));
         let wasm = project.join("loss_report.wasm");
         assert!(wasm.is_file(), "{language}: no loss_report.wasm");
-        let cfg = small_config(
+        let out = train_with(
             &dir.join(format!("{language}-run")),
-            &[],
-            &format!(
-                "total_epochs = 1\ncustom_imports = {{ imports = [{:?}] }}\ncustom_hooks = [{{ type = \"LossReport\", interval = 10 }}]",
-                wasm.to_str().unwrap()
-            ),
+            &wasm,
+            "{ type = \"LossReport\", interval = 10 }",
         );
-        let out = Command::new(WEFT)
-            .arg("train")
-            .arg(&cfg)
-            .arg("--work-dir")
-            .arg(dir.join(format!("{language}-work")))
-            .output()
-            .unwrap();
         let log = text(&out);
         assert!(out.status.success(), "{language}: {log}");
         assert!(
@@ -177,21 +187,7 @@ fn javascript_errors_of_any_kind_reach_the_log_as_messages() {
     std::fs::write(&file, source).unwrap();
     let out = build(&js, &[]);
     assert!(out.status.success(), "{}", text(&out));
-    let cfg = small_config(
-        &dir.join("run"),
-        &[],
-        &format!(
-            "total_epochs = 1\ncustom_imports = {{ imports = [{:?}] }}\ncustom_hooks = [{{ type = \"Thrower\" }}]",
-            js.join("thrower.wasm").to_str().unwrap()
-        ),
-    );
-    let out = Command::new(WEFT)
-        .arg("train")
-        .arg(&cfg)
-        .arg("--work-dir")
-        .arg(dir.join("work"))
-        .output()
-        .unwrap();
+    let out = train_with(&dir, &js.join("thrower.wasm"), "{ type = \"Thrower\" }");
     let msg = text(&out);
     assert!(!out.status.success());
     assert!(
@@ -241,21 +237,11 @@ fn a_trap_in_a_javascript_plugin_says_how_to_avoid_it() {
         .output()
         .unwrap();
     assert!(out.status.success(), "{}", text(&out));
-    let cfg = small_config(
-        &dir.join("run"),
-        &[],
-        &format!(
-            "total_epochs = 1\ncustom_imports = {{ imports = [{:?}] }}\ncustom_hooks = [{{ type = \"RawHook\" }}]",
-            project.join("raw_hook.wasm").to_str().unwrap()
-        ),
+    let out = train_with(
+        &dir,
+        &project.join("raw_hook.wasm"),
+        "{ type = \"RawHook\" }",
     );
-    let out = Command::new(WEFT)
-        .arg("train")
-        .arg(&cfg)
-        .arg("--work-dir")
-        .arg(dir.join("work"))
-        .output()
-        .unwrap();
     let msg = text(&out);
     assert!(!out.status.success());
     assert!(msg.contains("raw_hook.wasm) failed in before_run"), "{msg}");

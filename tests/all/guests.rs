@@ -81,25 +81,41 @@ pub fn example(language: &str, name: &str) -> PathBuf {
         guest(name);
         return placed;
     }
-    // One build at a time (the machine has two cores); the lock also orders the copies.
-    static BUILDS: std::sync::Mutex<Vec<(String, Result<PathBuf, String>)>> =
-        std::sync::Mutex::new(Vec::new());
-    let mut builds = BUILDS.lock().unwrap_or_else(|p| p.into_inner());
-    let id = format!("{language}/{name}");
-    let built = match builds.iter().find(|(k, _)| *k == id) {
-        Some((_, r)) => r.clone(),
-        None => {
-            let r = build_cached(language, &dir);
-            builds.push((id, r.clone()));
-            r
-        }
-    };
-    let built = built.unwrap_or_else(|e| panic!("{e}"));
+    let _order = BUILDS.lock().unwrap_or_else(|p| p.into_inner());
+    let built = built(language, name, None);
     // Atomically: another test may be loading the previous copy.
     let partial = dir.join(format!(".{name}.wasm.partial"));
     std::fs::copy(&built, &partial).unwrap();
     std::fs::rename(&partial, &placed).unwrap();
     placed
+}
+
+/// One build at a time (the machine has two cores); the lock also orders the copies.
+static BUILDS: std::sync::Mutex<()> = std::sync::Mutex::new(());
+
+/// A JavaScript example built on the QuickJS engine (componentize-qjs), from the cache; it
+/// stays there, so that the examples' folders keep the default engine's build.
+pub fn quickjs_example(name: &str) -> PathBuf {
+    let _order = BUILDS.lock().unwrap_or_else(|p| p.into_inner());
+    built("js", name, Some("quickjs"))
+}
+
+/// The cached build (made now if missing), once per test run; call with `BUILDS` held.
+fn built(language: &str, name: &str, engine: Option<&str>) -> PathBuf {
+    static DONE: std::sync::Mutex<Vec<(String, Result<PathBuf, String>)>> =
+        std::sync::Mutex::new(Vec::new());
+    let mut done = DONE.lock().unwrap_or_else(|p| p.into_inner());
+    let id = format!("{language}/{name}/{engine:?}");
+    let result = match done.iter().find(|(k, _)| *k == id) {
+        Some((_, r)) => r.clone(),
+        None => {
+            let dir = repo().join("guest-examples").join(language).join(name);
+            let r = build_cached(language, &dir, engine);
+            done.push((id, r.clone()));
+            r
+        }
+    };
+    result.unwrap_or_else(|e| panic!("{e}"))
 }
 
 fn cache_root() -> PathBuf {
@@ -131,7 +147,7 @@ fn digest_dir(h: &mut sha2::Sha256, dir: &Path) {
     }
 }
 
-fn build_cached(language: &str, dir: &Path) -> Result<PathBuf, String> {
+fn build_cached(language: &str, dir: &Path, engine: Option<&str>) -> Result<PathBuf, String> {
     use sha2::Digest;
     let name = dir.file_name().unwrap().to_string_lossy().into_owned();
     let sdk = repo().join("guest-sdk").join(language);
@@ -146,6 +162,8 @@ fn build_cached(language: &str, dir: &Path) -> Result<PathBuf, String> {
     for var in ["WEFT_GUEST_PY", "WEFT_GUEST_JS", "WEFT_WIT_BINDGEN"] {
         h.update(std::env::var(var).unwrap_or_default().as_bytes());
     }
+    let engine = engine.unwrap_or("spidermonkey");
+    h.update(engine.as_bytes());
     let key: String = h.finalize()[..8]
         .iter()
         .map(|b| format!("{b:02x}"))
@@ -160,7 +178,7 @@ fn build_cached(language: &str, dir: &Path) -> Result<PathBuf, String> {
         .arg(dir)
         .arg(&partial)
         .env("WEFT", env!("CARGO_BIN_EXE_weft"))
-        .env_remove("WEFT_JS_ENGINE")
+        .env("WEFT_JS_ENGINE", engine)
         .output()
         .map_err(|e| format!("cannot run {}: {e}", sdk.join("build.sh").display()))?;
     if !out.status.success() {

@@ -95,6 +95,13 @@ fn the_python_tsm_constructor_reproduces_the_tsm_cases() {
     assert!(n >= 1, "no TSM case replayed");
 }
 
+/// The same with the constructor written in JavaScript, on both engines.
+#[test]
+fn the_javascript_tsm_constructor_reproduces_the_tsm_cases_on_both_engines() {
+    assert!(replay(Some(("js", "TSMJsConstructor"))) >= 1);
+    assert!(replay(Some(("js-quickjs", "TSMJsConstructor"))) >= 1);
+}
+
 /// Replays every case (or, with a plugin's language and type, the TSM cases through that
 /// plugin); returns the number of cases replayed.
 fn replay(plugin: Option<(&str, &str)>) -> usize {
@@ -120,7 +127,10 @@ fn replay(plugin: Option<(&str, &str)>) -> usize {
                 continue;
             }
             optimizer["constructor"] = json!(type_name);
-            let wasm = crate::guests::example(language, "tsm_constructor");
+            let wasm = match language {
+                "js-quickjs" => crate::guests::quickjs_example("tsm_constructor"),
+                _ => crate::guests::example(language, "tsm_constructor"),
+            };
             top["custom_imports"] = json!({ "imports": [wasm.to_str().unwrap()] });
         }
         top["optimizer"] = optimizer;
