@@ -3,9 +3,7 @@
 //! lines and requests, value for value, and the same trained weights, bit for bit.
 
 use std::path::{Path, PathBuf};
-
-use weft::session::{TrainOptions, prepare};
-use weft_core::RunOutcome;
+use std::process::Command;
 
 use crate::guests::{LANGUAGES, example};
 use crate::support::temp_dir;
@@ -19,22 +17,27 @@ fn repo() -> PathBuf {
 }
 
 /// Trains with a language's config; returns the two traces and the final weights.
+///
+/// Each run is a `weft train` process of its own: libtorch's default generator (weight
+/// initialisation) is global to a process, and the other tests of this binary use it from
+/// their threads at the same time.
 fn run(language: &str, out: &Path) -> (String, String, Vec<(String, Vec<f32>)>) {
     let config = repo().join(format!("configs/plugins/conformance/{language}.toml"));
     // The configs write their traces into the work dir.
     let [t0, t1] = [out.join("my_hook.trace"), out.join("warmup_cosine.trace")];
-    let opts = TrainOptions {
-        config,
-        work_dir: Some(out.to_path_buf()),
-        ..TrainOptions::default()
-    };
-    let mut session = prepare(&opts).unwrap_or_else(|e| panic!("{language}: {e:#}"));
-    let outcome = session
-        .runner
-        .run()
-        .unwrap_or_else(|e| panic!("{language}: {e}"));
-    assert_eq!(outcome, RunOutcome::Completed, "{language}");
-    drop(session);
+    let done = Command::new(env!("CARGO_BIN_EXE_weft"))
+        .arg("train")
+        .arg(&config)
+        .arg("--work-dir")
+        .arg(out)
+        .current_dir(repo())
+        .output()
+        .unwrap();
+    assert!(
+        done.status.success(),
+        "{language}: {}",
+        String::from_utf8_lossy(&done.stderr)
+    );
     let read = |p: &Path| std::fs::read_to_string(p).unwrap();
     (
         read(&t0),

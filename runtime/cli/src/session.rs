@@ -134,8 +134,16 @@ pub fn prepare(opts: &TrainOptions) -> Result<Session> {
             None
         },
     };
-    tch::manual_seed(seed as i64);
-    let model = build_model(&schema.model.0, &config, device)?;
+    let model = {
+        // libtorch's default generator is global to the process: two sessions prepared at
+        // once on different threads (an embedding program, the test binary) would interleave
+        // their draws and get other weights than `seed` promises. Seeding and drawing the
+        // initial weights happen under one lock.
+        static INIT: std::sync::Mutex<()> = std::sync::Mutex::new(());
+        let _serial = INIT.lock().unwrap_or_else(|p| p.into_inner());
+        tch::manual_seed(seed as i64);
+        build_model(&schema.model.0, &config, device)?
+    };
     let setup = build_optimizer(
         &schema.optimizer.0,
         &config,
