@@ -118,7 +118,7 @@ build: setup
 # configs in configs/plugins/ name them.
 # Every example in every language, each next to its sources as <name>/<name>.wasm (where the
 # configs in configs/plugins/ name it). The other languages' builds need `weft` itself.
-guests: wasm-target guest-toolchains
+guests: setup guest-toolchains
 	CARGO_TARGET_DIR=$(GUEST_TARGET) cargo build --release --target wasm32-wasip2 --manifest-path guest-examples/Cargo.toml
 	@for dir in guest-examples/rust/*/; do \
 		name=$$(basename $$dir); \

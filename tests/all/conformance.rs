@@ -21,18 +21,24 @@ fn repo() -> PathBuf {
 /// Each run is a `weft train` process of its own: libtorch's default generator (weight
 /// initialisation) is global to a process, and the other tests of this binary use it from
 /// their threads at the same time.
-fn run(language: &str, out: &Path) -> (String, String, Vec<(String, Vec<f32>)>) {
+fn run(
+    language: &str,
+    out: &Path,
+    resume: Option<&Path>,
+) -> (String, String, Vec<(String, Vec<f32>)>) {
     let config = repo().join(format!("configs/plugins/conformance/{language}.toml"));
     // The configs write their traces into the work dir.
     let [t0, t1] = [out.join("my_hook.trace"), out.join("warmup_cosine.trace")];
-    let done = Command::new(env!("CARGO_BIN_EXE_weft"))
-        .arg("train")
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_weft"));
+    cmd.arg("train")
         .arg(&config)
         .arg("--work-dir")
         .arg(out)
-        .current_dir(repo())
-        .output()
-        .unwrap();
+        .current_dir(repo());
+    if let Some(checkpoint) = resume {
+        cmd.arg("--resume-from").arg(checkpoint);
+    }
+    let done = cmd.output().unwrap();
     assert!(
         done.status.success(),
         "{language}: {}",
@@ -66,7 +72,7 @@ fn build(language: &str) {
 fn the_reference_plugins_behave_identically_in_every_language() {
     let dir = temp_dir("conformance");
     build("rust");
-    let (hook, cosine, weights) = run("rust", &dir.join("rust"));
+    let (hook, cosine, weights) = run("rust", &dir.join("rust"), None);
     // The Rust traces themselves: every point and request of the run.
     assert_eq!(hook.matches("MyHook after_iter").count(), 76, "{hook}");
     assert!(hook.contains("  log info \"MyHook(a=3, b=conf) before_run: 60 iterations planned\""));
@@ -74,7 +80,7 @@ fn the_reference_plugins_behave_identically_in_every_language() {
     assert_eq!(cosine.matches("  set-lr 0 ").count(), 60, "{cosine}");
     for label in LANGUAGES {
         build(label);
-        let (h, c, w) = run(label, &dir.join(label));
+        let (h, c, w) = run(label, &dir.join(label), None);
         assert!(
             h == hook,
             "{label}: MyHook trace differs at {}",
@@ -89,5 +95,24 @@ fn the_reference_plugins_behave_identically_in_every_language() {
             w == weights,
             "{label}: the trained weights differ from the Rust run's"
         );
+        // The cosine hook keeps its base lr in checkpoints (each language writes its own
+        // JSON): resumed after epoch 1, the run sets the same lr from iteration 30 on and
+        // ends with the same weights.
+        let checkpoint = dir.join(label).join("epoch_1.safetensors");
+        let (_, c, w) = run(
+            label,
+            &dir.join(format!("{label}-resumed")),
+            Some(&checkpoint),
+        );
+        assert!(
+            c.contains("WarmupCosineLrHook load-state ok"),
+            "{label}: {c}"
+        );
+        let tail = |t: &str| -> Vec<String> {
+            let at = t.find("before_train_iter epoch=1 iter=30 ").unwrap();
+            t[at..].lines().map(str::to_string).collect()
+        };
+        assert_eq!(tail(&c), tail(&cosine), "{label}: resumed lr");
+        assert!(w == weights, "{label}: the resumed run's weights differ");
     }
 }
