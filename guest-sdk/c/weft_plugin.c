@@ -112,8 +112,11 @@ bool exports_weft_plugin_hooks_init(hook_string_t *config_json,
 }
 
 bool exports_weft_plugin_hooks_save_state(hook_option_string_t *ret, hook_string_t *err) {
-  (void)err;
+  // NULL means "no state", unless the plugin called weft_fail first: then the save fails
+  // (a checkpoint without the state would resume wrongly without a word).
+  fail_message[0] = 0;
   char *state = weft_save_state ? weft_save_state() : NULL;
+  if (!state && fail_message[0]) return finish(-1, err);
   ret->is_some = state != NULL;
   if (state) {
     hook_string_dup(&ret->val, state);

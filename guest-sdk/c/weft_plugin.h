@@ -32,7 +32,7 @@ const char *weft_type_name(void);
 int weft_init(const char *config_json);
 // Optional (defaults: the points defined, no state).
 size_t weft_points(weft_point_t *out);  // fills at most 15; returns how many
-char *weft_save_state(void);            // malloc'd text, or NULL
+char *weft_save_state(void);            // malloc'd text; NULL: none (after weft_fail: an error)
 int weft_load_state(const char *state);
 
 int weft_before_run(weft_state_t s);

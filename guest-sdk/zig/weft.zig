@@ -361,19 +361,18 @@ pub fn register(comptime H: type) void {
         }
 
         fn saveState() callconv(.c) ?[*:0]u8 {
-            // The C SDK's save_state has no error path, and returning no state would make a
-            // checkpoint that resumes wrongly without a word: log the error, then trap, which
-            // weft reports as a failed save-state.
+            // NULL after a fail message is the C SDK's error path for save_state: weft then
+            // reports a failed save-state (never a checkpoint silently missing the state).
             var arena = std.heap.ArenaAllocator.init(std.heap.c_allocator);
             defer arena.deinit();
             const text = (H.saveState(&hook, arena.allocator()) catch |e| {
-                log(.err, "save_state failed: {t}", .{e});
-                @trap();
+                _ = report(e);
+                return null;
             }) orelse return null;
             // The C SDK frees the result with free().
             const out: [*]u8 = @ptrCast(std.c.malloc(text.len + 1) orelse {
-                log(.err, "save_state failed: out of memory", .{});
-                @trap();
+                setFailMessage("save_state: out of memory");
+                return null;
             });
             @memcpy(out[0..text.len], text);
             out[text.len] = 0;

@@ -248,3 +248,22 @@ fn a_trap_in_a_javascript_plugin_says_how_to_avoid_it() {
     assert!(msg.contains("throws anything but a string"), "{msg}");
     assert!(msg.contains("weft-plugin.js"), "{msg}");
 }
+
+#[test]
+fn a_c_plugin_that_cannot_save_its_state_fails_the_checkpoint_with_its_message() {
+    let dir = temp_dir("guest-c-save-state");
+    let project = scaffold("c", "no_save", &dir);
+    let file = project.join("no_save.c");
+    let mut source = std::fs::read_to_string(&file).unwrap();
+    source += "\nchar *weft_save_state(void) {\n  weft_fail(\"cannot save: %d bytes over quota\", 42);\n  return NULL;\n}\n";
+    std::fs::write(&file, source).unwrap();
+    let out = build(&project, &[]);
+    assert!(out.status.success(), "{}", text(&out));
+    let out = train_with(&dir, &project.join("no_save.wasm"), "{ type = \"NoSave\" }");
+    let msg = text(&out);
+    assert!(!out.status.success(), "{msg}");
+    assert!(
+        msg.contains("failed in save-state: cannot save: 42 bytes over quota"),
+        "{msg}"
+    );
+}
