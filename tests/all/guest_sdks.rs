@@ -267,3 +267,35 @@ fn a_c_plugin_that_cannot_save_its_state_fails_the_checkpoint_with_its_message()
         "{msg}"
     );
 }
+
+#[test]
+fn componentize_refuses_what_is_not_a_core_module_and_wit_writes_the_package() {
+    let dir = temp_dir("componentize-bad");
+    let readme = repo().join("README.md");
+    let out = Command::new(WEFT)
+        .args(["plugin", "componentize"])
+        .arg(&readme)
+        .arg("-o")
+        .arg(dir.join("x.wasm"))
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    assert!(
+        text(&out).contains("README.md: not a core WebAssembly module"),
+        "{}",
+        text(&out)
+    );
+    assert!(!dir.join("x.wasm").exists());
+    let out = Command::new(WEFT)
+        .args(["plugin", "wit"])
+        .arg(dir.join("wit"))
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", text(&out));
+    for file in ["hooks.wit", "runner.wit", "types.wit", "worlds.wit"] {
+        let ours = std::fs::read_to_string(dir.join("wit").join(file)).unwrap();
+        let repo_copy =
+            std::fs::read_to_string(repo().join("wit/since_v0.1.0").join(file)).unwrap();
+        assert_eq!(ours, repo_copy, "{file}");
+    }
+}
