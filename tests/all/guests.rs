@@ -75,46 +75,46 @@ pub const LANGUAGES: [&str; 5] = ["python", "js", "c", "go", "zig"];
 /// componentize-py and componentize-js take seconds per component, Zig's first build minutes,
 /// and nothing changes between most test runs.
 pub fn example(language: &str, name: &str) -> PathBuf {
-    let dir = repo().join("guest-examples").join(language).join(name);
-    let placed = dir.join(format!("{name}.wasm"));
     if language == "rust" {
         guest(name);
-        return placed;
+        return repo()
+            .join("guest-examples/rust")
+            .join(name)
+            .join(format!("{name}.wasm"));
     }
-    let _order = BUILDS.lock().unwrap_or_else(|p| p.into_inner());
-    let built = built(language, name, None);
-    // Atomically: another test may be loading the previous copy.
-    let partial = dir.join(format!(".{name}.wasm.partial"));
-    std::fs::copy(&built, &partial).unwrap();
-    std::fs::rename(&partial, &placed).unwrap();
-    placed
+    built(language, name, None)
 }
-
-/// One build at a time (the machine has two cores); the lock also orders the copies.
-static BUILDS: std::sync::Mutex<()> = std::sync::Mutex::new(());
 
 /// A JavaScript example built on the QuickJS engine (componentize-qjs), from the cache; it
 /// stays there, so that the examples' folders keep the default engine's build.
 pub fn quickjs_example(name: &str) -> PathBuf {
-    let _order = BUILDS.lock().unwrap_or_else(|p| p.into_inner());
     built("js", name, Some("quickjs"))
 }
 
-/// The cached build (made now if missing), once per test run; call with `BUILDS` held.
+/// The build of an example, made (or taken from the cache) once per test run; the default
+/// engine's build is then placed next to the example's sources. One build at a time: the
+/// machine has two cores.
 fn built(language: &str, name: &str, engine: Option<&str>) -> PathBuf {
     static DONE: std::sync::Mutex<Vec<(String, Result<PathBuf, String>)>> =
         std::sync::Mutex::new(Vec::new());
     let mut done = DONE.lock().unwrap_or_else(|p| p.into_inner());
     let id = format!("{language}/{name}/{engine:?}");
-    let result = match done.iter().find(|(k, _)| *k == id) {
-        Some((_, r)) => r.clone(),
-        None => {
-            let dir = repo().join("guest-examples").join(language).join(name);
-            let r = build_cached(language, &dir, engine);
-            done.push((id, r.clone()));
-            r
+    if let Some((_, r)) = done.iter().find(|(k, _)| *k == id) {
+        return r.clone().unwrap_or_else(|e| panic!("{e}"));
+    }
+    let dir = repo().join("guest-examples").join(language).join(name);
+    let result = build_cached(language, &dir, engine).map(|cached| {
+        if engine.is_some() {
+            return cached;
         }
-    };
+        // Atomically: another test may be loading an earlier copy.
+        let placed = dir.join(format!("{name}.wasm"));
+        let partial = dir.join(format!(".{name}.wasm.partial"));
+        std::fs::copy(&cached, &partial).unwrap();
+        std::fs::rename(&partial, &placed).unwrap();
+        placed
+    });
+    done.push((id, result.clone()));
     result.unwrap_or_else(|e| panic!("{e}"))
 }
 

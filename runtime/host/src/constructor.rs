@@ -65,11 +65,7 @@ impl ExternalConstructor for WasmConstructor {
                 plugin.info.path
             ));
         };
-        let mut store = plugin.store()?;
-        plugin.arm(&mut store)?;
-        let bindings = pre
-            .instantiate(&mut store)
-            .map_err(|e| plugin.fault("instantiation", &e, &store.data().flush_output()))?;
+        let (mut store, bindings) = plugin.instantiate(|s| pre.instantiate(s))?;
         let (modules, params) = tables(table);
         plugin.arm(&mut store)?;
         let result = bindings.weft_plugin_constructors().call_build(

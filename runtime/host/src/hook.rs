@@ -40,11 +40,7 @@ impl WasmHook {
         let Linked::Hook(pre) = &plugin.linked else {
             return Err(format!("plugin {} is not a hook", plugin.info.path));
         };
-        let mut store = plugin.store()?;
-        plugin.arm(&mut store)?;
-        let bindings = pre
-            .instantiate(&mut store)
-            .map_err(|e| plugin.fault("instantiation", &e, &store.data().flush_output()))?;
+        let (mut store, bindings) = plugin.instantiate(|s| pre.instantiate(s))?;
         let state = store
             .data_mut()
             .table
@@ -122,15 +118,22 @@ impl WasmHook {
         let Some(live) = self.live.as_mut() else {
             return Ok(());
         };
-        let during = if point_of(stage) == point {
-            point_name(point).to_string()
-        } else {
-            format!("{} (for {})", point_name(point), stage.name())
+        // Named only when a trace or a failure needs it: no allocation on the hot path.
+        let during = || {
+            if point_of(stage) == point {
+                point_name(point).to_string()
+            } else {
+                format!("{} (for {})", point_name(point), stage.name())
+            }
         };
         if let Some(t) = &live.store.data().trace {
             t.line(&format!(
-                "{} {during} epoch={} iter={} inner_iter={}",
-                self.plugin.info.type_name, ctx.epoch, ctx.iter, ctx.inner_iter
+                "{} {} epoch={} iter={} inner_iter={}",
+                self.plugin.info.type_name,
+                during(),
+                ctx.epoch,
+                ctx.iter,
+                ctx.inner_iter
             ));
         }
         self.plugin.arm(&mut live.store).map_err(HookError::new)?;
@@ -146,26 +149,22 @@ impl WasmHook {
         );
         let call = live.store.data_mut().call.take();
         let stderr = live.store.data().flush_output();
-        let trace = live.store.data().trace.clone();
+        let plugin = &self.plugin;
         let failure = match (result, call) {
-            (Err(e), _) => Some(self.plugin.fault(&during, &e, &stderr)),
-            (Ok(Err(m)), _) => Some(self.plugin.failure(&during, &m, &stderr)),
-            (Ok(Ok(())), None) => {
-                Some(self.plugin.failure(&during, "lost its call state", &stderr))
-            }
+            (Err(e), _) => Some(plugin.fault(&during(), &e, &stderr)),
+            (Ok(Err(m)), _) => Some(plugin.failure(&during(), &m, &stderr)),
+            (Ok(Ok(())), None) => Some(plugin.failure(&during(), "lost its call state", &stderr)),
             (Ok(Ok(())), Some(call)) => match call.rejected {
-                Some(m) => Some(self.plugin.failure(
-                    &during,
-                    &format!("request rejected: {m}"),
-                    &stderr,
-                )),
+                Some(m) => {
+                    Some(plugin.failure(&during(), &format!("request rejected: {m}"), &stderr))
+                }
                 None => {
-                    self.apply(call.requests, stage, ctx)?;
+                    apply(&plugin.info.type_name, call.requests, stage, ctx)?;
                     None
                 }
             },
         };
-        if let (Some(t), Some(m)) = (&trace, &failure) {
+        if let (Some(t), Some(m)) = (&live.store.data().trace, &failure) {
             t.line(&format!("  failed {m:?}"));
         }
         match failure {
@@ -198,38 +197,6 @@ impl WasmHook {
         }
     }
 
-    fn apply(&self, requests: Vec<Request>, stage: Stage, ctx: &mut RunContext) -> HookResult {
-        let name = &self.plugin.info.type_name;
-        for r in requests {
-            match r {
-                Request::LogScalar(key, v) => ctx.log_buffer.update_one(&key, Scalar::Host(v), 1),
-                Request::SetLr(g, v) => ctx.engine.param_groups_mut()[g as usize].lr = v,
-                Request::SetMomentum(g, v) => {
-                    ctx.engine.param_groups_mut()[g as usize].momentum.set(v)
-                }
-                Request::Stop(reason) => {
-                    ctx.log
-                        .info(&format!("[{name}] requested a stop: {reason}"));
-                    ctx.request_stop(format!("{name}: {reason}"));
-                }
-                Request::Checkpoint => {
-                    let done = ctx.iter + u64::from(stage == Stage::AfterTrainIter);
-                    ctx.request_save(SaveRequest {
-                        path: ctx.work_dir.join(format!("iter_{done}.safetensors")),
-                        with_optimizer: true,
-                        link_latest: true,
-                        record_as_last: false,
-                        remove_after: Vec::new(),
-                    });
-                }
-                Request::Eval => ctx.request_eval(),
-                Request::ScaleGrads(f) => ctx.engine.scale_grads(f)?,
-                Request::SkipStep => ctx.request_skip_step(),
-            }
-        }
-        Ok(())
-    }
-
     fn state_call<T>(
         &mut self,
         during: &str,
@@ -259,6 +226,36 @@ impl WasmHook {
         };
         self.fail(message, None).map(|()| None)
     }
+}
+
+/// Applies a call's requests, in the order the hook made them.
+fn apply(name: &str, requests: Vec<Request>, stage: Stage, ctx: &mut RunContext) -> HookResult {
+    for r in requests {
+        match r {
+            Request::LogScalar(key, v) => ctx.log_buffer.update_one(&key, Scalar::Host(v), 1),
+            Request::SetLr(g, v) => ctx.engine.param_groups_mut()[g as usize].lr = v,
+            Request::SetMomentum(g, v) => ctx.engine.param_groups_mut()[g as usize].momentum.set(v),
+            Request::Stop(reason) => {
+                ctx.log
+                    .info(&format!("[{name}] requested a stop: {reason}"));
+                ctx.request_stop(format!("{name}: {reason}"));
+            }
+            Request::Checkpoint => {
+                let done = ctx.iter + u64::from(stage == Stage::AfterTrainIter);
+                ctx.request_save(SaveRequest {
+                    path: ctx.work_dir.join(format!("iter_{done}.safetensors")),
+                    with_optimizer: true,
+                    link_latest: true,
+                    record_as_last: false,
+                    remove_after: Vec::new(),
+                });
+            }
+            Request::Eval => ctx.request_eval(),
+            Request::ScaleGrads(f) => ctx.engine.scale_grads(f)?,
+            Request::SkipStep => ctx.request_skip_step(),
+        }
+    }
+    Ok(())
 }
 
 fn call_point(

@@ -37,11 +37,7 @@ impl WasmOptimizer {
                 plugin.info.path
             ));
         };
-        let mut store = plugin.store()?;
-        plugin.arm(&mut store)?;
-        let bindings = pre
-            .instantiate(&mut store)
-            .map_err(|e| plugin.fault("instantiation", &e, &store.data().flush_output()))?;
+        let (mut store, bindings) = plugin.instantiate(|s| pre.instantiate(s))?;
         let step = step_resource(&mut store.data_mut().table).map_err(|e| e.to_string())?;
         plugin.arm(&mut store)?;
         let result = bindings

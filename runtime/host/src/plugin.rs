@@ -162,6 +162,19 @@ impl Plugin {
         .map_err(|e| self.fault("creating its sandbox", &e, ""))
     }
 
+    /// A fresh store and, in it, an instance made by `make` (one of the world's pre-linked
+    /// `instantiate` calls), under the per-call limits; a failure names the plugin.
+    pub(crate) fn instantiate<T>(
+        &self,
+        make: impl FnOnce(&mut Store<HostState>) -> wasmtime::Result<T>,
+    ) -> Result<(Store<HostState>, T), String> {
+        let mut store = self.store()?;
+        self.arm(&mut store)?;
+        let instance = make(&mut store)
+            .map_err(|e| self.fault("instantiation", &e, &store.data().flush_output()))?;
+        Ok((store, instance))
+    }
+
     /// Arms the per-call limits and budgets.
     pub(crate) fn arm(&self, store: &mut Store<HostState>) -> Result<(), String> {
         sandbox::arm(store, &self.limits).map_err(|e| e.to_string())?;

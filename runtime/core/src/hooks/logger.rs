@@ -137,3 +137,41 @@ impl LoggerBase {
         tags
     }
 }
+
+/// The hook methods MMCV's `LoggerHook` base class implements, for a logger hook with a
+/// `base: LoggerBase` field and a `fn log(&mut self, ctx: &mut RunContext)` method (all a
+/// subclass writes in MMCV): clear the buffer before an epoch, log full windows after train
+/// iterations, what is left after a train epoch, and the whole val epoch. Expands inside the
+/// `impl Hook` block.
+macro_rules! logger_stages {
+    () => {
+        fn before_epoch(&mut self, ctx: &mut RunContext) -> HookResult {
+            ctx.log_buffer.clear();
+            Ok(())
+        }
+
+        fn after_train_iter(&mut self, ctx: &mut RunContext) -> HookResult {
+            if self.base.train_iter_ready(ctx) {
+                self.log(ctx);
+                self.base.after_logging(ctx);
+            }
+            Ok(())
+        }
+
+        fn after_train_epoch(&mut self, ctx: &mut RunContext) -> HookResult {
+            if ctx.log_buffer.ready {
+                self.log(ctx);
+                self.base.after_logging(ctx);
+            }
+            Ok(())
+        }
+
+        fn after_val_epoch(&mut self, ctx: &mut RunContext) -> HookResult {
+            self.base.val_epoch(ctx);
+            self.log(ctx);
+            self.base.after_logging(ctx);
+            Ok(())
+        }
+    };
+}
+pub(crate) use logger_stages;

@@ -6,7 +6,7 @@ use serde::Deserialize;
 
 use crate::context::RunContext;
 use crate::error::HookResult;
-use crate::hooks::logger::{LoggerBase, LoggerCommon, TagValue};
+use crate::hooks::logger::{LoggerBase, LoggerCommon, TagValue, logger_stages};
 use crate::stage::{Stage, StageSet};
 use crate::tfevents::EventWriter;
 
@@ -128,33 +128,8 @@ impl crate::Hook for TensorboardLoggerHook {
         Ok(())
     }
 
-    fn before_epoch(&mut self, ctx: &mut RunContext) -> HookResult {
-        ctx.log_buffer.clear();
-        Ok(())
-    }
-
-    fn after_train_iter(&mut self, ctx: &mut RunContext) -> HookResult {
-        if self.base.train_iter_ready(ctx) {
-            self.log(ctx);
-            self.base.after_logging(ctx);
-        }
-        Ok(())
-    }
-
-    fn after_train_epoch(&mut self, ctx: &mut RunContext) -> HookResult {
-        if ctx.log_buffer.ready {
-            self.log(ctx);
-            self.base.after_logging(ctx);
-        }
-        Ok(())
-    }
-
-    fn after_val_epoch(&mut self, ctx: &mut RunContext) -> HookResult {
-        self.base.val_epoch(ctx);
-        self.log(ctx);
-        self.base.after_logging(ctx);
-        Ok(())
-    }
+    // When to log: MMCV's LoggerHook, the same for every logger.
+    logger_stages!();
 
     fn after_run(&mut self, ctx: &mut RunContext) -> HookResult {
         if let Some(w) = self.writer.as_mut()

@@ -11,7 +11,7 @@ use serde_json::Value;
 
 use crate::context::RunContext;
 use crate::error::HookResult;
-use crate::hooks::logger::{LoggerBase, LoggerCommon};
+use crate::hooks::logger::{LoggerBase, LoggerCommon, logger_stages};
 use crate::log_buffer::LogValue;
 use crate::pyfmt;
 use crate::stage::{Stage, StageSet};
@@ -307,33 +307,8 @@ impl crate::Hook for TextLoggerHook {
         Ok(())
     }
 
-    fn before_epoch(&mut self, ctx: &mut RunContext) -> HookResult {
-        ctx.log_buffer.clear();
-        Ok(())
-    }
-
-    fn after_train_iter(&mut self, ctx: &mut RunContext) -> HookResult {
-        if self.base.train_iter_ready(ctx) {
-            self.log(ctx);
-            self.base.after_logging(ctx);
-        }
-        Ok(())
-    }
-
-    fn after_train_epoch(&mut self, ctx: &mut RunContext) -> HookResult {
-        if ctx.log_buffer.ready {
-            self.log(ctx);
-            self.base.after_logging(ctx);
-        }
-        Ok(())
-    }
-
-    fn after_val_epoch(&mut self, ctx: &mut RunContext) -> HookResult {
-        self.base.val_epoch(ctx);
-        self.log(ctx);
-        self.base.after_logging(ctx);
-        Ok(())
-    }
+    // When to log: MMCV's LoggerHook, the same for every logger.
+    logger_stages!();
 
     fn after_run(&mut self, ctx: &mut RunContext) -> HookResult {
         if let Some(file) = &mut self.json {
