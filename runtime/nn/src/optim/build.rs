@@ -292,20 +292,14 @@ fn build_plugin_optimizer(
             }
             opts.insert(k.clone(), *v);
         }
-        hyper.push(ParamGroup {
-            lr: opts["lr"],
-            momentum: opts
-                .get("momentum")
+        hyper.push(param_group(
+            store,
+            &spec.params,
+            opts["lr"],
+            opts.get("momentum")
                 .map_or(Momentum::None, |m| Momentum::Momentum(*m)),
-            weight_decay: opts.get("weight_decay").copied().unwrap_or(0.0),
-            initial_lr: None,
-            initial_momentum: None,
-            params: spec
-                .params
-                .iter()
-                .map(|p| store.params()[*p].name.clone())
-                .collect(),
-        });
+            opts.get("weight_decay").copied().unwrap_or(0.0),
+        ));
         explicit.push(spec.options.keys().cloned().collect());
         members.push(spec.params);
         options.push(opts);
@@ -316,6 +310,28 @@ fn build_plugin_optimizer(
         members,
         explicit,
     })
+}
+
+/// The schedulable view of a group (what LR and momentum hooks read and write), its
+/// parameters named.
+fn param_group(
+    store: &ParamStore,
+    params: &[usize],
+    lr: f64,
+    momentum: Momentum,
+    weight_decay: f64,
+) -> ParamGroup {
+    ParamGroup {
+        lr,
+        momentum,
+        weight_decay,
+        initial_lr: None,
+        initial_momentum: None,
+        params: params
+            .iter()
+            .map(|p| store.params()[*p].name.clone())
+            .collect(),
+    }
 }
 
 /// Builds an optimizer of `kind` from default options and groups whose `params` are store
@@ -363,18 +379,13 @@ pub fn build_with_groups(
             }
             MomentumKey::None => Momentum::None,
         };
-        hyper.push(ParamGroup {
-            lr: opts.num("lr"),
+        hyper.push(param_group(
+            store,
+            &spec.params,
+            opts.num("lr"),
             momentum,
-            weight_decay: opts.opt_num("weight_decay").unwrap_or(0.0),
-            initial_lr: None,
-            initial_momentum: None,
-            params: spec
-                .params
-                .iter()
-                .map(|p| store.params()[*p].name.clone())
-                .collect(),
-        });
+            opts.opt_num("weight_decay").unwrap_or(0.0),
+        ));
         explicit.push(spec.options.keys().cloned().collect());
         members.push(spec.params);
         resolved.push(opts);

@@ -140,7 +140,9 @@ impl TensorRef for NnTensor {
     }
 }
 
-type States = Arc<Mutex<HashMap<(usize, String), Tensor>>>;
+/// State tensors by name (`momentum_buffer`), then by parameter index: looked up by `&str`
+/// at every step, so a step allocates no keys.
+type States = Arc<Mutex<HashMap<String, HashMap<usize, Tensor>>>>;
 
 /// One step as a plugin sees it.
 struct View {
@@ -190,9 +192,11 @@ impl StepView for View {
         let (Some(members), Ok(states)) = (self.members.get(group), self.states.lock()) else {
             return false;
         };
-        members
-            .first()
-            .is_some_and(|i| states.contains_key(&(*i, name.to_string())))
+        members.first().is_some_and(|i| {
+            states
+                .get(name)
+                .is_some_and(|by_param| by_param.contains_key(i))
+        })
     }
 
     fn run_program(
@@ -233,14 +237,19 @@ impl View {
             .states
             .lock()
             .map_err(|_| EngineError::new("optimizer state lock poisoned"))?;
+        if !states.contains_key(name) {
+            states.insert(name.to_string(), HashMap::new());
+        }
+        let by_param = states
+            .get_mut(name)
+            .ok_or_else(|| EngineError::new("optimizer state vanished"))?;
         let mut out = Vec::with_capacity(members.len());
         for (i, p) in members.iter().zip(params) {
-            let key = (*i, name.to_string());
-            let t = match states.get(&key) {
+            let t = match by_param.get(i) {
                 Some(t) => t.shallow_clone(),
                 None => {
                     let t = ops::zeros_like(p).map_err(err)?;
-                    states.insert(key, t.shallow_clone());
+                    by_param.insert(*i, t.shallow_clone());
                     t
                 }
             };
@@ -262,8 +271,12 @@ impl PluginOptimizer {
     /// An optimizer over groups with the given extra options.
     pub fn new(
         plugin: Box<dyn ExternalOptimizer>,
-        options: Vec<BTreeMap<String, f64>>,
+        mut options: Vec<BTreeMap<String, f64>>,
     ) -> PluginOptimizer {
+        // The schedulable three are read from the groups at every step (hooks change them).
+        for group in &mut options {
+            group.retain(|k, _| !matches!(k.as_str(), "lr" | "momentum" | "weight_decay"));
+        }
         PluginOptimizer {
             plugin,
             options,
@@ -293,7 +306,6 @@ impl Optimizer for PluginOptimizer {
         };
         for ((group, extra), idx) in groups.iter().zip(&self.options).zip(members) {
             let mut opts: Vec<(String, f64)> = extra.iter().map(|(k, v)| (k.clone(), *v)).collect();
-            opts.retain(|(k, _)| !matches!(k.as_str(), "lr" | "momentum" | "weight_decay"));
             opts.push(("lr".into(), group.lr));
             opts.push(("weight_decay".into(), group.weight_decay));
             if let Momentum::Momentum(m) = group.momentum {
@@ -322,7 +334,11 @@ impl Optimizer for PluginOptimizer {
         let states = self.states.lock().expect("optimizer state lock");
         let mut out: Vec<(String, Tensor)> = states
             .iter()
-            .map(|((i, k), t)| (format!("{}.{k}", params[*i].name), t.shallow_clone()))
+            .flat_map(|(k, by_param)| {
+                by_param
+                    .iter()
+                    .map(move |(i, t)| (format!("{}.{k}", params[*i].name), t.shallow_clone()))
+            })
             .collect();
         out.sort_by(|a, b| a.0.cmp(&b.0));
         out
@@ -331,9 +347,12 @@ impl Optimizer for PluginOptimizer {
     fn state_meta(&self, _params: &[Param]) -> Value {
         let names: Vec<String> = {
             let states = self.states.lock().expect("optimizer state lock");
-            let mut n: Vec<String> = states.keys().map(|(_, k)| k.clone()).collect();
+            let mut n: Vec<String> = states
+                .iter()
+                .filter(|(_, by_param)| !by_param.is_empty())
+                .map(|(k, _)| k.clone())
+                .collect();
             n.sort();
-            n.dedup();
             n
         };
         json!({ "plugin": self.plugin.name(), "state_names": names })
@@ -359,7 +378,8 @@ impl Optimizer for PluginOptimizer {
         for (i, p) in params.iter().enumerate() {
             for name in &names {
                 if let Some(t) = tensors.remove(&format!("{}.{name}", p.name)) {
-                    states.insert((i, name.clone()), t.f_to_device(p.tensor.device())?);
+                    let t = t.f_to_device(p.tensor.device())?;
+                    states.entry(name.clone()).or_default().insert(i, t);
                 }
             }
         }
