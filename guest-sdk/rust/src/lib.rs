@@ -34,6 +34,18 @@ pub mod hook;
 #[cfg(feature = "optimizer")]
 pub mod optimizer;
 
+/// A plugin's state as JSON text, for `save_state` (checkpoints keep it as given).
+pub fn save_json<T: serde::Serialize>(state: &T) -> Result<Option<String>, String> {
+    serde_json::to_string(state)
+        .map(Some)
+        .map_err(|e| e.to_string())
+}
+
+/// The state `save_json` wrote, for `load_state` when a run resumes.
+pub fn load_json<T: serde::de::DeserializeOwned>(text: &str) -> Result<T, String> {
+    serde_json::from_str(text).map_err(|e| format!("bad saved state: {e}"))
+}
+
 /// Reads a plugin's JSON config into a typed struct, with the key path in errors.
 pub fn config<T: serde::de::DeserializeOwned>(config: serde_json::Value) -> Result<T, String> {
     serde_json::from_value(config).map_err(|e| format!("bad plugin config: {e}"))

@@ -102,13 +102,11 @@ impl Hook for EarlyStop {
     }
 
     fn save_state(&self) -> Result<Option<String>, String> {
-        serde_json::to_string(&self.saved)
-            .map(Some)
-            .map_err(|e| e.to_string())
+        weft_guest::save_json(&self.saved)
     }
 
     fn load_state(&mut self, state: &str) -> Result<(), String> {
-        self.saved = serde_json::from_str(state).map_err(|e| format!("bad saved state: {e}"))?;
+        self.saved = weft_guest::load_json(state)?;
         Ok(())
     }
 }
