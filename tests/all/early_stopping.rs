@@ -152,7 +152,7 @@ fn early_stopping_from_config_ends_a_real_run() {
     let RunOutcome::Stopped(reason) = outcome else {
         panic!("{outcome:?}")
     };
-    assert!(reason.contains("early stopping"), "{reason}");
+    assert!(reason.starts_with("EarlyStoppingHook: "), "{reason}");
     let evals = crate::training::json_lines(&dir.join("work"))
         .iter()
         .filter(|l| l.get("mean_class_accuracy").is_some())

@@ -187,17 +187,14 @@ fn save_best_infers_the_rule_as_mmcv_does() {
     }
 }
 
-/// Records the best-checkpoint state after each epoch, after the evaluation hook ran.
+/// Records the best-checkpoint state after each epoch, after the evaluation hook ran: the
+/// bookkeeping at `after_train_epoch`, and the files once that point is over (weft writes the
+/// checkpoints asked for at a point when every hook of the point has run), at the next
+/// `before_train_epoch` or at `after_run`.
 struct Probe(Arc<Mutex<Vec<Value>>>);
 
-impl weft_core::Hook for Probe {
-    fn name(&self) -> &str {
-        "Probe"
-    }
-    fn stages(&self) -> StageSet {
-        StageSet::EMPTY.with(Stage::AfterTrainEpoch)
-    }
-    fn after_train_epoch(&mut self, ctx: &mut RunContext) -> HookResult {
+impl Probe {
+    fn list_files(&self, ctx: &RunContext) {
         let mut files: Vec<String> = std::fs::read_dir(&ctx.work_dir)
             .unwrap()
             .map(|e| {
@@ -209,6 +206,36 @@ impl weft_core::Hook for Probe {
             .filter(|n| n.starts_with("best_"))
             .collect();
         files.sort();
+        if let Some(last) = self.0.lock().unwrap().last_mut()
+            && last["files"].is_null()
+        {
+            last["files"] = json!(files);
+        }
+    }
+}
+
+impl weft_core::Hook for Probe {
+    fn name(&self) -> &str {
+        "Probe"
+    }
+    fn points(&self) -> StageSet {
+        [
+            Stage::AfterTrainEpoch,
+            Stage::BeforeTrainEpoch,
+            Stage::AfterRun,
+        ]
+        .into_iter()
+        .collect()
+    }
+    fn before_train_epoch(&mut self, ctx: &mut RunContext) -> HookResult {
+        self.list_files(ctx);
+        Ok(())
+    }
+    fn after_run(&mut self, ctx: &mut RunContext) -> HookResult {
+        self.list_files(ctx);
+        Ok(())
+    }
+    fn after_train_epoch(&mut self, ctx: &mut RunContext) -> HookResult {
         let work = ctx.work_dir.display().to_string();
         let msgs: Value = ctx
             .hook_msgs()
@@ -228,7 +255,7 @@ impl weft_core::Hook for Probe {
         self.0
             .lock()
             .unwrap()
-            .push(json!({ "epoch_completed": ctx.epoch + 1, "files": files, "hook_msgs": msgs }));
+            .push(json!({ "epoch_completed": ctx.epoch + 1, "files": null, "hook_msgs": msgs }));
         Ok(())
     }
 }

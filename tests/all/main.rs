@@ -18,6 +18,8 @@ mod configs;
 mod cli;
 // Real training on small Fashion-MNIST subsets: loss falls, files appear, resume is exact.
 mod training;
+// Resume around evaluation and early stopping; resuming a finished run.
+mod resume_exact;
 // TensorBoard and MLflow output, read back with their Python readers.
 mod loggers;
 // `weft test` and `weft plot`.

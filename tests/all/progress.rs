@@ -18,7 +18,7 @@ impl weft_core::Hook for Snapshots {
     fn name(&self) -> &str {
         "Snapshots"
     }
-    fn stages(&self) -> StageSet {
+    fn points(&self) -> StageSet {
         StageSet::EMPTY.with(Stage::AfterTrainIter)
     }
     fn after_train_iter(&mut self, _ctx: &mut RunContext) -> HookResult {

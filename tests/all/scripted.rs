@@ -47,8 +47,6 @@ impl ScriptedEngine {
                 lr,
                 momentum: Momentum::Momentum(0.9),
                 weight_decay: 1e-4,
-                initial_lr: None,
-                initial_momentum: None,
                 params: vec!["w".into()],
             }],
             train,

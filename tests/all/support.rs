@@ -30,8 +30,6 @@ pub fn dry_engine(train_len: usize, val_len: usize) -> weft_core::dry::DryEngine
             lr: 0.1,
             momentum: Momentum::Momentum(0.9),
             weight_decay: 0.0,
-            initial_lr: None,
-            initial_momentum: None,
             params: vec!["w".into()],
         }],
     )
@@ -44,9 +42,12 @@ impl weft_core::Hook for Recorder {
     fn name(&self) -> &str {
         &self.0
     }
-    fn stages(&self) -> StageSet {
+    fn points(&self) -> StageSet {
         // Everything MMCV's recorder overrides: the ten stages and the generic epoch ones.
-        weft_core::Stage::ALL[..12].iter().copied().collect()
+        weft_core::Stage::MMCV
+            .into_iter()
+            .chain([weft_core::Stage::BeforeEpoch, weft_core::Stage::AfterEpoch])
+            .collect()
     }
     fn before_run(&mut self, _ctx: &mut RunContext) -> HookResult {
         Ok(())

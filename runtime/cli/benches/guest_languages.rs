@@ -12,7 +12,7 @@ use std::time::Instant;
 
 use serde_json::json;
 use weft_core::dry::DryEngine;
-use weft_core::{Hook, Momentum, ParamGroup, RunContext, RunLog, RunnerKind};
+use weft_core::{Hook, Momentum, ParamGroup, RunContext, RunLog, RunnerKind, Stage};
 use weft_host::hook::WasmHook;
 
 const LANGUAGES: [&str; 6] = ["rust", "python", "js", "c", "go", "zig"];
@@ -27,8 +27,6 @@ fn context(log: &RunLog) -> RunContext {
         lr: 0.1,
         momentum: Momentum::Momentum(0.9),
         weight_decay: 0.0,
-        initial_lr: None,
-        initial_momentum: None,
         params: vec!["w".into()],
     };
     RunContext::new(
@@ -41,11 +39,12 @@ fn context(log: &RunLog) -> RunContext {
 
 /// Median seconds per call over 9 batches, after a warm-up batch.
 fn per_call(hook: &mut WasmHook, ctx: &mut RunContext, batch: usize) -> f64 {
+    ctx.set_stage(Stage::AfterTrainIter);
     let mut times = Vec::new();
     for round in 0..10 {
         let t = Instant::now();
         for _ in 0..batch {
-            black_box(hook.after_train_iter(ctx)).unwrap();
+            black_box(hook.call(Stage::AfterTrainIter, ctx)).unwrap();
         }
         if round > 0 {
             times.push(t.elapsed().as_secs_f64() / batch as f64);

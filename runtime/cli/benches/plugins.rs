@@ -21,7 +21,8 @@ use weft::session::{TrainOptions, prepare};
 use weft_config::Config;
 use weft_core::dry::DryEngine;
 use weft_core::{
-    Hook, HookResult, Momentum, ParamGroup, Priority, RunContext, RunLog, RunnerKind, StageSet,
+    Hook, HookResult, Momentum, ParamGroup, Priority, RunContext, RunLog, RunnerKind, Stage,
+    StageSet,
 };
 use weft_host::hook::WasmHook;
 use weft_nn::models::build_model;
@@ -47,8 +48,14 @@ impl Hook for NativeProbe {
     fn name(&self) -> &str {
         "NativeProbe"
     }
-    fn stages(&self) -> StageSet {
-        StageSet::all()
+    fn points(&self) -> StageSet {
+        [
+            Stage::BeforeTrainIter,
+            Stage::AfterTrainIter,
+            Stage::AfterBackward,
+        ]
+        .into_iter()
+        .collect()
     }
     fn before_train_iter(&mut self, ctx: &mut RunContext) -> HookResult {
         black_box(ctx.iter);
@@ -76,14 +83,15 @@ fn wasm_probe(log: &RunLog) -> WasmHook {
 
 fn time_calls(hook: &mut dyn Hook, ctx: &mut RunContext) -> f64 {
     const BATCH: usize = 20_000;
+    ctx.set_stage(Stage::AfterTrainIter);
     for _ in 0..BATCH {
-        hook.after_train_iter(ctx).unwrap();
+        hook.call(Stage::AfterTrainIter, ctx).unwrap();
     }
     let mut per_call = Vec::new();
     for _ in 0..9 {
         let t = Instant::now();
         for _ in 0..BATCH {
-            hook.after_train_iter(ctx).unwrap();
+            hook.call(Stage::AfterTrainIter, ctx).unwrap();
         }
         per_call.push(t.elapsed().as_secs_f64() / BATCH as f64);
     }
@@ -96,8 +104,6 @@ fn hook_call() -> f64 {
         lr: 0.1,
         momentum: Momentum::Momentum(0.9),
         weight_decay: 0.0,
-        initial_lr: None,
-        initial_momentum: None,
         params: vec!["w".into()],
     };
     let engine = DryEngine::new(10, 0, vec![group]);

@@ -57,7 +57,7 @@ impl weft_core::Hook for ProgressHook {
         "ProgressHook"
     }
 
-    fn stages(&self) -> StageSet {
+    fn points(&self) -> StageSet {
         [
             Stage::BeforeTrainEpoch,
             Stage::BeforeValEpoch,

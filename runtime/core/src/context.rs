@@ -7,10 +7,12 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use serde_json::{Map, Value};
 use weft_config::schema::Phase;
 
+use crate::action::{Action, SaveRequest};
 use crate::clock::Clock;
 use crate::engine::{Engine, LoaderPosition, StepOutputs};
 use crate::log_buffer::LogBuffer;
 use crate::run_log::RunLog;
+use crate::stage::Stage;
 
 /// Which loop runs (MMCV's `EpochBasedRunner` or `IterBasedRunner`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -29,33 +31,6 @@ impl RunnerKind {
             RunnerKind::IterBased => "IterBasedRunner",
         }
     }
-}
-
-/// Work a hook hands to the runner before it continues (see [`RunContext::yield_to`]).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Yield {
-    /// Gradients are ready: run every hook's `after_backward` (the optimizer hook, between
-    /// backward and the step).
-    AfterBackward,
-    /// Run every logger hook's `after_train_iter` (the evaluation hook, before a by-iteration
-    /// evaluation, as MMCV's `EvalHook` does).
-    LoggersAfterTrainIter,
-}
-
-/// A checkpoint a hook asked for; the runner writes it once the hook returns, because only
-/// the runner can collect every hook's state for it.
-#[derive(Debug, Clone)]
-pub struct SaveRequest {
-    /// Where to write.
-    pub path: PathBuf,
-    /// Store optimizer state.
-    pub with_optimizer: bool,
-    /// Point `latest.safetensors` at it.
-    pub link_latest: bool,
-    /// Record it as `meta.hook_msgs.last_ckpt` after saving (CheckpointHook).
-    pub record_as_last: bool,
-    /// Files to delete after a successful save (old checkpoints beyond `max_keep_ckpts`).
-    pub remove_after: Vec<PathBuf>,
 }
 
 /// The state of a run, passed to every hook.
@@ -105,10 +80,11 @@ pub struct RunContext {
     /// The results of the latest evaluation, in order (also in `meta.last_eval`, where JSON
     /// cannot hold a NaN).
     pub last_eval: Vec<(String, f64)>,
+    pub(crate) stage: Stage,
     pub(crate) stop_reason: Option<String>,
-    pub(crate) pending_yield: Option<Yield>,
+    pub(crate) actions: Vec<Action>,
     pub(crate) skip_step: bool,
-    pub(crate) save_requests: Vec<SaveRequest>,
+    pub(crate) pending_saves: Vec<SaveRequest>,
     pub(crate) eval_requested: bool,
     pub(crate) interrupt: Arc<AtomicBool>,
 }
@@ -143,10 +119,11 @@ impl RunContext {
             seed: 0,
             evaluations: 0,
             last_eval: Vec::new(),
+            stage: Stage::BeforeRun,
             stop_reason: None,
-            pending_yield: None,
+            actions: Vec::new(),
             skip_step: false,
-            save_requests: Vec::new(),
+            pending_saves: Vec::new(),
             eval_requested: false,
             interrupt: Arc::new(AtomicBool::new(false)),
         }
@@ -196,11 +173,21 @@ impl RunContext {
             .collect()
     }
 
-    /// Asks the loop to stop after the current iteration (early stopping, plugins).
-    pub fn request_stop(&mut self, reason: impl Into<String>) {
-        if self.stop_reason.is_none() {
-            self.stop_reason = Some(reason.into());
-        }
+    /// The runner stage in progress (for a hook called at a generic point, the stage that
+    /// point serves).
+    pub fn stage(&self) -> Stage {
+        self.stage
+    }
+
+    /// Sets the stage in progress, for tools that call hooks outside a [`crate::Runner`]
+    /// (benchmarks of a single hook call); the runner sets it itself.
+    pub fn set_stage(&mut self, stage: Stage) {
+        self.stage = stage;
+    }
+
+    /// Queues an action; the runner checks and applies it when the current hook returns.
+    pub fn act(&mut self, action: Action) {
+        self.actions.push(action);
     }
 
     /// Why the loop was asked to stop, if it was.
@@ -208,32 +195,9 @@ impl RunContext {
         self.stop_reason.as_deref()
     }
 
-    /// Lets the runner call other hooks in the middle of this hook's work: when the current
-    /// hook returns, the runner performs `what`, then calls the hook's [`crate::Hook::resume`].
-    pub fn yield_to(&mut self, what: Yield) {
-        self.pending_yield = Some(what);
-    }
-
-    /// Asks the optimizer hook to skip this iteration's step (only meaningful in
-    /// `after_backward`).
-    pub fn request_skip_step(&mut self) {
-        self.skip_step = true;
-    }
-
     /// Whether a skip was requested for this iteration; clears the request.
-    pub fn take_skip_step(&mut self) -> bool {
+    pub(crate) fn take_skip_step(&mut self) -> bool {
         std::mem::take(&mut self.skip_step)
-    }
-
-    /// Queues a checkpoint; written as soon as the current hook returns.
-    pub fn request_save(&mut self, request: SaveRequest) {
-        self.save_requests.push(request);
-    }
-
-    /// Asks for an evaluation as soon as the current hook returns (every hook's
-    /// [`crate::Hook::on_eval_request`] runs; the evaluation hook evaluates).
-    pub fn request_eval(&mut self) {
-        self.eval_requested = true;
     }
 
     /// Whether Ctrl-C was pressed.

@@ -146,7 +146,7 @@ impl crate::Hook for Tracker {
     fn name(&self) -> &str {
         "ScheduleTracker"
     }
-    fn stages(&self) -> StageSet {
+    fn points(&self) -> StageSet {
         StageSet::EMPTY.with(Stage::BeforeTrainIter)
     }
     fn before_train_iter(&mut self, ctx: &mut RunContext) -> HookResult {

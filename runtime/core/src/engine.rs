@@ -136,10 +136,6 @@ pub struct ParamGroup {
     pub momentum: Momentum,
     /// Weight decay.
     pub weight_decay: f64,
-    /// The lr the schedule starts from (MMCV's `initial_lr`, set once, kept in checkpoints).
-    pub initial_lr: Option<f64>,
-    /// The momentum the momentum schedule starts from (MMCV's `initial_momentum`).
-    pub initial_momentum: Option<f64>,
     /// Qualified names of the parameters in this group (for reports).
     pub params: Vec<String>,
 }

@@ -1,42 +1,56 @@
-//! The hook trait: MMCV 1.x's hook points with its generic fallbacks.
+//! The hook trait: MMCV 1.x's hook points, one method each.
 //!
-//! As in MMCV, `before_train_epoch` and `before_val_epoch` fall back to `before_epoch`, the
-//! iteration stages to `before_iter`/`after_iter`, and so on, so a hook that overrides
-//! `after_iter` runs after train and val iterations alike. Rust cannot see which methods a
-//! type overrides, so each hook also declares [`Hook::stages`]: the runner calls only those
-//! (which is how MMCV's `get_hook_info` and the oracles list "the hooks that run").
+//! A hook says which points it implements ([`Hook::points`]); the runner resolves MMCV's
+//! specific-to-generic fallback once, when the hook is registered ([`crate::Dispatch`]), and
+//! calls [`Hook::call`] with the point that serves each stage. So a hook implementing
+//! `after_iter` runs after train and val iterations alike, exactly as in MMCV, and the
+//! defaults of the point methods do nothing (they never call each other). Rust cannot see
+//! which methods a type overrides, which is why `points` is required; it is also what MMCV's
+//! `get_hook_info` lists.
+//!
+//! A hook changes the run by queueing [`crate::Action`]s on the context; the runner applies
+//! them when the hook returns.
 
 use crate::context::RunContext;
 use crate::error::HookResult;
+use crate::priority::Priority;
 use crate::stage::{Stage, StageSet};
 
 /// A participant in the training loop.
-///
-/// Every method has a no-op default. Methods receive the whole [`RunContext`]: counters,
-/// log buffer, metadata and the [`crate::Engine`].
 pub trait Hook: Send {
     /// The hook's name as shown in logs and errors (MMCV shows the class name).
     fn name(&self) -> &str;
 
     /// The priority of a `custom_hooks` entry of this type that gives none (MMCV and
     /// MMEngine hooks carry a class priority; most are NORMAL).
-    fn default_priority(&self) -> crate::Priority {
-        crate::Priority::NORMAL
+    fn default_priority(&self) -> Priority {
+        Priority::NORMAL
     }
 
-    /// The stages this hook acts on; the runner calls no others.
-    fn stages(&self) -> StageSet {
-        StageSet::all()
-    }
+    /// The points this hook implements, specific or generic.
+    fn points(&self) -> StageSet;
 
-    /// Whether this is a logger hook (the last one clears the log output after logging, as
-    /// MMCV's `LoggerHook.before_run` arranges with `reset_flag`).
-    fn is_logger(&self) -> bool {
-        false
+    /// Runs the hook at one of its points. `ctx.stage()` is the runner's stage, which differs
+    /// from `point` when a generic point serves it. The default calls the point's method.
+    fn call(&mut self, point: Stage, ctx: &mut RunContext) -> HookResult {
+        match point {
+            Stage::BeforeRun => self.before_run(ctx),
+            Stage::AfterRun => self.after_run(ctx),
+            Stage::BeforeTrainEpoch => self.before_train_epoch(ctx),
+            Stage::AfterTrainEpoch => self.after_train_epoch(ctx),
+            Stage::BeforeValEpoch => self.before_val_epoch(ctx),
+            Stage::AfterValEpoch => self.after_val_epoch(ctx),
+            Stage::BeforeTrainIter => self.before_train_iter(ctx),
+            Stage::AfterTrainIter => self.after_train_iter(ctx),
+            Stage::BeforeValIter => self.before_val_iter(ctx),
+            Stage::AfterValIter => self.after_val_iter(ctx),
+            Stage::BeforeEpoch => self.before_epoch(ctx),
+            Stage::AfterEpoch => self.after_epoch(ctx),
+            Stage::AfterBackward => self.after_backward(ctx),
+            Stage::BeforeIter => self.before_iter(ctx),
+            Stage::AfterIter => self.after_iter(ctx),
+        }
     }
-
-    /// Called on the last logger hook before the run starts.
-    fn set_reset_flag(&mut self) {}
 
     /// Once, before training.
     fn before_run(&mut self, _ctx: &mut RunContext) -> HookResult {
@@ -46,73 +60,58 @@ pub trait Hook: Send {
     fn after_run(&mut self, _ctx: &mut RunContext) -> HookResult {
         Ok(())
     }
-    /// Generic fallback of `before_train_epoch`/`before_val_epoch`.
+    /// Before a train epoch.
+    fn before_train_epoch(&mut self, _ctx: &mut RunContext) -> HookResult {
+        Ok(())
+    }
+    /// After a train epoch.
+    fn after_train_epoch(&mut self, _ctx: &mut RunContext) -> HookResult {
+        Ok(())
+    }
+    /// Before a val epoch.
+    fn before_val_epoch(&mut self, _ctx: &mut RunContext) -> HookResult {
+        Ok(())
+    }
+    /// After a val epoch.
+    fn after_val_epoch(&mut self, _ctx: &mut RunContext) -> HookResult {
+        Ok(())
+    }
+    /// Before a train iteration.
+    fn before_train_iter(&mut self, _ctx: &mut RunContext) -> HookResult {
+        Ok(())
+    }
+    /// After a train iteration's forward pass.
+    fn after_train_iter(&mut self, _ctx: &mut RunContext) -> HookResult {
+        Ok(())
+    }
+    /// Before a val iteration.
+    fn before_val_iter(&mut self, _ctx: &mut RunContext) -> HookResult {
+        Ok(())
+    }
+    /// After a val iteration.
+    fn after_val_iter(&mut self, _ctx: &mut RunContext) -> HookResult {
+        Ok(())
+    }
+    /// Generic: before train and val epochs; called directly, once, by the iteration runner.
     fn before_epoch(&mut self, _ctx: &mut RunContext) -> HookResult {
         Ok(())
     }
-    /// Generic fallback of `after_train_epoch`/`after_val_epoch`.
+    /// Generic: after train and val epochs; called directly, once, by the iteration runner.
     fn after_epoch(&mut self, _ctx: &mut RunContext) -> HookResult {
         Ok(())
-    }
-    /// Generic fallback of `before_train_iter`/`before_val_iter`.
-    fn before_iter(&mut self, _ctx: &mut RunContext) -> HookResult {
-        Ok(())
-    }
-    /// Generic fallback of `after_train_iter`/`after_val_iter`.
-    fn after_iter(&mut self, _ctx: &mut RunContext) -> HookResult {
-        Ok(())
-    }
-    /// Before a train epoch.
-    fn before_train_epoch(&mut self, ctx: &mut RunContext) -> HookResult {
-        self.before_epoch(ctx)
-    }
-    /// After a train epoch.
-    fn after_train_epoch(&mut self, ctx: &mut RunContext) -> HookResult {
-        self.after_epoch(ctx)
-    }
-    /// Before a val epoch.
-    fn before_val_epoch(&mut self, ctx: &mut RunContext) -> HookResult {
-        self.before_epoch(ctx)
-    }
-    /// After a val epoch.
-    fn after_val_epoch(&mut self, ctx: &mut RunContext) -> HookResult {
-        self.after_epoch(ctx)
-    }
-    /// Before a train iteration.
-    fn before_train_iter(&mut self, ctx: &mut RunContext) -> HookResult {
-        self.before_iter(ctx)
-    }
-    /// After a train iteration's forward pass.
-    fn after_train_iter(&mut self, ctx: &mut RunContext) -> HookResult {
-        self.after_iter(ctx)
-    }
-    /// Before a val iteration.
-    fn before_val_iter(&mut self, ctx: &mut RunContext) -> HookResult {
-        self.before_iter(ctx)
-    }
-    /// After a val iteration.
-    fn after_val_iter(&mut self, ctx: &mut RunContext) -> HookResult {
-        self.after_iter(ctx)
     }
     /// Gradients are ready; clipping and the step have not happened yet.
     fn after_backward(&mut self, _ctx: &mut RunContext) -> HookResult {
         Ok(())
     }
-
-    /// Continues the work a hook paused with [`RunContext::yield_to`], once the runner has
-    /// done what was asked (for example, clip and step after every hook saw the gradients).
-    fn resume(&mut self, _ctx: &mut RunContext, _after: crate::context::Yield) -> HookResult {
+    /// Generic: before train and val iterations.
+    fn before_iter(&mut self, _ctx: &mut RunContext) -> HookResult {
         Ok(())
     }
-
-    /// Another hook asked for an evaluation now ([`RunContext::request_eval`]).
-    fn on_eval_request(&mut self, _ctx: &mut RunContext) -> HookResult {
+    /// Generic: after train and val iterations.
+    fn after_iter(&mut self, _ctx: &mut RunContext) -> HookResult {
         Ok(())
     }
-
-    /// The run ended with an error (after the emergency checkpoint): loggers mark their
-    /// records as failed. Errors here are ignored; the run's error is what is reported.
-    fn on_exception(&mut self, _ctx: &mut RunContext, _error: &str) {}
 
     /// State to keep in checkpoints (counters, best scores); `None` if stateless.
     fn save_state(&mut self) -> Result<Option<serde_json::Value>, crate::HookError> {
@@ -123,23 +122,33 @@ pub trait Hook: Send {
     fn load_state(&mut self, _state: &serde_json::Value) -> HookResult {
         Ok(())
     }
+
+    /// Which built-in protocol the hook takes part in. Sealed: only this crate's hooks (the
+    /// optimizer and evaluation hooks, and every [`crate::hooks::Logger`]) answer anything but
+    /// [`builtin::Role::Plain`], and no other crate can call it.
+    #[doc(hidden)]
+    fn role(&mut self, _: builtin::Sealed) -> builtin::Role<'_> {
+        builtin::Role::Plain
+    }
 }
 
-/// Calls the method of `hook` that belongs to `stage`.
-pub fn call_stage(hook: &mut dyn Hook, stage: Stage, ctx: &mut RunContext) -> HookResult {
-    match stage {
-        Stage::BeforeRun => hook.before_run(ctx),
-        Stage::AfterRun => hook.after_run(ctx),
-        Stage::BeforeTrainEpoch => hook.before_train_epoch(ctx),
-        Stage::AfterTrainEpoch => hook.after_train_epoch(ctx),
-        Stage::BeforeValEpoch => hook.before_val_epoch(ctx),
-        Stage::AfterValEpoch => hook.after_val_epoch(ctx),
-        Stage::BeforeTrainIter => hook.before_train_iter(ctx),
-        Stage::AfterTrainIter => hook.after_train_iter(ctx),
-        Stage::BeforeValIter => hook.before_val_iter(ctx),
-        Stage::AfterValIter => hook.after_val_iter(ctx),
-        Stage::BeforeEpoch => hook.before_epoch(ctx),
-        Stage::AfterEpoch => hook.after_epoch(ctx),
-        Stage::AfterBackward => hook.after_backward(ctx),
+/// The protocols between the runner and its built-in hooks, outside the public surface.
+pub mod builtin {
+    use crate::hooks::{EvalHook, Logger, OptimizerHook};
+
+    /// Only this crate can make one, so only this crate can call [`super::Hook::role`].
+    pub struct Sealed(pub(crate) ());
+
+    /// What the runner does with a hook beyond calling its points.
+    pub enum Role<'a> {
+        /// Nothing.
+        Plain,
+        /// A logger: the last one clears the log output; a by-iteration evaluation lets every
+        /// logger log the iteration first; a failed run is reported to each.
+        Logger(&'a mut dyn Logger),
+        /// Backward, `after_backward` for every hook, clipping and the step.
+        Optimizer(&'a mut OptimizerHook),
+        /// Evaluations, also on request.
+        Eval(&'a mut EvalHook),
     }
 }

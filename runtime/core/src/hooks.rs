@@ -12,14 +12,14 @@ mod optimizer;
 mod tensorboard;
 mod text_logger;
 
-pub use checkpoint::CheckpointHook;
+pub use checkpoint::{CheckpointHook, requested_path};
 pub use early_stopping::{EarlyStoppingConfig, EarlyStoppingHook};
 pub use eval::{
     EvalHook, EvalSettings, Evaluation, Evaluator, METRIC_NAMES, Metric, Rule, evaluation_messages,
     infer_rule, metric_evaluator, score,
 };
 pub use iter_timer::IterTimerHook;
-pub use logger::{LoggerBase, LoggerCommon, TagValue};
+pub use logger::{Logger, LoggerBase, LoggerCommon, TagValue};
 pub use lr_updater::LrUpdaterHook;
 pub use mlflow::{MlflowConfig, MlflowLoggerHook};
 pub use momentum_updater::MomentumUpdaterHook;

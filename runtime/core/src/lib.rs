@@ -14,6 +14,7 @@
 //! - [`Engine`]: the tensor side.
 //! - [`build`]: from a config to a runner plan and the built-in hooks.
 
+pub mod action;
 pub mod build;
 mod clock;
 mod context;
@@ -36,20 +37,21 @@ pub mod schedule;
 mod stage;
 pub mod tfevents;
 
+pub use action::{Action, SaveRequest};
 pub use clock::{Clock, SteppingClock, SystemClock};
-pub use context::{RunContext, RunnerKind, SaveRequest, Yield};
+pub use context::{RunContext, RunnerKind};
 pub use engine::{
     DeviceValue, Engine, LoaderPosition, Momentum, ParamGroup, Predictions, Scalar, Split,
     StepOutputs,
 };
 pub use error::{EngineError, HookError, HookResult, RunError, RunPoint};
-pub use hook::{Hook, call_stage};
+pub use hook::Hook;
 pub use hook_set::{HookEntry, HookSet};
 pub use log_buffer::{LogBuffer, LogValue};
 pub use priority::Priority;
 pub use run_log::{ConsolePrinter, Level, RunLog};
 pub use runner::{ResumePoint, RunOutcome, Runner, TraceEntry};
-pub use stage::{Stage, StageSet};
+pub use stage::{Dispatch, Stage, StageSet};
 
 /// The file name `latest` checkpoints are linked as.
 pub use runner::LATEST;

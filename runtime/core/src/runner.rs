@@ -1,6 +1,7 @@
 //! The training loop: MMCV's `EpochBasedRunner` and `IterBasedRunner`, hook dispatch, and
 //! the checkpoint writes hooks ask for.
 
+mod actions;
 mod epoch_based;
 mod iter_based;
 mod saving;
@@ -10,11 +11,11 @@ use std::path::PathBuf;
 
 use weft_config::schema::{Phase, WorkflowStage};
 
-use crate::context::{RunContext, RunnerKind, Yield};
+use crate::context::{RunContext, RunnerKind};
 use crate::engine::LoaderPosition;
 use crate::error::{EngineError, HookError, RunError, RunPoint};
-use crate::hook::call_stage;
-use crate::hook_set::HookSet;
+use crate::hook::builtin::{Role, Sealed};
+use crate::hook_set::{HookSet, Kind};
 use crate::stage::Stage;
 
 /// Where a resumed run continues, read from a checkpoint's metadata.
@@ -35,6 +36,9 @@ pub enum RunOutcome {
     Stopped(String),
     /// Ctrl-C; the state was saved to this checkpoint.
     Interrupted(Option<PathBuf>),
+    /// The checkpoint resumed from ends the run (every epoch done, or a hook had stopped
+    /// it): nothing ran. Says why.
+    AlreadyDone(String),
 }
 
 /// One `call_hook` as the runner made it: the stage, the counters before any hook ran, and
@@ -71,6 +75,10 @@ pub struct Runner {
     trace: Option<Vec<TraceEntry>>,
     in_train_iter: bool,
     started: bool,
+    /// Nesting of `call_hook` (`after_backward` runs inside `after_train_iter`).
+    depth: u32,
+    /// The stop recorded in the checkpoint resumed from.
+    resumed_stop: Option<String>,
 }
 
 impl Runner {
@@ -85,6 +93,8 @@ impl Runner {
             trace: None,
             in_train_iter: false,
             started: false,
+            depth: 0,
+            resumed_stop: None,
         }
     }
 
@@ -105,6 +115,10 @@ impl Runner {
 
     /// Runs the workflow to the end, a stop request, an interrupt or an error.
     pub fn run(&mut self) -> Result<RunOutcome, RunError> {
+        if let Some(why) = self.already_done() {
+            self.ctx.log.info(&format!("{why}; nothing to do"));
+            return Ok(RunOutcome::AlreadyDone(why));
+        }
         let result = match self.ctx.runner {
             RunnerKind::EpochBased => self.run_epoch_based(),
             RunnerKind::IterBased => self.run_iter_based(),
@@ -115,11 +129,37 @@ impl Runner {
             self.save_emergency(err);
             let message = err.to_string();
             for entry in self.hooks.entries_mut() {
-                entry.hook.on_exception(&mut self.ctx, &message);
+                if let Role::Logger(logger) = entry.hook.role(Sealed(())) {
+                    logger.on_exception(&mut self.ctx, &message);
+                }
             }
         }
         self.ctx.log.flush();
         result
+    }
+
+    /// Why a resumed run has nothing left to do, if it has not.
+    fn already_done(&self) -> Option<String> {
+        let point = self.resume.as_ref()?;
+        if let Some(reason) = &self.resumed_stop {
+            return Some(format!(
+                "the checkpoint was written after the run stopped ({reason})"
+            ));
+        }
+        let done = match self.ctx.runner {
+            RunnerKind::EpochBased => point.train_loader.epoch >= self.max,
+            RunnerKind::IterBased => point.iter >= self.max,
+        };
+        done.then(|| {
+            let unit = match self.ctx.runner {
+                RunnerKind::EpochBased => "epochs",
+                RunnerKind::IterBased => "iterations",
+            };
+            format!(
+                "the checkpoint was written at the end of the run (all {} {unit} done)",
+                self.max
+            )
+        })
     }
 
     fn log_start(&self, unit: &str) {
@@ -149,10 +189,15 @@ impl Runner {
         ));
     }
 
-    /// MMCV's `call_hook`: every hook that acts on `stage`, in order. Handles the two
-    /// requests a hook can leave behind: `after_backward` dispatch and checkpoint writes.
+    /// MMCV's `call_hook`: every hook that acts on `stage`, in order, each followed by the
+    /// actions it queued. The built-in protocols run here too: the optimizer hook's backward,
+    /// `after_backward` and step, and a by-iteration evaluation after the loggers. Checkpoints
+    /// asked for at this point are written once every hook of the point has run.
     pub(crate) fn call_hook(&mut self, stage: Stage) -> Result<(), RunError> {
-        if let Some(trace) = &mut self.trace {
+        // The trace is MMCV's `call_hook` sequence, which has no `after_backward`.
+        if let Some(trace) = &mut self.trace
+            && stage != Stage::AfterBackward
+        {
             trace.push(TraceEntry {
                 stage: stage.name(),
                 mode: self.ctx.mode.map(Phase::as_str),
@@ -169,78 +214,119 @@ impl Runner {
                     .collect(),
             });
         }
+        let outer = self.ctx.stage;
+        self.depth += 1;
+        self.ctx.stage = stage;
+        let result = self.call_each(stage);
+        self.ctx.stage = outer;
+        self.depth -= 1;
+        result?;
+        if self.depth == 0 && !self.ctx.pending_saves.is_empty() {
+            self.process_saves()?;
+        }
+        Ok(())
+    }
+
+    fn call_each(&mut self, stage: Stage) -> Result<(), RunError> {
         for index in 0..self.hooks.len() {
-            if !self.hooks.entries()[index].stages.contains(stage) {
-                continue;
-            }
             let entry = &mut self.hooks.entries_mut()[index];
-            let result = call_stage(entry.hook.as_mut(), stage, &mut self.ctx);
-            self.check(index, stage, result)?;
-            if let Some(what) = self.ctx.pending_yield.take() {
-                match what {
-                    Yield::AfterBackward => self.dispatch_after_backward()?,
-                    Yield::LoggersAfterTrainIter => self.dispatch_loggers(index)?,
+            let Some(point) = entry.dispatch.get(stage) else {
+                continue;
+            };
+            match entry.kind {
+                Kind::Optimizer if stage == Stage::AfterTrainIter => self.optimizer_step(index)?,
+                _ => {
+                    let result = entry.hook.call(point, &mut self.ctx);
+                    self.check(index, stage, result)?;
+                    self.apply_actions(index)?;
+                    if entry_kind(&self.hooks, index) == Kind::Eval {
+                        self.evaluate_if_due(index)?;
+                    }
                 }
-                let entry = &mut self.hooks.entries_mut()[index];
-                let result = entry.hook.resume(&mut self.ctx, what);
-                self.check(index, stage, result)?;
-            }
-            if std::mem::take(&mut self.ctx.eval_requested) {
-                for other in 0..self.hooks.len() {
-                    let entry = &mut self.hooks.entries_mut()[other];
-                    let result = entry.hook.on_eval_request(&mut self.ctx);
-                    self.check(other, stage, result)?;
-                }
-            }
-            if !self.ctx.save_requests.is_empty() {
-                self.process_saves()?;
             }
         }
         Ok(())
     }
 
-    fn dispatch_after_backward(&mut self) -> Result<(), RunError> {
-        for index in 0..self.hooks.len() {
-            if !self.hooks.entries()[index]
-                .stages
-                .contains(Stage::AfterBackward)
-            {
+    /// MMCV's `OptimizerHook.after_train_iter`, with weft's `after_backward` between backward
+    /// and the step.
+    fn optimizer_step(&mut self, index: usize) -> Result<(), RunError> {
+        let Role::Optimizer(hook) = self.hooks.entries_mut()[index].hook.role(Sealed(())) else {
+            unreachable!("registered as the optimizer hook");
+        };
+        let stepping = hook.backward(&mut self.ctx);
+        let stepping = self.check(index, Stage::AfterTrainIter, stepping)?;
+        if !stepping {
+            return Ok(());
+        }
+        self.call_hook(Stage::AfterBackward)?;
+        let Role::Optimizer(hook) = self.hooks.entries_mut()[index].hook.role(Sealed(())) else {
+            unreachable!("registered as the optimizer hook");
+        };
+        let result = hook.step(&mut self.ctx);
+        self.check(index, Stage::AfterTrainIter, result)
+    }
+
+    /// A by-iteration evaluation the evaluation hook found due: as MMCV's `EvalHook` does,
+    /// every logger logs the iteration first, then the log buffer is cleared.
+    fn evaluate_if_due(&mut self, index: usize) -> Result<(), RunError> {
+        let Role::Eval(hook) = self.hooks.entries_mut()[index].hook.role(Sealed(())) else {
+            return Ok(());
+        };
+        if !hook.take_due() {
+            return Ok(());
+        }
+        for other in 0..self.hooks.len() {
+            if other == index || entry_kind(&self.hooks, other) != Kind::Logger {
                 continue;
             }
-            let entry = &mut self.hooks.entries_mut()[index];
-            let result = entry.hook.after_backward(&mut self.ctx);
-            self.check(index, Stage::AfterBackward, result)?;
+            let entry = &mut self.hooks.entries_mut()[other];
+            let result = entry.hook.call(Stage::AfterTrainIter, &mut self.ctx);
+            self.check(other, Stage::AfterTrainIter, result)?;
         }
-        Ok(())
+        self.ctx.log_buffer.clear();
+        self.evaluate(index)
     }
 
-    fn dispatch_loggers(&mut self, except: usize) -> Result<(), RunError> {
+    /// Runs the evaluation of the evaluation hook at `index` now.
+    fn evaluate(&mut self, index: usize) -> Result<(), RunError> {
+        let stage = self.ctx.stage;
+        let Role::Eval(hook) = self.hooks.entries_mut()[index].hook.role(Sealed(())) else {
+            return Ok(());
+        };
+        let result = hook.evaluate(&mut self.ctx);
+        self.check(index, stage, result)?;
+        self.apply_actions(index)
+    }
+
+    /// Every evaluation hook evaluates (a hook asked with [`crate::Action::Evaluate`]).
+    pub(super) fn evaluate_on_request(&mut self) -> Result<(), RunError> {
         for index in 0..self.hooks.len() {
-            if index == except || !self.hooks.entries()[index].hook.is_logger() {
-                continue;
+            if entry_kind(&self.hooks, index) == Kind::Eval {
+                self.evaluate(index)?;
             }
-            let entry = &mut self.hooks.entries_mut()[index];
-            let result = entry.hook.after_train_iter(&mut self.ctx);
-            self.check(index, Stage::AfterTrainIter, result)?;
         }
         Ok(())
     }
 
-    fn check(
+    /// A hook's result, with the hook's name and the run point filled in on failure.
+    fn check<T>(
         &self,
         index: usize,
         stage: Stage,
-        result: Result<(), HookError>,
-    ) -> Result<(), RunError> {
-        result.map_err(|mut err| {
-            if err.hook.is_empty() {
-                err.hook = self.hooks.entries()[index].hook.name().to_string();
-            }
-            if err.point.is_none() {
-                err.point = Some(self.point(stage));
-            }
-            RunError::Hook(err)
-        })
+        result: Result<T, HookError>,
+    ) -> Result<T, RunError> {
+        result.map_err(|err| self.hook_failed(index, stage, err))
+    }
+
+    pub(super) fn hook_failed(&self, index: usize, stage: Stage, mut err: HookError) -> RunError {
+        if err.hook.is_empty() {
+            err.hook = self.hooks.entries()[index].hook.name().to_string();
+        }
+        if err.point.is_none() {
+            err.point = Some(self.point(stage));
+        }
+        RunError::Hook(err)
     }
 
     fn point(&self, stage: Stage) -> RunPoint {
@@ -300,9 +386,18 @@ impl Runner {
         if self.ctx.interrupted() {
             let path = self.ctx.work_dir.join("interrupted.safetensors");
             let saved = self.save_now(&path, true).ok().map(|_| path);
+            // `latest` follows, so that --auto-resume continues from the interrupted point
+            // rather than from the last scheduled checkpoint.
+            if let Some(p) = &saved
+                && let Err(e) = saving::link_latest(&self.ctx.work_dir, p)
+            {
+                self.ctx
+                    .log
+                    .warn(&format!("cannot point latest at {}: {e}", p.display()));
+            }
             match &saved {
                 Some(p) => self.ctx.log.warn(&format!(
-                    "interrupted; the state is saved in {}; continue with --resume-from {}",
+                    "interrupted; the state is saved in {}; continue with --auto-resume or --resume-from {}",
                     p.display(),
                     p.display()
                 )),
@@ -326,15 +421,21 @@ impl Runner {
         })
     }
 
+    /// MMCV's `LoggerHook.before_run`: the last logger clears the log output after logging.
     fn set_last_logger(&mut self) {
         if let Some(entry) = self
             .hooks
             .entries_mut()
             .iter_mut()
             .rev()
-            .find(|e| e.hook.is_logger())
+            .find(|e| e.kind == Kind::Logger)
+            && let Role::Logger(logger) = entry.hook.role(Sealed(()))
         {
-            entry.hook.set_reset_flag();
+            logger.base().reset_flag = true;
         }
     }
+}
+
+fn entry_kind(hooks: &HookSet, index: usize) -> Kind {
+    hooks.entries()[index].kind
 }

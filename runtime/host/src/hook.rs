@@ -5,17 +5,15 @@ use std::sync::Arc;
 
 use wasmtime::Store;
 use wasmtime::component::Resource;
-use weft_core::{
-    HookError, HookResult, RunContext, RunPoint, SaveRequest, Scalar, Stage, StageSet,
-};
+use weft_core::{HookError, HookResult, RunContext, RunPoint, Stage, StageSet};
 
 use crate::bindings::hook_world::exports::weft::plugin::hooks::Guest;
 use crate::bindings::hook_world::weft::plugin::types::HookPoint;
 use crate::bindings::hook_world::{self};
 use crate::limits::OnError;
 use crate::plugin::{Linked, Plugin};
-use crate::run_state::{point_name, point_of};
-use crate::state::{CallState, HostState, Request, RunState};
+use crate::run_state::{point_of, stage_of};
+use crate::state::{CallState, HostState, RunState};
 
 /// A live instance: its store, its exports, and the run-state resource lent to every call.
 struct Live {
@@ -28,9 +26,8 @@ struct Live {
 pub struct WasmHook {
     plugin: Arc<Plugin>,
     live: Option<Live>,
-    /// Which export serves each runner stage (MMCV's generic fallbacks resolved once).
-    dispatch: [Option<HookPoint>; Stage::ALL.len()],
-    stages: StageSet,
+    /// The points `init` named; the runner resolves MMCV's fallbacks over them.
+    points: StageSet,
 }
 
 impl WasmHook {
@@ -51,43 +48,21 @@ impl WasmHook {
             .weft_plugin_hooks()
             .call_init(&mut store, &config.to_string());
         let stderr = store.data().flush_output();
-        let mut points = match result {
+        let points = match result {
             Ok(Ok(points)) => points,
             Ok(Err(m)) => return Err(plugin.failure("init", &m, &stderr)),
             Err(e) => return Err(plugin.fault("init", &e, &stderr)),
         };
+        let points: StageSet = points.into_iter().map(stage_of).collect();
         if let Some(t) = &store.data().trace {
             // In the WIT enum's order: languages list their points in different orders.
-            points.sort_by_key(|p| *p as u8);
-            points.dedup();
-            let names: Vec<&str> = points.iter().map(|p| point_name(*p)).collect();
+            let names: Vec<&str> = points.iter().map(Stage::name).collect();
             t.line(&format!(
                 "{} init {} -> [{}]",
                 plugin.info.type_name,
                 config,
                 names.join(", ")
             ));
-        }
-        let mut dispatch = [None; Stage::ALL.len()];
-        let mut stages = StageSet::EMPTY;
-        for stage in Stage::ALL {
-            let exact = point_of(stage);
-            let generic = match stage {
-                Stage::BeforeTrainEpoch | Stage::BeforeValEpoch => Some(HookPoint::BeforeEpoch),
-                Stage::AfterTrainEpoch | Stage::AfterValEpoch => Some(HookPoint::AfterEpoch),
-                Stage::BeforeTrainIter | Stage::BeforeValIter => Some(HookPoint::BeforeIter),
-                Stage::AfterTrainIter | Stage::AfterValIter => Some(HookPoint::AfterIter),
-                _ => None,
-            };
-            let chosen = if points.contains(&exact) {
-                Some(exact)
-            } else {
-                generic.filter(|g| points.contains(g))
-            };
-            if chosen.is_some() {
-                stages = stages.with(stage);
-            }
-            dispatch[stage as usize] = chosen;
         }
         Ok(WasmHook {
             plugin,
@@ -96,8 +71,7 @@ impl WasmHook {
                 bindings,
                 state,
             }),
-            dispatch,
-            stages,
+            points,
         })
     }
 
@@ -111,19 +85,17 @@ impl WasmHook {
         self.live.is_none()
     }
 
-    fn call(&mut self, stage: Stage, ctx: &mut RunContext) -> HookResult {
-        let Some(point) = self.dispatch[stage as usize] else {
-            return Ok(());
-        };
+    fn call_point(&mut self, point: Stage, ctx: &mut RunContext) -> HookResult {
         let Some(live) = self.live.as_mut() else {
             return Ok(());
         };
+        let stage = ctx.stage();
         // Named only when a trace or a failure needs it: no allocation on the hot path.
         let during = || {
-            if point_of(stage) == point {
-                point_name(point).to_string()
+            if stage == point {
+                point.name().to_string()
             } else {
-                format!("{} (for {})", point_name(point), stage.name())
+                format!("{point} (for {stage})")
             }
         };
         if let Some(t) = &live.store.data().trace {
@@ -141,10 +113,10 @@ impl WasmHook {
         // every path (`CallState::new` states the contract).
         live.store.data_mut().call = Some(CallState::new(stage, ctx));
         let borrow = Resource::<RunState>::new_borrow(live.state.rep());
-        let result = call_point(
+        let result = call_export(
             live.bindings.weft_plugin_hooks(),
             &mut live.store,
-            point,
+            point_of(point),
             borrow,
         );
         let call = live.store.data_mut().call.take();
@@ -159,7 +131,11 @@ impl WasmHook {
                     Some(plugin.failure(&during(), &format!("request rejected: {m}"), &stderr))
                 }
                 None => {
-                    apply(&plugin.info.type_name, call.requests, stage, ctx)?;
+                    // The runner checks them again and applies them, as it does for every
+                    // hook's actions.
+                    for action in call.actions {
+                        ctx.act(action);
+                    }
                     None
                 }
             },
@@ -228,37 +204,7 @@ impl WasmHook {
     }
 }
 
-/// Applies a call's requests, in the order the hook made them.
-fn apply(name: &str, requests: Vec<Request>, stage: Stage, ctx: &mut RunContext) -> HookResult {
-    for r in requests {
-        match r {
-            Request::LogScalar(key, v) => ctx.log_buffer.update_one(&key, Scalar::Host(v), 1),
-            Request::SetLr(g, v) => ctx.engine.param_groups_mut()[g as usize].lr = v,
-            Request::SetMomentum(g, v) => ctx.engine.param_groups_mut()[g as usize].momentum.set(v),
-            Request::Stop(reason) => {
-                ctx.log
-                    .info(&format!("[{name}] requested a stop: {reason}"));
-                ctx.request_stop(format!("{name}: {reason}"));
-            }
-            Request::Checkpoint => {
-                let done = ctx.iter + u64::from(stage == Stage::AfterTrainIter);
-                ctx.request_save(SaveRequest {
-                    path: ctx.work_dir.join(format!("iter_{done}.safetensors")),
-                    with_optimizer: true,
-                    link_latest: true,
-                    record_as_last: false,
-                    remove_after: Vec::new(),
-                });
-            }
-            Request::Eval => ctx.request_eval(),
-            Request::ScaleGrads(f) => ctx.engine.scale_grads(f)?,
-            Request::SkipStep => ctx.request_skip_step(),
-        }
-    }
-    Ok(())
-}
-
-fn call_point(
+fn call_export(
     g: &Guest,
     store: &mut Store<HostState>,
     point: HookPoint,
@@ -288,48 +234,12 @@ impl weft_core::Hook for WasmHook {
         &self.plugin.info.type_name
     }
 
-    fn stages(&self) -> StageSet {
-        self.stages
+    fn points(&self) -> StageSet {
+        self.points
     }
 
-    fn before_run(&mut self, ctx: &mut RunContext) -> HookResult {
-        self.call(Stage::BeforeRun, ctx)
-    }
-    fn after_run(&mut self, ctx: &mut RunContext) -> HookResult {
-        self.call(Stage::AfterRun, ctx)
-    }
-    fn before_epoch(&mut self, ctx: &mut RunContext) -> HookResult {
-        self.call(Stage::BeforeEpoch, ctx)
-    }
-    fn after_epoch(&mut self, ctx: &mut RunContext) -> HookResult {
-        self.call(Stage::AfterEpoch, ctx)
-    }
-    fn before_train_epoch(&mut self, ctx: &mut RunContext) -> HookResult {
-        self.call(Stage::BeforeTrainEpoch, ctx)
-    }
-    fn after_train_epoch(&mut self, ctx: &mut RunContext) -> HookResult {
-        self.call(Stage::AfterTrainEpoch, ctx)
-    }
-    fn before_val_epoch(&mut self, ctx: &mut RunContext) -> HookResult {
-        self.call(Stage::BeforeValEpoch, ctx)
-    }
-    fn after_val_epoch(&mut self, ctx: &mut RunContext) -> HookResult {
-        self.call(Stage::AfterValEpoch, ctx)
-    }
-    fn before_train_iter(&mut self, ctx: &mut RunContext) -> HookResult {
-        self.call(Stage::BeforeTrainIter, ctx)
-    }
-    fn after_train_iter(&mut self, ctx: &mut RunContext) -> HookResult {
-        self.call(Stage::AfterTrainIter, ctx)
-    }
-    fn before_val_iter(&mut self, ctx: &mut RunContext) -> HookResult {
-        self.call(Stage::BeforeValIter, ctx)
-    }
-    fn after_val_iter(&mut self, ctx: &mut RunContext) -> HookResult {
-        self.call(Stage::AfterValIter, ctx)
-    }
-    fn after_backward(&mut self, ctx: &mut RunContext) -> HookResult {
-        self.call(Stage::AfterBackward, ctx)
+    fn call(&mut self, point: Stage, ctx: &mut RunContext) -> HookResult {
+        self.call_point(point, ctx)
     }
 
     fn save_state(&mut self) -> Result<Option<serde_json::Value>, HookError> {

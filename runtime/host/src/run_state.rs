@@ -3,51 +3,40 @@
 
 use wasmtime::component::Resource;
 use weft_config::schema::Phase as CorePhase;
-use weft_core::{Level, Stage};
+use weft_core::{Action, Level, SaveRequest, Scalar, Stage};
 
 use crate::bindings::hook_world::weft::plugin::runner;
 use crate::bindings::hook_world::weft::plugin::types::{HookPoint, LogLevel, ParamStat, Phase};
-use crate::state::{CallState, HostState, Request, RunState};
+use crate::state::{CallState, HostState, RunState};
 
-/// The WIT point of a runner stage.
+/// The WIT point of a hook point. `weft_core::Stage` is declared in the WIT enum's order,
+/// so the two convert by position (checked by a test).
 pub fn point_of(stage: Stage) -> HookPoint {
-    match stage {
-        Stage::BeforeRun => HookPoint::BeforeRun,
-        Stage::AfterRun => HookPoint::AfterRun,
-        Stage::BeforeTrainEpoch => HookPoint::BeforeTrainEpoch,
-        Stage::AfterTrainEpoch => HookPoint::AfterTrainEpoch,
-        Stage::BeforeValEpoch => HookPoint::BeforeValEpoch,
-        Stage::AfterValEpoch => HookPoint::AfterValEpoch,
-        Stage::BeforeTrainIter => HookPoint::BeforeTrainIter,
-        Stage::AfterTrainIter => HookPoint::AfterTrainIter,
-        Stage::BeforeValIter => HookPoint::BeforeValIter,
-        Stage::AfterValIter => HookPoint::AfterValIter,
-        Stage::BeforeEpoch => HookPoint::BeforeEpoch,
-        Stage::AfterEpoch => HookPoint::AfterEpoch,
-        Stage::AfterBackward => HookPoint::AfterBackward,
-    }
+    POINTS[stage as usize]
 }
 
-/// The snake_case name of a WIT point, as configs and messages spell hook points.
-pub fn point_name(p: HookPoint) -> &'static str {
-    match p {
-        HookPoint::BeforeIter => "before_iter",
-        HookPoint::AfterIter => "after_iter",
-        HookPoint::BeforeRun => "before_run",
-        HookPoint::AfterRun => "after_run",
-        HookPoint::BeforeTrainEpoch => "before_train_epoch",
-        HookPoint::AfterTrainEpoch => "after_train_epoch",
-        HookPoint::BeforeValEpoch => "before_val_epoch",
-        HookPoint::AfterValEpoch => "after_val_epoch",
-        HookPoint::BeforeTrainIter => "before_train_iter",
-        HookPoint::AfterTrainIter => "after_train_iter",
-        HookPoint::BeforeValIter => "before_val_iter",
-        HookPoint::AfterValIter => "after_val_iter",
-        HookPoint::BeforeEpoch => "before_epoch",
-        HookPoint::AfterEpoch => "after_epoch",
-        HookPoint::AfterBackward => "after_backward",
-    }
+/// The hook point of a WIT point.
+pub fn stage_of(point: HookPoint) -> Stage {
+    Stage::ALL[point as usize]
 }
+
+const POINTS: [HookPoint; 15] = [
+    HookPoint::BeforeRun,
+    HookPoint::AfterRun,
+    HookPoint::BeforeTrainEpoch,
+    HookPoint::AfterTrainEpoch,
+    HookPoint::BeforeValEpoch,
+    HookPoint::AfterValEpoch,
+    HookPoint::BeforeTrainIter,
+    HookPoint::AfterTrainIter,
+    HookPoint::BeforeValIter,
+    HookPoint::AfterValIter,
+    HookPoint::BeforeEpoch,
+    HookPoint::AfterEpoch,
+    HookPoint::AfterBackward,
+    HookPoint::BeforeIter,
+    HookPoint::AfterIter,
+];
 
 /// The run-log level of a WIT level; `debug` lines are written at INFO and tagged.
 pub fn level_of(level: LogLevel) -> (Level, bool) {
@@ -67,58 +56,25 @@ impl HostState {
         }
     }
 
-    /// Queues a request, or records why it is rejected.
-    fn queue(
-        &mut self,
-        check: impl FnOnce(&CallState) -> Result<Request, String>,
-    ) -> wasmtime::Result<()> {
+    /// Queues a request, checked by the runner's own rules at the point of the call, or
+    /// records why it is rejected.
+    fn queue(&mut self, action: Action) -> wasmtime::Result<()> {
         let call = self
             .call
             .as_mut()
             .ok_or_else(|| wasmtime::format_err!("the run state was used outside a hook call"))?;
-        let checked = check(call);
+        let checked = action.check(call.stage, call.ctx());
         if let Some(t) = &self.trace {
             match &checked {
-                Ok(r) => t.line(&format!("  {}", r.traced())),
+                Ok(()) => t.line(&format!("  {}", action.traced())),
                 Err(m) => t.line(&format!("  rejected {m:?}")),
             }
         }
         match checked {
-            Ok(r) => call.requests.push(r),
+            Ok(()) => call.actions.push(action),
             Err(m) => call.reject(m),
         }
         Ok(())
-    }
-}
-
-fn check_value(what: &str, v: f64) -> Result<(), String> {
-    if v.is_finite() && v >= 0.0 {
-        Ok(())
-    } else {
-        Err(format!("{what} must be finite and >= 0, got {v}"))
-    }
-}
-
-fn check_group(call: &CallState, what: &str, group: u32) -> Result<usize, String> {
-    let n = call.ctx().engine.param_groups().len();
-    if (group as usize) < n {
-        Ok(group as usize)
-    } else {
-        Err(format!(
-            "{what}: group {group} is out of range (the optimizer has {n} group{})",
-            if n == 1 { "" } else { "s" }
-        ))
-    }
-}
-
-fn only_after_backward(call: &CallState, what: &str) -> Result<(), String> {
-    if call.stage == Stage::AfterBackward {
-        Ok(())
-    } else {
-        Err(format!(
-            "{what} is only allowed at after_backward, not at {}",
-            call.stage.name()
-        ))
     }
 }
 
@@ -256,84 +212,60 @@ impl runner::Host for HostState {
     }
 
     fn log_scalar(&mut self, name: String, value: f64) -> wasmtime::Result<()> {
-        self.queue(|_| {
-            if name.is_empty() || name.len() > 128 || name.chars().any(char::is_control) {
-                return Err(format!(
-                    "log-scalar: name {name:?} must be 1-128 printable characters"
-                ));
-            }
-            if !value.is_finite() {
-                return Err(format!(
-                    "log-scalar({name}): value must be finite, got {value}"
-                ));
-            }
-            Ok(Request::LogScalar(name, value))
+        self.queue(Action::LogScalar {
+            name: name.into(),
+            value: Scalar::Host(value),
         })
     }
 
     fn set_lr(&mut self, group: u32, lr: f64) -> wasmtime::Result<()> {
-        self.queue(|call| {
-            check_group(call, "set-lr", group)?;
-            check_value(&format!("set-lr(group {group})"), lr)?;
-            Ok(Request::SetLr(group, lr))
+        self.queue(Action::SetLr {
+            group: group as usize,
+            lr,
         })
     }
 
     fn set_momentum(&mut self, group: u32, momentum: f64) -> wasmtime::Result<()> {
-        self.queue(|call| {
-            let g = check_group(call, "set-momentum", group)?;
-            check_value(&format!("set-momentum(group {group})"), momentum)?;
-            if !call.ctx().engine.param_groups()[g].momentum.is_some() {
-                return Err(format!(
-                    "set-momentum: group {group}'s optimizer has no momentum"
-                ));
-            }
-            Ok(Request::SetMomentum(group, momentum))
+        self.queue(Action::SetMomentum {
+            group: group as usize,
+            momentum,
         })
     }
 
     fn request_stop(&mut self, reason: String) -> wasmtime::Result<()> {
-        self.queue(|_| Ok(Request::Stop(reason)))
+        self.queue(Action::Stop { reason })
     }
 
     fn request_checkpoint(&mut self) -> wasmtime::Result<()> {
-        self.queue(|_| Ok(Request::Checkpoint))
+        self.queue(Action::Checkpoint(SaveRequest::requested()))
     }
 
     fn request_eval(&mut self) -> wasmtime::Result<()> {
-        self.queue(|call| {
-            if matches!(
-                call.stage,
-                Stage::BeforeValEpoch
-                    | Stage::AfterValEpoch
-                    | Stage::BeforeValIter
-                    | Stage::AfterValIter
-            ) {
-                return Err(format!(
-                    "request-eval is not allowed during validation ({})",
-                    call.stage.name()
-                ));
-            }
-            Ok(Request::Eval)
-        })
+        self.queue(Action::Evaluate)
     }
 
     fn scale_grads(&mut self, factor: f64) -> wasmtime::Result<()> {
-        self.queue(|call| {
-            only_after_backward(call, "scale-grads")?;
-            if !factor.is_finite() {
-                return Err(format!("scale-grads: factor must be finite, got {factor}"));
-            }
-            Ok(Request::ScaleGrads(factor))
-        })
+        self.queue(Action::ScaleGrads { factor })
     }
 
     fn skip_step(&mut self) -> wasmtime::Result<()> {
-        self.queue(|call| {
-            only_after_backward(call, "skip-step")?;
-            Ok(Request::SkipStep)
-        })
+        self.queue(Action::SkipStep)
     }
 }
 
 impl crate::bindings::hook_world::weft::plugin::types::Host for HostState {}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn wit_points_and_core_stages_convert_by_position_and_name() {
+        for stage in Stage::ALL {
+            let point = point_of(stage);
+            assert_eq!(point as usize, stage as usize);
+            assert_eq!(stage_of(point), stage);
+            assert_eq!(format!("{point:?}"), format!("HookPoint::{stage:?}"));
+        }
+    }
+}

@@ -7,7 +7,7 @@ use wasmtime::StoreLimits;
 use wasmtime::component::ResourceTable;
 use wasmtime_wasi::{WasiCtx, WasiCtxView, WasiView};
 use weft_core::plugin::{GradView, StepView};
-use weft_core::{RunContext, RunLog, Stage};
+use weft_core::{Action, RunContext, RunLog, Stage};
 
 use crate::output::Capture;
 use crate::trace::Trace;
@@ -19,43 +19,6 @@ pub const LOG_BUDGET: usize = 64 * 1024;
 /// The `run-state` resource: a marker; what it reads lives in [`CallState`].
 pub struct RunState;
 
-/// What a hook asked for during a call, applied when it returns.
-#[derive(Debug, Clone, PartialEq)]
-pub enum Request {
-    /// `log-scalar`.
-    LogScalar(String, f64),
-    /// `set-lr`.
-    SetLr(u32, f64),
-    /// `set-momentum`.
-    SetMomentum(u32, f64),
-    /// `request-stop`.
-    Stop(String),
-    /// `request-checkpoint`.
-    Checkpoint,
-    /// `request-eval`.
-    Eval,
-    /// `scale-grads`.
-    ScaleGrads(f64),
-    /// `skip-step`.
-    SkipStep,
-}
-
-impl Request {
-    /// The request as a trace line shows it (WIT names; shortest round-trip numbers).
-    pub fn traced(&self) -> String {
-        match self {
-            Request::LogScalar(name, v) => format!("log-scalar {name:?} {v:?}"),
-            Request::SetLr(g, v) => format!("set-lr {g} {v:?}"),
-            Request::SetMomentum(g, v) => format!("set-momentum {g} {v:?}"),
-            Request::Stop(reason) => format!("request-stop {reason:?}"),
-            Request::Checkpoint => "request-checkpoint".into(),
-            Request::Eval => "request-eval".into(),
-            Request::ScaleGrads(f) => format!("scale-grads {f:?}"),
-            Request::SkipStep => "skip-step".into(),
-        }
-    }
-}
-
 /// The hook call in progress: the runner's context, read in place, and the requests queued
 /// so far.
 pub struct CallState {
@@ -63,8 +26,8 @@ pub struct CallState {
     pub stage: Stage,
     /// The runner's context for the duration of the call (see [`CallState::ctx`]).
     ctx: *const RunContext,
-    /// Queued requests.
-    pub requests: Vec<Request>,
+    /// Requests made so far, checked as they were made.
+    pub actions: Vec<Action>,
     /// The first invalid request, which fails the call once it returns.
     pub rejected: Option<String>,
     /// The gradients, fetched on first use at `after-backward`.
@@ -83,7 +46,7 @@ impl CallState {
         CallState {
             stage,
             ctx: ctx as *const RunContext,
-            requests: Vec::new(),
+            actions: Vec::new(),
             rejected: None,
             grads: None,
         }

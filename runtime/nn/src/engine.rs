@@ -573,8 +573,6 @@ fn group_json(g: &ParamGroup) -> Value {
         "momentum": momentum,
         "betas": betas,
         "weight_decay": g.weight_decay,
-        "initial_lr": g.initial_lr,
-        "initial_momentum": g.initial_momentum,
         "params": g.params,
     })
 }
@@ -587,8 +585,6 @@ fn restore_group(g: &mut ParamGroup, saved: &Value) {
     if let Some(wd) = f("weight_decay") {
         g.weight_decay = wd;
     }
-    g.initial_lr = f("initial_lr").or(g.initial_lr);
-    g.initial_momentum = f("initial_momentum").or(g.initial_momentum);
     match (
         &mut g.momentum,
         f("momentum"),

@@ -28,5 +28,7 @@ pub fn run(opts: &TrainOptions) -> Result<i32> {
     Ok(match outcome {
         RunOutcome::Completed | RunOutcome::Stopped(_) => 0,
         RunOutcome::Interrupted(_) => EXIT_INTERRUPTED,
+        // Said in the log already (a resumed run with nothing left to do).
+        RunOutcome::AlreadyDone(_) => 0,
     })
 }

@@ -1,13 +1,24 @@
 //! MMCV's `CheckpointHook` (priority NORMAL): when to save, how files are named, which old
 //! ones to delete. The write itself is atomic and done by the runner.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 use weft_config::schema::CheckpointConfig;
 
-use crate::context::{RunContext, SaveRequest};
+use crate::action::{Action, SaveRequest};
+use crate::context::RunContext;
 use crate::error::HookResult;
 use crate::stage::{Stage, StageSet};
+
+/// MMCV's default file names, `{}` standing for the epoch or iteration (1-based).
+const EPOCH_TEMPLATE: &str = "epoch_{}.safetensors";
+const ITER_TEMPLATE: &str = "iter_{}.safetensors";
+
+/// The file a checkpoint request without a path is written to: named like the checkpoint
+/// hook's by-iteration files, by the iterations completed.
+pub fn requested_path(work_dir: &Path, completed_iters: u64) -> PathBuf {
+    work_dir.join(ITER_TEMPLATE.replace("{}", &completed_iters.to_string()))
+}
 
 /// Saves checkpoints every `interval` epochs or iterations.
 pub struct CheckpointHook {
@@ -29,8 +40,8 @@ impl CheckpointHook {
     fn template(&self) -> String {
         match &self.config.filename_tmpl {
             Some(t) => t.value.clone(),
-            None if self.by_epoch => "epoch_{}.safetensors".into(),
-            None => "iter_{}.safetensors".into(),
+            None if self.by_epoch => EPOCH_TEMPLATE.into(),
+            None => ITER_TEMPLATE.into(),
         }
     }
 
@@ -57,13 +68,13 @@ impl CheckpointHook {
                 step -= interval;
             }
         }
-        ctx.request_save(SaveRequest {
-            path,
+        ctx.act(Action::Checkpoint(SaveRequest {
+            path: Some(path),
             with_optimizer: self.config.save_optimizer,
             link_latest: self.config.create_symlink,
             record_as_last: true,
             remove_after,
-        });
+        }));
     }
 }
 
@@ -72,7 +83,7 @@ impl crate::Hook for CheckpointHook {
         "CheckpointHook"
     }
 
-    fn stages(&self) -> StageSet {
+    fn points(&self) -> StageSet {
         [
             Stage::BeforeRun,
             Stage::AfterTrainIter,

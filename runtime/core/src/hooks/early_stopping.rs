@@ -6,6 +6,7 @@
 use serde::Deserialize;
 use serde_json::{Value, json};
 
+use crate::action::Action;
 use crate::context::RunContext;
 use crate::error::{HookError, HookResult};
 use crate::hooks::eval::{DEFAULT_GREATER, DEFAULT_LESS, Rule, infer_rule};
@@ -174,7 +175,7 @@ impl EarlyStoppingHook {
         };
         if let Some(reason) = self.check(score) {
             ctx.log.info(&format!("EarlyStoppingHook: {reason}"));
-            ctx.request_stop(format!("early stopping: {reason}"));
+            ctx.act(Action::Stop { reason });
         }
         Ok(())
     }
@@ -185,7 +186,7 @@ impl crate::Hook for EarlyStoppingHook {
         "EarlyStoppingHook"
     }
 
-    fn stages(&self) -> StageSet {
+    fn points(&self) -> StageSet {
         [
             Stage::BeforeRun,
             Stage::AfterTrainIter,

@@ -5,9 +5,11 @@ use std::path::PathBuf;
 
 use serde_json::Value;
 
-use crate::context::{RunContext, SaveRequest, Yield};
+use crate::action::{Action, SaveRequest};
+use crate::context::RunContext;
 use crate::engine::{Predictions, Split};
 use crate::error::{HookError, HookResult};
+use crate::hook::builtin::{Role, Sealed};
 use crate::log_buffer::LogValue;
 use crate::metrics;
 use crate::stage::{Stage, StageSet};
@@ -164,6 +166,7 @@ pub struct EvalHook {
     less_keys: Vec<String>,
     initial_flag: bool,
     best_ckpt_path: Option<PathBuf>,
+    due: bool,
 }
 
 /// Settings of an [`EvalHook`].
@@ -228,6 +231,7 @@ impl EvalHook {
             less_keys,
             initial_flag: true,
             best_ckpt_path: None,
+            due: false,
         })
     }
 
@@ -246,7 +250,9 @@ impl EvalHook {
         }
     }
 
-    fn evaluate(&mut self, ctx: &mut RunContext) -> HookResult {
+    /// Evaluates now: the results go to the log buffer (for the loggers), `meta.last_eval`
+    /// and the best-checkpoint bookkeeping.
+    pub(crate) fn evaluate(&mut self, ctx: &mut RunContext) -> HookResult {
         let Evaluation { results, batches } = (self.evaluator)(ctx)?;
         ctx.evaluations += 1;
         ctx.last_eval.clone_from(&results);
@@ -346,13 +352,13 @@ impl EvalHook {
                 old.display()
             ));
         }
-        ctx.request_save(SaveRequest {
-            path: path.clone(),
+        ctx.act(Action::Checkpoint(SaveRequest {
+            path: Some(path.clone()),
             with_optimizer: true,
             link_latest: false,
             record_as_last: false,
             remove_after,
-        });
+        }));
         self.best_ckpt_path = Some(path);
         ctx.log
             .info(&format!("Now best checkpoint is saved as {name}."));
@@ -361,12 +367,21 @@ impl EvalHook {
     }
 }
 
+impl EvalHook {
+    /// Whether a by-iteration evaluation is due (and forgets it). The runner then lets every
+    /// logger log the iteration, clears the log buffer and calls [`EvalHook::evaluate`], as
+    /// MMCV's `EvalHook.after_train_iter` does itself.
+    pub(crate) fn take_due(&mut self) -> bool {
+        std::mem::take(&mut self.due)
+    }
+}
+
 impl crate::Hook for EvalHook {
     fn name(&self) -> &str {
         "EvalHook"
     }
 
-    fn stages(&self) -> StageSet {
+    fn points(&self) -> StageSet {
         [
             Stage::BeforeRun,
             Stage::BeforeTrainEpoch,
@@ -376,6 +391,10 @@ impl crate::Hook for EvalHook {
         ]
         .into_iter()
         .collect()
+    }
+
+    fn role(&mut self, _: Sealed) -> Role<'_> {
+        Role::Eval(self)
     }
 
     fn before_run(&mut self, ctx: &mut RunContext) -> HookResult {
@@ -412,16 +431,8 @@ impl crate::Hook for EvalHook {
     }
 
     fn after_train_iter(&mut self, ctx: &mut RunContext) -> HookResult {
-        if !self.by_epoch && self.should_evaluate(ctx) {
-            // MMCV lets every logger log the iteration first, then clears the buffer.
-            ctx.yield_to(Yield::LoggersAfterTrainIter);
-        }
+        self.due = !self.by_epoch && self.should_evaluate(ctx);
         Ok(())
-    }
-
-    fn resume(&mut self, ctx: &mut RunContext, _after: Yield) -> HookResult {
-        ctx.log_buffer.clear();
-        self.evaluate(ctx)
     }
 
     fn after_train_epoch(&mut self, ctx: &mut RunContext) -> HookResult {
@@ -429,10 +440,6 @@ impl crate::Hook for EvalHook {
             self.evaluate(ctx)?;
         }
         Ok(())
-    }
-
-    fn on_eval_request(&mut self, ctx: &mut RunContext) -> HookResult {
-        self.evaluate(ctx)
     }
 
     fn save_state(&mut self) -> Result<Option<Value>, HookError> {

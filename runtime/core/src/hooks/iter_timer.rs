@@ -1,9 +1,10 @@
 //! MMCV's `IterTimerHook`: `data_time` and `time` per iteration (priority LOW).
 
+use crate::action::Action;
 use crate::context::RunContext;
 use crate::engine::Scalar;
 use crate::error::HookResult;
-use crate::stage::StageSet;
+use crate::stage::{Stage, StageSet};
 
 /// Measures time between iterations with the run's clock.
 #[derive(Default)]
@@ -16,10 +17,10 @@ impl crate::Hook for IterTimerHook {
         "IterTimerHook"
     }
 
-    fn stages(&self) -> StageSet {
-        StageSet::before_epoch()
-            .union(StageSet::before_iter())
-            .union(StageSet::after_iter())
+    fn points(&self) -> StageSet {
+        [Stage::BeforeEpoch, Stage::BeforeIter, Stage::AfterIter]
+            .into_iter()
+            .collect()
     }
 
     fn before_epoch(&mut self, ctx: &mut RunContext) -> HookResult {
@@ -29,15 +30,19 @@ impl crate::Hook for IterTimerHook {
 
     fn before_iter(&mut self, ctx: &mut RunContext) -> HookResult {
         let now = ctx.clock.now();
-        ctx.log_buffer
-            .update_one("data_time", Scalar::Host(now - self.t), 1);
+        ctx.act(Action::LogScalar {
+            name: "data_time".into(),
+            value: Scalar::Host(now - self.t),
+        });
         Ok(())
     }
 
     fn after_iter(&mut self, ctx: &mut RunContext) -> HookResult {
         let now = ctx.clock.now();
-        ctx.log_buffer
-            .update_one("time", Scalar::Host(now - self.t), 1);
+        ctx.act(Action::LogScalar {
+            name: "time".into(),
+            value: Scalar::Host(now - self.t),
+        });
         self.t = ctx.clock.now();
         Ok(())
     }

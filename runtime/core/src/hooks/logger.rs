@@ -6,7 +6,11 @@ use serde::Deserialize;
 use weft_config::schema::Phase;
 
 use crate::context::RunContext;
+use crate::error::HookResult;
+use crate::hook::Hook;
+use crate::hook::builtin::{Role, Sealed};
 use crate::log_buffer::LogValue;
+use crate::stage::{Stage, StageSet};
 
 /// The keys every logger hook accepts.
 #[derive(Debug, Clone, Default, Deserialize)]
@@ -138,40 +142,91 @@ impl LoggerBase {
     }
 }
 
-/// The hook methods MMCV's `LoggerHook` base class implements, for a logger hook with a
-/// `base: LoggerBase` field and a `fn log(&mut self, ctx: &mut RunContext)` method (all a
-/// subclass writes in MMCV): clear the buffer before an epoch, log full windows after train
-/// iterations, what is left after a train epoch, and the whole val epoch. Expands inside the
-/// `impl Hook` block.
-macro_rules! logger_stages {
-    () => {
-        fn before_epoch(&mut self, ctx: &mut RunContext) -> HookResult {
-            ctx.log_buffer.clear();
-            Ok(())
-        }
+/// A logger hook: what a subclass of MMCV's `LoggerHook` writes. The base class's decisions
+/// (when to average and log, what the last logger clears) come with it: every `Logger` is a
+/// [`crate::Hook`] through the impl below.
+pub trait Logger: Send {
+    /// The hook's name (`TextLoggerHook`).
+    fn name(&self) -> &str;
 
-        fn after_train_iter(&mut self, ctx: &mut RunContext) -> HookResult {
-            if self.base.train_iter_ready(ctx) {
-                self.log(ctx);
-                self.base.after_logging(ctx);
-            }
-            Ok(())
-        }
+    /// The shared settings.
+    fn base(&mut self) -> &mut LoggerBase;
 
-        fn after_train_epoch(&mut self, ctx: &mut RunContext) -> HookResult {
-            if ctx.log_buffer.ready {
-                self.log(ctx);
-                self.base.after_logging(ctx);
-            }
-            Ok(())
-        }
+    /// Writes the averaged log output (`log_buffer.output`) somewhere.
+    fn log(&mut self, ctx: &mut RunContext);
 
-        fn after_val_epoch(&mut self, ctx: &mut RunContext) -> HookResult {
-            self.base.val_epoch(ctx);
-            self.log(ctx);
-            self.base.after_logging(ctx);
-            Ok(())
-        }
-    };
+    /// Opens files, starts runs.
+    fn before_run(&mut self, _ctx: &mut RunContext) -> HookResult {
+        Ok(())
+    }
+
+    /// Flushes and closes.
+    fn after_run(&mut self, _ctx: &mut RunContext) -> HookResult {
+        Ok(())
+    }
+
+    /// The run ended with an error (after the emergency checkpoint): mark the record as
+    /// failed. The run's own error is what is reported.
+    fn on_exception(&mut self, _ctx: &mut RunContext, _error: &str) {}
 }
-pub(crate) use logger_stages;
+
+/// MMCV's `LoggerHook`: clear the buffer before an epoch, log full windows after train
+/// iterations, what is left after a train epoch, and the whole val epoch.
+impl<L: Logger> Hook for L {
+    fn name(&self) -> &str {
+        Logger::name(self)
+    }
+
+    fn points(&self) -> StageSet {
+        [
+            Stage::BeforeRun,
+            Stage::BeforeEpoch,
+            Stage::AfterTrainIter,
+            Stage::AfterTrainEpoch,
+            Stage::AfterValEpoch,
+            Stage::AfterRun,
+        ]
+        .into_iter()
+        .collect()
+    }
+
+    fn before_run(&mut self, ctx: &mut RunContext) -> HookResult {
+        Logger::before_run(self, ctx)
+    }
+
+    fn after_run(&mut self, ctx: &mut RunContext) -> HookResult {
+        Logger::after_run(self, ctx)
+    }
+
+    fn before_epoch(&mut self, ctx: &mut RunContext) -> HookResult {
+        ctx.log_buffer.clear();
+        Ok(())
+    }
+
+    fn after_train_iter(&mut self, ctx: &mut RunContext) -> HookResult {
+        if self.base().train_iter_ready(ctx) {
+            self.log(ctx);
+            self.base().after_logging(ctx);
+        }
+        Ok(())
+    }
+
+    fn after_train_epoch(&mut self, ctx: &mut RunContext) -> HookResult {
+        if ctx.log_buffer.ready {
+            self.log(ctx);
+            self.base().after_logging(ctx);
+        }
+        Ok(())
+    }
+
+    fn after_val_epoch(&mut self, ctx: &mut RunContext) -> HookResult {
+        self.base().val_epoch(ctx);
+        self.log(ctx);
+        self.base().after_logging(ctx);
+        Ok(())
+    }
+
+    fn role(&mut self, _: Sealed) -> Role<'_> {
+        Role::Logger(self)
+    }
+}

@@ -1,5 +1,6 @@
 //! MMCV's `LrUpdaterHook` family: sets every group's lr at the stages MMCV does.
 
+use crate::action::Action;
 use crate::context::RunContext;
 use crate::error::{HookError, HookResult};
 use crate::schedule::{Policy, Progress, Schedule};
@@ -67,8 +68,8 @@ pub(crate) fn progress(schedule: &Schedule, ctx: &RunContext) -> Progress {
 }
 
 fn set_lr(ctx: &mut RunContext, values: &[f64]) {
-    for (group, lr) in ctx.engine.param_groups_mut().iter_mut().zip(values) {
-        group.lr = *lr;
+    for (group, lr) in values.iter().enumerate() {
+        ctx.act(Action::SetLr { group, lr: *lr });
     }
 }
 
@@ -77,7 +78,7 @@ impl crate::Hook for LrUpdaterHook {
         &self.schedule.class_name
     }
 
-    fn stages(&self) -> StageSet {
+    fn points(&self) -> StageSet {
         [
             Stage::BeforeRun,
             Stage::BeforeTrainEpoch,
@@ -88,7 +89,7 @@ impl crate::Hook for LrUpdaterHook {
     }
 
     fn before_run(&mut self, ctx: &mut RunContext) -> HookResult {
-        let groups = ctx.engine.param_groups_mut();
+        let groups = ctx.engine.param_groups();
         if let Policy::OneCycle(oc) = &self.schedule.policy {
             let total = oc.total_steps.unwrap_or(ctx.max_iters);
             if total < ctx.max_iters {
@@ -104,21 +105,17 @@ impl crate::Hook for LrUpdaterHook {
                     groups.len()
                 )));
             }
-            // MMCV's OneCycle ignores the groups' lr: every group starts at max_lr / div_factor.
-            self.base_lr = (0..groups.len())
-                .map(|g| crate::schedule::OneCycle::per_group(&oc.max, g) / oc.div_factor)
-                .collect();
-            for (group, base) in groups.iter_mut().zip(&self.base_lr) {
-                group.initial_lr.get_or_insert(*base);
-            }
-        } else {
-            for group in groups.iter_mut() {
-                group.initial_lr.get_or_insert(group.lr);
-            }
-            self.base_lr = groups
-                .iter()
-                .map(|g| g.initial_lr.unwrap_or(g.lr))
-                .collect();
+        }
+        // MMCV's `initial_lr`, kept in the optimizer's groups by `setdefault`: set once, and
+        // restored from a checkpoint (here, the hook's state) on resume.
+        if self.base_lr.len() != groups.len() {
+            self.base_lr = match &self.schedule.policy {
+                // MMCV's OneCycle ignores the groups' lr: every group starts at max_lr / div_factor.
+                Policy::OneCycle(oc) => (0..groups.len())
+                    .map(|g| crate::schedule::OneCycle::per_group(&oc.max, g) / oc.div_factor)
+                    .collect(),
+                _ => groups.iter().map(|g| g.lr).collect(),
+            };
         }
         self.regular_lr = self.base_lr.clone();
         self.warmup_iters = match self.schedule.warmup {
@@ -163,6 +160,18 @@ impl crate::Hook for LrUpdaterHook {
                 self.warmup_lr(cur)
             };
             set_lr(ctx, &values);
+        }
+        Ok(())
+    }
+
+    fn save_state(&mut self) -> Result<Option<serde_json::Value>, HookError> {
+        Ok(Some(serde_json::json!({ "initial_lr": self.base_lr })))
+    }
+
+    fn load_state(&mut self, state: &serde_json::Value) -> HookResult {
+        if let Some(base) = state.get("initial_lr") {
+            self.base_lr = serde_json::from_value(base.clone())
+                .map_err(|e| HookError::new(format!("bad saved initial_lr: {e}")))?;
         }
         Ok(())
     }

@@ -11,9 +11,8 @@ use serde_json::Value;
 
 use crate::context::RunContext;
 use crate::error::HookResult;
-use crate::hooks::logger::{LoggerBase, LoggerCommon, TagValue, logger_stages};
+use crate::hooks::logger::{Logger, LoggerBase, LoggerCommon, TagValue};
 use crate::mlruns::{Run, RunStatus, Store, now_ms};
-use crate::stage::{Stage, StageSet};
 
 /// Longest parameter value MLflow accepts.
 const MAX_PARAM_LEN: usize = 6000;
@@ -157,7 +156,7 @@ impl MlflowLoggerHook {
         Ok(run)
     }
 
-    fn log(&mut self, ctx: &RunContext) {
+    fn write_record(&mut self, ctx: &RunContext) {
         let Some(run) = self.run.as_ref() else { return };
         let step = self.base.iter(ctx, false);
         let now = now_ms();
@@ -194,26 +193,17 @@ impl MlflowLoggerHook {
     }
 }
 
-impl crate::Hook for MlflowLoggerHook {
+impl Logger for MlflowLoggerHook {
     fn name(&self) -> &str {
         "MlflowLoggerHook"
     }
 
-    fn stages(&self) -> StageSet {
-        StageSet::before_epoch()
-            .with(Stage::BeforeRun)
-            .with(Stage::AfterTrainIter)
-            .with(Stage::AfterTrainEpoch)
-            .with(Stage::AfterValEpoch)
-            .with(Stage::AfterRun)
+    fn base(&mut self) -> &mut LoggerBase {
+        &mut self.base
     }
 
-    fn is_logger(&self) -> bool {
-        true
-    }
-
-    fn set_reset_flag(&mut self) {
-        self.base.reset_flag = true;
+    fn log(&mut self, ctx: &mut RunContext) {
+        self.write_record(ctx);
     }
 
     fn before_run(&mut self, ctx: &mut RunContext) -> HookResult {
@@ -231,9 +221,6 @@ impl crate::Hook for MlflowLoggerHook {
         self.run = Some(run);
         Ok(())
     }
-
-    // When to log: MMCV's LoggerHook, the same for every logger.
-    logger_stages!();
 
     fn after_run(&mut self, ctx: &mut RunContext) -> HookResult {
         let status = if ctx.interrupted() {

@@ -1,5 +1,6 @@
 //! MMCV's `MomentumUpdaterHook` family: momentum (or Adam's beta1) per group.
 
+use crate::action::Action;
 use crate::context::RunContext;
 use crate::error::{HookError, HookResult};
 use crate::hooks::lr_updater::progress;
@@ -46,8 +47,11 @@ impl MomentumUpdaterHook {
 }
 
 fn set_momentum(ctx: &mut RunContext, values: &[f64]) {
-    for (group, m) in ctx.engine.param_groups_mut().iter_mut().zip(values) {
-        group.momentum.set(*m);
+    for (group, m) in values.iter().enumerate() {
+        ctx.act(Action::SetMomentum {
+            group,
+            momentum: *m,
+        });
     }
 }
 
@@ -56,7 +60,7 @@ impl crate::Hook for MomentumUpdaterHook {
         &self.schedule.class_name
     }
 
-    fn stages(&self) -> StageSet {
+    fn points(&self) -> StageSet {
         [
             Stage::BeforeRun,
             Stage::BeforeTrainEpoch,
@@ -67,7 +71,7 @@ impl crate::Hook for MomentumUpdaterHook {
     }
 
     fn before_run(&mut self, ctx: &mut RunContext) -> HookResult {
-        let groups = ctx.engine.param_groups_mut();
+        let groups = ctx.engine.param_groups();
         if groups.iter().any(|g| !g.momentum.is_some()) {
             return Err(HookError::new(
                 "momentum_config needs an optimizer with `momentum` or `betas`; this one has neither",
@@ -83,21 +87,17 @@ impl crate::Hook for MomentumUpdaterHook {
                     )));
                 }
             }
-            for (g, group) in groups.iter_mut().enumerate() {
-                group.initial_momentum.get_or_insert(group.momentum.value());
-                group
-                    .momentum
-                    .set(crate::schedule::OneCycle::per_group(&oc.max, g));
-            }
-        } else {
-            for group in groups.iter_mut() {
-                group.initial_momentum.get_or_insert(group.momentum.value());
-            }
         }
-        self.base = groups
-            .iter()
-            .map(|g| g.initial_momentum.unwrap_or(g.momentum.value()))
-            .collect();
+        // MMCV's `initial_momentum` (set once, restored with the hook's state on resume).
+        if self.base.len() != groups.len() {
+            self.base = groups.iter().map(|g| g.momentum.value()).collect();
+        }
+        if let Policy::OneCycle(oc) = &self.schedule.policy {
+            let start: Vec<f64> = (0..groups.len())
+                .map(|g| crate::schedule::OneCycle::per_group(&oc.max, g))
+                .collect();
+            set_momentum(ctx, &start);
+        }
         self.regular = self.base.clone();
         Ok(())
     }
@@ -133,6 +133,18 @@ impl crate::Hook for MomentumUpdaterHook {
                 self.warmup(cur)
             };
             set_momentum(ctx, &values);
+        }
+        Ok(())
+    }
+
+    fn save_state(&mut self) -> Result<Option<serde_json::Value>, HookError> {
+        Ok(Some(serde_json::json!({ "initial_momentum": self.base })))
+    }
+
+    fn load_state(&mut self, state: &serde_json::Value) -> HookResult {
+        if let Some(base) = state.get("initial_momentum") {
+            self.base = serde_json::from_value(base.clone())
+                .map_err(|e| HookError::new(format!("bad saved initial_momentum: {e}")))?;
         }
         Ok(())
     }

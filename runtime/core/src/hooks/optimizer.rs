@@ -3,8 +3,9 @@
 
 use weft_config::schema::GradClipConfig;
 
-use crate::context::{RunContext, Yield};
-use crate::error::HookResult;
+use crate::context::RunContext;
+use crate::error::{HookError, HookResult};
+use crate::hook::builtin::{Role, Sealed};
 use crate::stage::{Stage, StageSet};
 
 /// Runs backward and the optimizer step in `after_train_iter` (priority ABOVE_NORMAL).
@@ -14,7 +15,6 @@ pub struct OptimizerHook {
     detect_anomalous_params: bool,
     cumulative_iters: u64,
     remainder_iters: Option<u64>,
-    stepping: bool,
 }
 
 impl OptimizerHook {
@@ -26,7 +26,6 @@ impl OptimizerHook {
             detect_anomalous_params,
             cumulative_iters: 1,
             remainder_iters: None,
-            stepping: true,
         }
     }
 
@@ -54,25 +53,18 @@ impl OptimizerHook {
     }
 }
 
-impl crate::Hook for OptimizerHook {
-    fn name(&self) -> &str {
-        self.name
-    }
-
-    fn stages(&self) -> StageSet {
-        StageSet::EMPTY.with(Stage::AfterTrainIter)
-    }
-
-    fn after_train_iter(&mut self, ctx: &mut RunContext) -> HookResult {
+impl OptimizerHook {
+    /// The first half of MMCV's `after_train_iter`: zero the gradients (unless they
+    /// accumulate) and backpropagate. Returns whether this iteration steps; the runner then
+    /// runs every hook's `after_backward` and calls [`OptimizerHook::step`].
+    pub(crate) fn backward(&mut self, ctx: &mut RunContext) -> Result<bool, HookError> {
         if self.cumulative_iters == 1 {
             ctx.engine.zero_grad();
             ctx.engine.backward(1.0)?;
             if self.detect_anomalous_params {
                 self.report_unused(ctx);
             }
-            self.stepping = true;
-            ctx.yield_to(Yield::AfterBackward);
-            return Ok(());
+            return Ok(true);
         }
         let c = self.cumulative_iters;
         let remainder = *self.remainder_iters.get_or_insert_with(|| {
@@ -96,14 +88,12 @@ impl crate::Hook for OptimizerHook {
         if self.detect_anomalous_params {
             self.report_unused(ctx);
         }
-        self.stepping = ctx.every_n_iters(c as i64) || ctx.is_last_iter();
-        if self.stepping {
-            ctx.yield_to(Yield::AfterBackward);
-        }
-        Ok(())
+        Ok(ctx.every_n_iters(c as i64) || ctx.is_last_iter())
     }
 
-    fn resume(&mut self, ctx: &mut RunContext, _after: Yield) -> HookResult {
+    /// The second half, once every hook saw the gradients: clip and step, unless a hook
+    /// asked to skip the step.
+    pub(crate) fn step(&mut self, ctx: &mut RunContext) -> HookResult {
         if ctx.take_skip_step() {
             if self.cumulative_iters > 1 {
                 ctx.engine.zero_grad();
@@ -124,5 +114,19 @@ impl crate::Hook for OptimizerHook {
             ctx.engine.zero_grad();
         }
         Ok(())
+    }
+}
+
+impl crate::Hook for OptimizerHook {
+    fn name(&self) -> &str {
+        self.name
+    }
+
+    fn points(&self) -> StageSet {
+        StageSet::EMPTY.with(Stage::AfterTrainIter)
+    }
+
+    fn role(&mut self, _: Sealed) -> Role<'_> {
+        Role::Optimizer(self)
     }
 }

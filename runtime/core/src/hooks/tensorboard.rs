@@ -6,8 +6,7 @@ use serde::Deserialize;
 
 use crate::context::RunContext;
 use crate::error::HookResult;
-use crate::hooks::logger::{LoggerBase, LoggerCommon, TagValue, logger_stages};
-use crate::stage::{Stage, StageSet};
+use crate::hooks::logger::{Logger, LoggerBase, LoggerCommon, TagValue};
 use crate::tfevents::EventWriter;
 
 /// `log_config.hooks` entry `{ type = "TensorboardLoggerHook", ... }`.
@@ -69,7 +68,7 @@ impl TensorboardLoggerHook {
         self.writer = None;
     }
 
-    fn log(&mut self, ctx: &RunContext) {
+    fn write_record(&mut self, ctx: &RunContext) {
         let Some(w) = self.writer.as_mut() else {
             return;
         };
@@ -91,26 +90,17 @@ impl TensorboardLoggerHook {
     }
 }
 
-impl crate::Hook for TensorboardLoggerHook {
+impl Logger for TensorboardLoggerHook {
     fn name(&self) -> &str {
         "TensorboardLoggerHook"
     }
 
-    fn stages(&self) -> StageSet {
-        StageSet::before_epoch()
-            .with(Stage::BeforeRun)
-            .with(Stage::AfterTrainIter)
-            .with(Stage::AfterTrainEpoch)
-            .with(Stage::AfterValEpoch)
-            .with(Stage::AfterRun)
+    fn base(&mut self) -> &mut LoggerBase {
+        &mut self.base
     }
 
-    fn is_logger(&self) -> bool {
-        true
-    }
-
-    fn set_reset_flag(&mut self) {
-        self.base.reset_flag = true;
+    fn log(&mut self, ctx: &mut RunContext) {
+        self.write_record(ctx);
     }
 
     fn before_run(&mut self, ctx: &mut RunContext) -> HookResult {
@@ -127,9 +117,6 @@ impl crate::Hook for TensorboardLoggerHook {
         self.writer = Some(writer);
         Ok(())
     }
-
-    // When to log: MMCV's LoggerHook, the same for every logger.
-    logger_stages!();
 
     fn after_run(&mut self, ctx: &mut RunContext) -> HookResult {
         if let Some(w) = self.writer.as_mut()

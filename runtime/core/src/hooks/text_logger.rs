@@ -11,10 +11,9 @@ use serde_json::Value;
 
 use crate::context::RunContext;
 use crate::error::HookResult;
-use crate::hooks::logger::{LoggerBase, LoggerCommon, logger_stages};
+use crate::hooks::logger::{Logger, LoggerBase, LoggerCommon};
 use crate::log_buffer::LogValue;
 use crate::pyfmt;
-use crate::stage::{Stage, StageSet};
 
 /// `log_config.hooks` entry `{ type = "TextLoggerHook", ... }`.
 #[derive(Debug, Clone, Deserialize)]
@@ -102,7 +101,7 @@ impl TextLoggerHook {
         }
     }
 
-    fn log(&mut self, ctx: &mut RunContext) {
+    fn write_record(&mut self, ctx: &mut RunContext) {
         let cur_iter = match ctx.log_buffer.output.shift_remove("eval_iter_num") {
             Some(v) => v.as_f64().unwrap_or(0.0) as u64,
             None => self.base.iter(ctx, true),
@@ -258,26 +257,17 @@ fn json_float(v: f64) -> Value {
         .unwrap_or_else(|| Value::String(v.to_string()))
 }
 
-impl crate::Hook for TextLoggerHook {
+impl Logger for TextLoggerHook {
     fn name(&self) -> &str {
         "TextLoggerHook"
     }
 
-    fn stages(&self) -> StageSet {
-        StageSet::before_epoch()
-            .with(Stage::BeforeRun)
-            .with(Stage::AfterTrainIter)
-            .with(Stage::AfterTrainEpoch)
-            .with(Stage::AfterValEpoch)
-            .with(Stage::AfterRun)
+    fn base(&mut self) -> &mut LoggerBase {
+        &mut self.base
     }
 
-    fn is_logger(&self) -> bool {
-        true
-    }
-
-    fn set_reset_flag(&mut self) {
-        self.base.reset_flag = true;
+    fn log(&mut self, ctx: &mut RunContext) {
+        self.write_record(ctx);
     }
 
     fn before_run(&mut self, ctx: &mut RunContext) -> HookResult {
@@ -306,9 +296,6 @@ impl crate::Hook for TextLoggerHook {
         }
         Ok(())
     }
-
-    // When to log: MMCV's LoggerHook, the same for every logger.
-    logger_stages!();
 
     fn after_run(&mut self, ctx: &mut RunContext) -> HookResult {
         if let Some(file) = &mut self.json {

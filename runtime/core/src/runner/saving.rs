@@ -6,7 +6,6 @@ use std::path::Path;
 use serde_json::{Value, json};
 
 use super::{ResumePoint, Runner};
-use crate::context::SaveRequest;
 use crate::error::{EngineError, RunError};
 use crate::stage::Stage;
 
@@ -14,28 +13,35 @@ use crate::stage::Stage;
 pub const LATEST: &str = "latest.safetensors";
 
 impl Runner {
+    /// Writes the checkpoints asked for at the point that just ended. Every file is written
+    /// before `latest` moves and before anything is deleted, so that at any moment `latest`
+    /// names a complete checkpoint whose `best_ckpt` and `last_ckpt` exist.
     pub(super) fn process_saves(&mut self) -> Result<(), RunError> {
-        for request in std::mem::take(&mut self.ctx.save_requests) {
-            self.save(&request)?;
+        let requests = std::mem::take(&mut self.ctx.pending_saves);
+        let mut latest = None;
+        for request in &requests {
+            let path = request.path.as_deref().expect("resolved when queued");
+            self.save_now(path, request.with_optimizer)?;
+            if request.link_latest {
+                latest = Some(path);
+            }
+            if request.record_as_last {
+                let shown = path.display().to_string();
+                self.ctx
+                    .hook_msgs()
+                    .insert("last_ckpt".into(), Value::String(shown));
+            }
         }
-        Ok(())
-    }
-
-    fn save(&mut self, request: &SaveRequest) -> Result<(), RunError> {
-        self.save_now(&request.path, request.with_optimizer)?;
-        if request.link_latest {
-            let dir = request.path.parent().unwrap_or(Path::new("."));
-            link_latest(dir, &request.path).map_err(|e| {
+        if let Some(path) = latest {
+            let dir = path.parent().unwrap_or(Path::new("."));
+            link_latest(dir, path).map_err(|e| {
                 RunError::Invalid(format!("cannot update {}: {e}", dir.join(LATEST).display()))
             })?;
         }
-        if request.record_as_last {
-            let path = request.path.display().to_string();
-            self.ctx
-                .hook_msgs()
-                .insert("last_ckpt".into(), Value::String(path));
-        }
-        for old in &request.remove_after {
+        for old in requests.iter().flat_map(|r| &r.remove_after) {
+            if requests.iter().any(|r| r.path.as_ref() == Some(old)) {
+                continue;
+            }
             match std::fs::remove_file(old) {
                 Ok(()) => {}
                 Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
@@ -94,6 +100,11 @@ impl Runner {
             }
         }
         meta.insert("hook_states".into(), Value::Object(states));
+        // A checkpoint written at the point a hook stopped the run ends that run: resuming
+        // from it must not train on (the straight run did not).
+        if let Some(reason) = &self.ctx.stop_reason {
+            meta.insert("stopped".into(), Value::String(reason.clone()));
+        }
         Ok(Value::Object(meta))
     }
 
@@ -113,7 +124,12 @@ impl Runner {
         if let Some(Value::Object(m)) = meta.as_object().map(|m| Value::Object(m.clone())) {
             for (k, v) in m {
                 let extra = self.ctx.checkpoint_extra.contains_key(&k);
-                if !extra && !matches!(k.as_str(), "resume" | "hook_states" | "epoch" | "iter") {
+                if !extra
+                    && !matches!(
+                        k.as_str(),
+                        "resume" | "hook_states" | "epoch" | "iter" | "stopped"
+                    )
+                {
                     self.ctx.meta.insert(k, v);
                 }
             }
@@ -140,6 +156,10 @@ impl Runner {
                 }
             }
         }
+        self.resumed_stop = meta
+            .get("stopped")
+            .and_then(Value::as_str)
+            .map(str::to_string);
         self.ctx.log.info(&format!(
             "resumed at epoch {}, iter {}",
             point.train_loader.epoch, point.iter

@@ -325,8 +325,6 @@ fn param_group(
         lr,
         momentum,
         weight_decay,
-        initial_lr: None,
-        initial_momentum: None,
         params: params
             .iter()
             .map(|p| store.params()[*p].name.clone())
