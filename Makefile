@@ -44,7 +44,7 @@ SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 GUEST_WORKSPACES := guest-examples tests/guests
 GUEST_TARGET := $(CURDIR)/target/guests
 
-.PHONY: all setup system-packages libtorch wasm-target readers guest-toolchains build run test lint fmt clean-cache guests
+.PHONY: all setup system-packages libtorch wasm-target readers guest-toolchains build run test lint fmt clean-cache guests sdk-tables
 
 all: run
 
@@ -151,6 +151,10 @@ lint: guest-toolchains
 
 test: setup readers guest-toolchains lint
 	cargo test --workspace
+
+# The hook-point tables of every guest SDK, rendered from wit/ (tests fail when they are stale).
+sdk-tables:
+	cargo run -q -p weft-sdk-tables
 
 fmt:
 	cargo fmt --all

@@ -21,14 +21,14 @@ int weft_fail(const char *fmt, ...) {
 // ---- what the plugin defined ----
 
 // Everything but the type name and init is optional: declared weak here, a function the
-// plugin does not define has a null address. That tells the SDK which points to list (weft
-// then never calls the others) and lets a specific point fall back to its generic one, as
-// MMCV's Hook does.
+// plugin does not define has a null address. That tells the SDK which points to list; weft
+// then calls only those, and applies MMCV's specific-to-generic fallback itself.
 #define OPTIONAL __attribute__((weak))
 OPTIONAL size_t weft_points(weft_point_t *out);
 OPTIONAL char *weft_save_state(void);
 OPTIONAL int weft_load_state(const char *state);
 #define HOOK_POINT(name) OPTIONAL int weft_##name(weft_state_t s);
+// @generated weak-definitions: from wit/ by `make sdk-tables`; do not edit
 HOOK_POINT(before_run)
 HOOK_POINT(after_run)
 HOOK_POINT(before_train_epoch)
@@ -44,12 +44,14 @@ HOOK_POINT(after_epoch)
 HOOK_POINT(after_backward)
 HOOK_POINT(before_iter)
 HOOK_POINT(after_iter)
+// @end weak-definitions
 
 typedef int (*point_fn)(weft_state_t);
 
 // The plugin's function for each WIT hook point, in the enum's order.
 static point_fn defined(weft_point_t p) {
   switch (p) {
+    // @generated defined: from wit/ by `make sdk-tables`; do not edit
     case WEFT_PLUGIN_TYPES_HOOK_POINT_BEFORE_RUN: return weft_before_run;
     case WEFT_PLUGIN_TYPES_HOOK_POINT_AFTER_RUN: return weft_after_run;
     case WEFT_PLUGIN_TYPES_HOOK_POINT_BEFORE_TRAIN_EPOCH: return weft_before_train_epoch;
@@ -65,15 +67,9 @@ static point_fn defined(weft_point_t p) {
     case WEFT_PLUGIN_TYPES_HOOK_POINT_AFTER_BACKWARD: return weft_after_backward;
     case WEFT_PLUGIN_TYPES_HOOK_POINT_BEFORE_ITER: return weft_before_iter;
     case WEFT_PLUGIN_TYPES_HOOK_POINT_AFTER_ITER: return weft_after_iter;
+    // @end defined
     default: return NULL;
   }
-}
-
-// Runs a point: the plugin's function for it, else the generic one it falls back to.
-static int run_point(point_fn specific, point_fn generic, weft_state_t s) {
-  if (specific) return specific(s);
-  if (generic) return generic(s);
-  return 0;
 }
 
 // ---- the exports ----
@@ -135,30 +131,34 @@ bool exports_weft_plugin_hooks_load_state(hook_string_t *state, hook_string_t *e
   return finish(rc, err);
 }
 
-// One export per point; `generic` is MMCV's fallback (NULL: none). The borrowed run state
-// must be given back before returning (the component model checks), whatever the plugin did.
-#define POINT(name, generic)                                                              \
+// One export per point. weft calls only the points init listed, so a point's function is
+// defined whenever its export is called; the check keeps a stray call harmless. The borrowed
+// run state must be given back before returning (the component model checks), whatever the
+// plugin did.
+#define POINT(name)                                                                        \
   bool exports_weft_plugin_hooks_##name(exports_weft_plugin_hooks_borrow_run_state_t state, \
                                         hook_string_t *err) {                             \
-    int rc = run_point(weft_##name, generic, state);                                      \
+    int rc = weft_##name ? weft_##name(state) : 0;                                        \
     weft_plugin_runner_run_state_drop_borrow(state);                                      \
     return finish(rc, err);                                                               \
   }
-POINT(before_run, NULL)
-POINT(after_run, NULL)
-POINT(before_train_epoch, weft_before_epoch)
-POINT(after_train_epoch, weft_after_epoch)
-POINT(before_val_epoch, weft_before_epoch)
-POINT(after_val_epoch, weft_after_epoch)
-POINT(before_train_iter, weft_before_iter)
-POINT(after_train_iter, weft_after_iter)
-POINT(before_val_iter, weft_before_iter)
-POINT(after_val_iter, weft_after_iter)
-POINT(before_epoch, NULL)
-POINT(after_epoch, NULL)
-POINT(after_backward, NULL)
-POINT(before_iter, NULL)
-POINT(after_iter, NULL)
+// @generated exports: from wit/ by `make sdk-tables`; do not edit
+POINT(before_run)
+POINT(after_run)
+POINT(before_train_epoch)
+POINT(after_train_epoch)
+POINT(before_val_epoch)
+POINT(after_val_epoch)
+POINT(before_train_iter)
+POINT(after_train_iter)
+POINT(before_val_iter)
+POINT(after_val_iter)
+POINT(before_epoch)
+POINT(after_epoch)
+POINT(after_backward)
+POINT(before_iter)
+POINT(after_iter)
+// @end exports
 
 // ---- logging and requests ----
 

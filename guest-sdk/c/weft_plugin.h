@@ -35,21 +35,41 @@ size_t weft_points(weft_point_t *out);  // fills at most 15; returns how many
 char *weft_save_state(void);            // malloc'd text; NULL: none (after weft_fail: an error)
 int weft_load_state(const char *state);
 
+// @generated declarations: from wit/ by `make sdk-tables`; do not edit
+// Once, before anything else.
 int weft_before_run(weft_state_t s);
+// Once, at the end (also after an early stop).
 int weft_after_run(weft_state_t s);
-int weft_before_epoch(weft_state_t s);
-int weft_after_epoch(weft_state_t s);
-int weft_before_iter(weft_state_t s);
-int weft_after_iter(weft_state_t s);
+// Before a train epoch (epoch-based runner).
 int weft_before_train_epoch(weft_state_t s);
+// After a train epoch (epoch-based runner).
 int weft_after_train_epoch(weft_state_t s);
+// Before a val epoch (epoch-based runner).
 int weft_before_val_epoch(weft_state_t s);
+// After a val epoch (epoch-based runner).
 int weft_after_val_epoch(weft_state_t s);
+// Before a train iteration.
 int weft_before_train_iter(weft_state_t s);
+// After a train iteration's forward pass (the optimizer steps here, at priority 40).
 int weft_after_train_iter(weft_state_t s);
+// Before a val iteration.
 int weft_before_val_iter(weft_state_t s);
+// After a val iteration.
 int weft_after_val_iter(weft_state_t s);
+// Once after `before-run` in the iteration-based runner (as in MMCV); else the
+// fallback of `before-train-epoch` and `before-val-epoch`.
+int weft_before_epoch(weft_state_t s);
+// Once before `after-run` in the iteration-based runner; else the fallback of
+// `after-train-epoch` and `after-val-epoch`.
+int weft_after_epoch(weft_state_t s);
+// Gradients are ready; clipping and the optimizer step have not happened yet.
 int weft_after_backward(weft_state_t s);
+// MMCV's generic iteration point: called before train and val iterations alike for a
+// hook that does not list `before-train-iter` or `before-val-iter` itself.
+int weft_before_iter(weft_state_t s);
+// The generic fallback of `after-train-iter` and `after-val-iter`.
+int weft_after_iter(weft_state_t s);
+// @end declarations
 
 // Failing a call: a printf-style message; returns -1 for `return weft_fail(...)`.
 int weft_fail(const char *fmt, ...) __attribute__((format(printf, 1, 2)));

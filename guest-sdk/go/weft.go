@@ -4,8 +4,9 @@
 // (wit/since_v0.1.0). This package hides the bindings that `wit-bindgen go` generates: a hook
 // is a Go type with a TypeName method plus whichever hook-point methods it needs (the
 // BeforeRunner, AfterIterer, ... interfaces below). Points it does not implement are never
-// called, so they cost nothing; the specific points fall back to the generic ones as in
-// MMCV's Hook; returned errors and panics become the WIT err(string) result, which weft
+// called, so they cost nothing; weft makes the specific points fall back to the generic ones
+// as in MMCV's Hook (it calls BeforeEpoch before each epoch of a hook without
+// BeforeTrainEpoch); returned errors and panics become the WIT err(string) result, which weft
 // reports as "plugin X (file) failed in <point>: <message>" instead of a wasm trap.
 //
 //	package main
@@ -161,6 +162,7 @@ type Hook interface {
 }
 
 // One interface per hook point; a hook implements those it needs.
+// @generated interfaces: from wit/ by `make sdk-tables`; do not edit
 type (
 	BeforeRunner       interface{ BeforeRun(*RunState) error }
 	AfterRunner        interface{ AfterRun(*RunState) error }
@@ -179,6 +181,8 @@ type (
 	AfterIterer        interface{ AfterIter(*RunState) error }
 )
 
+// @end interfaces
+
 // StateSaver keeps state (counters, best scores) in checkpoints. A nil slice means "nothing
 // to keep"; JSON is the usual encoding.
 type StateSaver interface {
@@ -192,6 +196,7 @@ type StateLoader interface {
 
 type hookFunc = func(*RunState) error
 
+// @generated own: from wit/ by `make sdk-tables`; do not edit
 // own returns h's own method for point, nil when h does not implement it.
 func own(h Hook, point HookPoint) hookFunc {
 	switch point {
@@ -259,31 +264,7 @@ func own(h Hook, point HookPoint) hookFunc {
 	return nil
 }
 
-// fallback maps each specific point to the generic one that stands in for it, as in MMCV's
-// Hook (before_train_epoch calls before_epoch, ...).
-var fallback = map[HookPoint]HookPoint{
-	weft_plugin_types.HookPoint_BeforeTrainEpoch: weft_plugin_types.HookPoint_BeforeEpoch,
-	weft_plugin_types.HookPoint_BeforeValEpoch:   weft_plugin_types.HookPoint_BeforeEpoch,
-	weft_plugin_types.HookPoint_AfterTrainEpoch:  weft_plugin_types.HookPoint_AfterEpoch,
-	weft_plugin_types.HookPoint_AfterValEpoch:    weft_plugin_types.HookPoint_AfterEpoch,
-	weft_plugin_types.HookPoint_BeforeTrainIter:  weft_plugin_types.HookPoint_BeforeIter,
-	weft_plugin_types.HookPoint_BeforeValIter:    weft_plugin_types.HookPoint_BeforeIter,
-	weft_plugin_types.HookPoint_AfterTrainIter:   weft_plugin_types.HookPoint_AfterIter,
-	weft_plugin_types.HookPoint_AfterValIter:     weft_plugin_types.HookPoint_AfterIter,
-}
-
-// method returns what runs at point: h's own method, else its generic fallback, else nil.
-// The host already applies the fallbacks to the points init lists; doing it here too keeps a
-// call for an unlisted point correct rather than silently dropped.
-func method(h Hook, point HookPoint) hookFunc {
-	if f := own(h, point); f != nil {
-		return f
-	}
-	if g, ok := fallback[point]; ok {
-		return own(h, g)
-	}
-	return nil
-}
+// @end own
 
 // numPoints is the size of the WIT enum hook-point (after-iter is its last case).
 const numPoints = int(weft_plugin_types.HookPoint_AfterIter) + 1
@@ -399,7 +380,8 @@ func (exports) Init(config string) (result witTypes.Result[[]HookPoint, string])
 	return witTypes.Ok[[]HookPoint, string](points(h))
 }
 
-// Call runs the hook's method for point (or its generic fallback; nothing if neither).
+// Call runs the hook's method for point (nothing if it has none: weft calls only the points
+// init listed, and applies MMCV's generic fallbacks itself).
 func (exports) Call(point HookPoint, state *weft_plugin_runner.RunState) (result unitResult) {
 	defer recoverInto(&result)
 	// The canonical ABI makes the callee drop the borrowed handles it receives before it
@@ -409,7 +391,7 @@ func (exports) Call(point HookPoint, state *weft_plugin_runner.RunState) (result
 	if instance == nil {
 		return witTypes.Err[witTypes.Unit]("the hook is called before init")
 	}
-	if f := method(instance, point); f != nil {
+	if f := own(instance, point); f != nil {
 		if err := f(&RunState{state}); err != nil {
 			return witTypes.Err[witTypes.Unit](err.Error())
 		}

@@ -25,8 +25,14 @@ func Init(configJson string) witTypes.Result[[]weft_plugin_types.HookPoint, stri
 	return weft.Exports.Init(configJson)
 }
 
-func BeforeRun(s state) result { return weft.Exports.Call(weft_plugin_types.HookPoint_BeforeRun, s) }
-func AfterRun(s state) result  { return weft.Exports.Call(weft_plugin_types.HookPoint_AfterRun, s) }
+// @generated exports: from wit/ by `make sdk-tables`; do not edit
+func BeforeRun(s state) result {
+	return weft.Exports.Call(weft_plugin_types.HookPoint_BeforeRun, s)
+}
+
+func AfterRun(s state) result {
+	return weft.Exports.Call(weft_plugin_types.HookPoint_AfterRun, s)
+}
 
 func BeforeTrainEpoch(s state) result {
 	return weft.Exports.Call(weft_plugin_types.HookPoint_BeforeTrainEpoch, s)
@@ -79,6 +85,8 @@ func BeforeIter(s state) result {
 func AfterIter(s state) result {
 	return weft.Exports.Call(weft_plugin_types.HookPoint_AfterIter, s)
 }
+
+// @end exports
 
 func SaveState() witTypes.Result[witTypes.Option[string], string] {
 	return weft.Exports.SaveState()

@@ -16,13 +16,26 @@
 
 import * as runner from "weft:plugin/runner@0.1.0";
 
+// @generated all-points: from wit/ by `make sdk-tables`; do not edit
 /** Every hook point, as the WIT names them. */
 const ALL_POINTS = [
-  "before-run", "after-run", "before-train-epoch", "after-train-epoch",
-  "before-val-epoch", "after-val-epoch", "before-train-iter", "after-train-iter",
-  "before-val-iter", "after-val-iter", "before-epoch", "after-epoch",
-  "after-backward", "before-iter", "after-iter",
+  "before-run",
+  "after-run",
+  "before-train-epoch",
+  "after-train-epoch",
+  "before-val-epoch",
+  "after-val-epoch",
+  "before-train-iter",
+  "after-train-iter",
+  "before-val-iter",
+  "after-val-iter",
+  "before-epoch",
+  "after-epoch",
+  "after-backward",
+  "before-iter",
+  "after-iter",
 ];
+// @end all-points
 
 /** "before-train-iter" -> "beforeTrainIter" */
 function methodName(point) {
@@ -48,33 +61,51 @@ const requestEval = runner.requestEval;
 const scaleGrads = runner.scaleGrads;
 const skipStep = runner.skipStep;
 
-/** A training hook shaped like MMCV's: every method has a default, and the specific points
- * call the generic ones (beforeTrainEpoch calls beforeEpoch, ...). */
+/** A training hook shaped like MMCV's: one method per hook point, each a no-op by default.
+ * weft calls only the methods a subclass overrides, and applies MMCV's fallback itself: a
+ * hook overriding afterIter but not afterTrainIter gets afterIter calls after train and val
+ * iterations alike (s.point() says which). */
 class Hook {
   constructor(config) {
     this.config = config;
   }
   /** The points weft should call. The default lists the methods the subclass overrides,
-   * so weft never crosses into the sandbox for a point that does nothing; weft itself
-   * routes the specific points to the generic ones. */
+   * so weft never crosses into the sandbox for a point that does nothing. */
   points() {
     return ALL_POINTS.filter((p) => this[methodName(p)] !== Hook.prototype[methodName(p)]);
   }
+  // @generated hook-methods: from wit/ by `make sdk-tables`; do not edit
+  /** Once, before anything else. */
   beforeRun(_s) {}
+  /** Once, at the end (also after an early stop). */
   afterRun(_s) {}
+  /** Before a train epoch (epoch-based runner). */
+  beforeTrainEpoch(_s) {}
+  /** After a train epoch (epoch-based runner). */
+  afterTrainEpoch(_s) {}
+  /** Before a val epoch (epoch-based runner). */
+  beforeValEpoch(_s) {}
+  /** After a val epoch (epoch-based runner). */
+  afterValEpoch(_s) {}
+  /** Before a train iteration. */
+  beforeTrainIter(_s) {}
+  /** After a train iteration's forward pass (the optimizer steps here, at priority 40). */
+  afterTrainIter(_s) {}
+  /** Before a val iteration. */
+  beforeValIter(_s) {}
+  /** After a val iteration. */
+  afterValIter(_s) {}
+  /** Once after `before-run` in the iteration-based runner (as in MMCV); else the fallback of `before-train-epoch` and `before-val-epoch`. */
   beforeEpoch(_s) {}
+  /** Once before `after-run` in the iteration-based runner; else the fallback of `after-train-epoch` and `after-val-epoch`. */
   afterEpoch(_s) {}
-  beforeIter(_s) {}
-  afterIter(_s) {}
-  beforeTrainEpoch(s) { this.beforeEpoch(s); }
-  afterTrainEpoch(s) { this.afterEpoch(s); }
-  beforeValEpoch(s) { this.beforeEpoch(s); }
-  afterValEpoch(s) { this.afterEpoch(s); }
-  beforeTrainIter(s) { this.beforeIter(s); }
-  afterTrainIter(s) { this.afterIter(s); }
-  beforeValIter(s) { this.beforeIter(s); }
-  afterValIter(s) { this.afterIter(s); }
+  /** Gradients are ready; clipping and the optimizer step have not happened yet. */
   afterBackward(_s) {}
+  /** MMCV's generic iteration point: called before train and val iterations alike for a hook that does not list `before-train-iter` or `before-val-iter` itself. */
+  beforeIter(_s) {}
+  /** The generic fallback of `after-train-iter` and `after-val-iter`. */
+  afterIter(_s) {}
+  // @end hook-methods
   /** Text to keep in checkpoints (JSON is usual), or undefined. */
   saveState() { return undefined; }
   loadState(_state) {}
@@ -129,6 +160,7 @@ function exportHook(Cls) {
         throw errorText(e);
       }
     },
+    // @generated exports: from wit/ by `make sdk-tables`; do not edit
     beforeRun(s) { call("beforeRun", s); },
     afterRun(s) { call("afterRun", s); },
     beforeTrainEpoch(s) { call("beforeTrainEpoch", s); },
@@ -144,5 +176,6 @@ function exportHook(Cls) {
     afterBackward(s) { call("afterBackward", s); },
     beforeIter(s) { call("beforeIter", s); },
     afterIter(s) { call("afterIter", s); },
+    // @end exports
   };
 }

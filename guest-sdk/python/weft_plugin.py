@@ -2,9 +2,11 @@
 
 A plugin is a WebAssembly component built with componentize-py against weft's WIT package
 (``wit/since_v0.1.0``). This module hides the generated bindings behind a ``Hook`` base class
-shaped like MMCV's: every method has a default, the specific points fall back to the generic
-ones (``before_train_epoch`` calls ``before_epoch``, ...), and exceptions become the error
-result of the call (weft reports them with the traceback) instead of trapping the component.
+shaped like MMCV's: one method per hook point, each a no-op by default, and exceptions become
+the error result of the call (weft reports them with the traceback) instead of trapping the
+component. weft calls only the methods a subclass overrides, and applies MMCV's fallback
+itself: overriding ``after_iter`` but not ``after_train_iter`` gets ``after_iter`` calls after
+train and val iterations alike (``s.point()`` says which).
 
     import weft_plugin as weft
 
@@ -56,8 +58,8 @@ def warn(message: str) -> None:
 
 
 class Hook:
-    """A training hook. Override what you need; the defaults do nothing, and the specific
-    points call the generic ones as MMCV's ``Hook`` does."""
+    """A training hook. Override what you need; the defaults do nothing, and weft routes a
+    specific point you do not override to the generic one you do, as MMCV's ``Hook`` does."""
 
     TYPE_NAME = None
 
@@ -67,53 +69,55 @@ class Hook:
     def points(self):
         """The points weft should call. The default lists the methods this subclass
         overrides, so weft never calls a point that would do nothing (each call crosses into
-        the sandbox); weft itself routes the specific points to the generic ones."""
+        the sandbox)."""
         return [p for p in HookPoint if getattr(type(self), _method(p)) is not getattr(Hook, _method(p))]
 
+    # @generated hook-methods: from wit/ by `make sdk-tables`; do not edit
     def before_run(self, s):
-        pass
+        """Once, before anything else."""
 
     def after_run(self, s):
-        pass
-
-    def before_epoch(self, s):
-        pass
-
-    def after_epoch(self, s):
-        pass
-
-    def before_iter(self, s):
-        pass
-
-    def after_iter(self, s):
-        pass
+        """Once, at the end (also after an early stop)."""
 
     def before_train_epoch(self, s):
-        self.before_epoch(s)
+        """Before a train epoch (epoch-based runner)."""
 
     def after_train_epoch(self, s):
-        self.after_epoch(s)
+        """After a train epoch (epoch-based runner)."""
 
     def before_val_epoch(self, s):
-        self.before_epoch(s)
+        """Before a val epoch (epoch-based runner)."""
 
     def after_val_epoch(self, s):
-        self.after_epoch(s)
+        """After a val epoch (epoch-based runner)."""
 
     def before_train_iter(self, s):
-        self.before_iter(s)
+        """Before a train iteration."""
 
     def after_train_iter(self, s):
-        self.after_iter(s)
+        """After a train iteration's forward pass (the optimizer steps here, at priority 40)."""
 
     def before_val_iter(self, s):
-        self.before_iter(s)
+        """Before a val iteration."""
 
     def after_val_iter(self, s):
-        self.after_iter(s)
+        """After a val iteration."""
+
+    def before_epoch(self, s):
+        """Once after `before-run` in the iteration-based runner (as in MMCV); else the fallback of `before-train-epoch` and `before-val-epoch`."""
+
+    def after_epoch(self, s):
+        """Once before `after-run` in the iteration-based runner; else the fallback of `after-train-epoch` and `after-val-epoch`."""
 
     def after_backward(self, s):
-        pass
+        """Gradients are ready; clipping and the optimizer step have not happened yet."""
+
+    def before_iter(self, s):
+        """MMCV's generic iteration point: called before train and val iterations alike for a hook that does not list `before-train-iter` or `before-val-iter` itself."""
+
+    def after_iter(self, s):
+        """The generic fallback of `after-train-iter` and `after-val-iter`."""
+    # @end hook-methods
 
     def save_state(self):
         """Text to keep in checkpoints (JSON is usual), or None."""
@@ -174,6 +178,7 @@ def export_hook(cls):
                 raise _error(e)
 
         # One method per hook point (an abstract method of the generated protocol each).
+        # @generated exports: from wit/ by `make sdk-tables`; do not edit
         def before_run(self, s):
             call("before_run", s)
 
@@ -218,5 +223,6 @@ def export_hook(cls):
 
         def after_iter(self, s):
             call("after_iter", s)
+        # @end exports
 
     return Hooks

@@ -27,8 +27,8 @@
 //! afterValEpoch beforeTrainIter afterTrainIter beforeValIter afterValIter beforeEpoch
 //! afterEpoch afterBackward beforeIter afterIter`. The points the hook implements are those
 //! methods, or `pub const points = [_]weft.Point{...}` to list them yourself. A point that is
-//! listed but has no method is a no-op, except that the specific points fall back to the
-//! generic ones as in MMCV (`before_train_epoch` calls `beforeEpoch`), done by the C SDK.
+//! listed but has no method is a no-op. weft applies MMCV's fallback itself: a hook with
+//! `beforeEpoch` and no `beforeTrainEpoch` gets `beforeEpoch` calls before every epoch.
 //! State that must survive a resume: `saveState(self: *Self, a: Allocator) !?[]const u8` and
 //! `loadState(self: *Self, text: []const u8) !void`.
 //!
@@ -50,6 +50,7 @@ pub const allocator = std.heap.c_allocator;
 
 /// The hook points, numbered as the WIT enum.
 pub const Point = enum(u8) {
+    // @generated point-enum: from wit/ by `make sdk-tables`; do not edit
     before_run = c.WEFT_PLUGIN_TYPES_HOOK_POINT_BEFORE_RUN,
     after_run = c.WEFT_PLUGIN_TYPES_HOOK_POINT_AFTER_RUN,
     before_train_epoch = c.WEFT_PLUGIN_TYPES_HOOK_POINT_BEFORE_TRAIN_EPOCH,
@@ -65,6 +66,7 @@ pub const Point = enum(u8) {
     after_backward = c.WEFT_PLUGIN_TYPES_HOOK_POINT_AFTER_BACKWARD,
     before_iter = c.WEFT_PLUGIN_TYPES_HOOK_POINT_BEFORE_ITER,
     after_iter = c.WEFT_PLUGIN_TYPES_HOOK_POINT_AFTER_ITER,
+    // @end point-enum
 };
 
 /// The runner's phase; `{t}` formats it as `train`, `val` or `none`.
@@ -282,6 +284,7 @@ fn describe(comptime F: type) []const u8 {
 // ---- the exports ----
 
 const methods = .{
+    // @generated methods: from wit/ by `make sdk-tables`; do not edit
     .{ "beforeRun", "weft_before_run", Point.before_run },
     .{ "afterRun", "weft_after_run", Point.after_run },
     .{ "beforeTrainEpoch", "weft_before_train_epoch", Point.before_train_epoch },
@@ -297,6 +300,7 @@ const methods = .{
     .{ "afterBackward", "weft_after_backward", Point.after_backward },
     .{ "beforeIter", "weft_before_iter", Point.before_iter },
     .{ "afterIter", "weft_after_iter", Point.after_iter },
+    // @end methods
 };
 
 /// The points `H` implements: `H.points`, else one per hook method it declares.

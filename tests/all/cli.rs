@@ -70,7 +70,10 @@ fn wrong_type_is_reported_at_the_value() {
     );
     let err = fails_cleanly(&weft(&["print-config", cfg.to_str().unwrap()]));
     assert!(err.contains("t.toml:2:16"), "{err}");
-    assert!(err.contains("invalid type"), "{err}");
+    assert!(
+        err.contains("expected a non-negative integer, found the string \"six\""),
+        "{err}"
+    );
 }
 
 #[test]
@@ -240,6 +243,11 @@ fn ctrl_c_saves_the_state_and_exits_130() {
     let saved = checkpoint::read(&work.join("interrupted.safetensors")).unwrap();
     assert!(saved.meta["meta"]["iter"].as_u64().unwrap() > 0);
     assert_latest_complete(&work);
+    // --auto-resume continues from the interrupted point, not the last epoch checkpoint.
+    assert_eq!(
+        std::fs::read_link(work.join("latest.safetensors")).unwrap(),
+        PathBuf::from("interrupted.safetensors")
+    );
 }
 
 #[test]

@@ -13,6 +13,8 @@ mod text_log_oracle;
 
 // Every file in configs/ loads.
 mod configs;
+// The checks every command runs: ranges, datasets, ignored keys, plugin look-up and pins.
+mod config_checks;
 
 // The `weft` binary: errors, exit codes, interruption.
 mod cli;

@@ -31,6 +31,7 @@ pub fn warn(message: &str) {
     log(LogLevel::Warning, message);
 }
 
+// @generated all-points: from wit/ by `make sdk-tables`; do not edit
 /// Every hook point, in the order the WIT lists them.
 pub const ALL_POINTS: [HookPoint; 15] = [
     HookPoint::BeforeRun,
@@ -49,11 +50,15 @@ pub const ALL_POINTS: [HookPoint; 15] = [
     HookPoint::BeforeIter,
     HookPoint::AfterIter,
 ];
+// @end all-points
 
-/// A training hook, shaped like MMCV's `Hook`: every method has a default, and the specific
-/// points fall back to the generic ones (`before_train_epoch` calls `before_epoch`,
-/// `after_val_iter` calls `after_iter`, ...), so overriding `after_iter` covers train and
-/// val iterations alike.
+/// A training hook, shaped like MMCV's: one method per hook point, each a no-op by default.
+///
+/// [`Hook::points`] lists the points the hook implements, specific ones (`after_train_iter`)
+/// or MMCV's generic ones (`before_epoch`, `after_epoch`, `before_iter`, `after_iter`). weft
+/// calls only those, and applies MMCV's fallback itself: a hook that lists `after_iter` but
+/// not `after_train_iter` gets `after_iter` calls after every train and val iteration
+/// ([`RunState::point`] says which). The methods never call each other.
 pub trait Hook: Sized + 'static {
     /// The `type` configs use in `custom_hooks`.
     const TYPE_NAME: &'static str;
@@ -62,74 +67,75 @@ pub trait Hook: Sized + 'static {
     /// [`crate::config`] for typed configs.
     fn new(config: serde_json::Value) -> Result<Self, String>;
 
-    /// The points the host should call. The default is every point, which is always right;
-    /// listing only the points you implement saves a call (a few hundred nanoseconds) per
-    /// point and iteration.
-    fn points(&self) -> Vec<HookPoint> {
-        ALL_POINTS.to_vec()
-    }
+    /// The points the host should call: those whose methods this hook implements. (Rust
+    /// cannot see which methods a type overrides, so the list is written out.)
+    fn points(&self) -> Vec<HookPoint>;
 
-    /// Once before training.
+    // @generated hook-methods: from wit/ by `make sdk-tables`; do not edit
+    /// Once, before anything else.
     fn before_run(&mut self, _s: &RunState) -> Result<(), String> {
         Ok(())
     }
-    /// Once after training (also after an early stop).
+    /// Once, at the end (also after an early stop).
     fn after_run(&mut self, _s: &RunState) -> Result<(), String> {
         Ok(())
     }
-    /// Generic: before every epoch; also called directly, once, by the iteration runner.
+    /// Before a train epoch (epoch-based runner).
+    fn before_train_epoch(&mut self, _s: &RunState) -> Result<(), String> {
+        Ok(())
+    }
+    /// After a train epoch (epoch-based runner).
+    fn after_train_epoch(&mut self, _s: &RunState) -> Result<(), String> {
+        Ok(())
+    }
+    /// Before a val epoch (epoch-based runner).
+    fn before_val_epoch(&mut self, _s: &RunState) -> Result<(), String> {
+        Ok(())
+    }
+    /// After a val epoch (epoch-based runner).
+    fn after_val_epoch(&mut self, _s: &RunState) -> Result<(), String> {
+        Ok(())
+    }
+    /// Before a train iteration.
+    fn before_train_iter(&mut self, _s: &RunState) -> Result<(), String> {
+        Ok(())
+    }
+    /// After a train iteration's forward pass (the optimizer steps here, at priority 40).
+    fn after_train_iter(&mut self, _s: &RunState) -> Result<(), String> {
+        Ok(())
+    }
+    /// Before a val iteration.
+    fn before_val_iter(&mut self, _s: &RunState) -> Result<(), String> {
+        Ok(())
+    }
+    /// After a val iteration.
+    fn after_val_iter(&mut self, _s: &RunState) -> Result<(), String> {
+        Ok(())
+    }
+    /// Once after `before-run` in the iteration-based runner (as in MMCV); else the
+    /// fallback of `before-train-epoch` and `before-val-epoch`.
     fn before_epoch(&mut self, _s: &RunState) -> Result<(), String> {
         Ok(())
     }
-    /// Generic: after every epoch; also called directly, once, by the iteration runner.
+    /// Once before `after-run` in the iteration-based runner; else the fallback of
+    /// `after-train-epoch` and `after-val-epoch`.
     fn after_epoch(&mut self, _s: &RunState) -> Result<(), String> {
         Ok(())
     }
-    /// Generic: before every train and val iteration.
-    fn before_iter(&mut self, _s: &RunState) -> Result<(), String> {
-        Ok(())
-    }
-    /// Generic: after every train and val iteration.
-    fn after_iter(&mut self, _s: &RunState) -> Result<(), String> {
-        Ok(())
-    }
-    /// Before a train epoch (default: [`Hook::before_epoch`]).
-    fn before_train_epoch(&mut self, s: &RunState) -> Result<(), String> {
-        self.before_epoch(s)
-    }
-    /// After a train epoch (default: [`Hook::after_epoch`]).
-    fn after_train_epoch(&mut self, s: &RunState) -> Result<(), String> {
-        self.after_epoch(s)
-    }
-    /// Before a val epoch (default: [`Hook::before_epoch`]).
-    fn before_val_epoch(&mut self, s: &RunState) -> Result<(), String> {
-        self.before_epoch(s)
-    }
-    /// After a val epoch (default: [`Hook::after_epoch`]).
-    fn after_val_epoch(&mut self, s: &RunState) -> Result<(), String> {
-        self.after_epoch(s)
-    }
-    /// Before a train iteration (default: [`Hook::before_iter`]).
-    fn before_train_iter(&mut self, s: &RunState) -> Result<(), String> {
-        self.before_iter(s)
-    }
-    /// After a train iteration's forward pass (default: [`Hook::after_iter`]).
-    fn after_train_iter(&mut self, s: &RunState) -> Result<(), String> {
-        self.after_iter(s)
-    }
-    /// Before a val iteration (default: [`Hook::before_iter`]).
-    fn before_val_iter(&mut self, s: &RunState) -> Result<(), String> {
-        self.before_iter(s)
-    }
-    /// After a val iteration (default: [`Hook::after_iter`]).
-    fn after_val_iter(&mut self, s: &RunState) -> Result<(), String> {
-        self.after_iter(s)
-    }
-    /// Gradients are ready, before clipping and the step: the place for [`scale_grads`] and
-    /// [`skip_step`].
+    /// Gradients are ready; clipping and the optimizer step have not happened yet.
     fn after_backward(&mut self, _s: &RunState) -> Result<(), String> {
         Ok(())
     }
+    /// MMCV's generic iteration point: called before train and val iterations alike for a
+    /// hook that does not list `before-train-iter` or `before-val-iter` itself.
+    fn before_iter(&mut self, _s: &RunState) -> Result<(), String> {
+        Ok(())
+    }
+    /// The generic fallback of `after-train-iter` and `after-val-iter`.
+    fn after_iter(&mut self, _s: &RunState) -> Result<(), String> {
+        Ok(())
+    }
+    // @end hook-methods
     /// State to keep in checkpoints (any text; JSON is usual).
     fn save_state(&self) -> Result<Option<String>, String> {
         Ok(None)
@@ -152,6 +158,7 @@ pub trait DynHook {
 impl<H: Hook> DynHook for H {
     fn call(&mut self, point: HookPoint, s: &RunState) -> Result<(), String> {
         match point {
+            // @generated dispatch: from wit/ by `make sdk-tables`; do not edit
             HookPoint::BeforeRun => self.before_run(s),
             HookPoint::AfterRun => self.after_run(s),
             HookPoint::BeforeTrainEpoch => self.before_train_epoch(s),
@@ -167,6 +174,7 @@ impl<H: Hook> DynHook for H {
             HookPoint::AfterBackward => self.after_backward(s),
             HookPoint::BeforeIter => self.before_iter(s),
             HookPoint::AfterIter => self.after_iter(s),
+            // @end dispatch
         }
     }
     fn points(&self) -> Vec<HookPoint> {
@@ -229,6 +237,7 @@ impl bindings::exports::weft::plugin::hooks::Guest for Component {
     }
 
     points! {
+        // @generated exports: from wit/ by `make sdk-tables`; do not edit
         before_run => BeforeRun,
         after_run => AfterRun,
         before_train_epoch => BeforeTrainEpoch,
@@ -244,6 +253,7 @@ impl bindings::exports::weft::plugin::hooks::Guest for Component {
         after_backward => AfterBackward,
         before_iter => BeforeIter,
         after_iter => AfterIter,
+        // @end exports
     }
 
     fn save_state() -> Result<Option<String>, String> {

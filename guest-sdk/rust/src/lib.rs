@@ -5,7 +5,7 @@
 //! with a no-op default for every hook point, and a macro that exports it:
 //!
 //! ```ignore
-//! use weft_guest::hook::{Hook, RunState, register_hook};
+//! use weft_guest::hook::{Hook, HookPoint, RunState, register_hook};
 //!
 //! #[derive(serde::Deserialize)]
 //! struct MyHook { a: i64, b: String }
@@ -14,6 +14,9 @@
 //!     const TYPE_NAME: &'static str = "MyHook";
 //!     fn new(config: serde_json::Value) -> Result<Self, String> {
 //!         serde_json::from_value(config).map_err(|e| e.to_string())
+//!     }
+//!     fn points(&self) -> Vec<HookPoint> {
+//!         vec![HookPoint::BeforeRun]
 //!     }
 //!     fn before_run(&mut self, _s: &RunState) -> Result<(), String> {
 //!         weft_guest::hook::info(&format!("a = {}, b = {}", self.a, self.b));

@@ -12,7 +12,7 @@ use std::time::Instant;
 
 use serde_json::json;
 use weft_core::dry::DryEngine;
-use weft_core::{Hook, Momentum, ParamGroup, RunContext, RunLog, RunnerKind, Stage};
+use weft_core::{Dispatch, Hook, Momentum, ParamGroup, RunContext, RunLog, RunnerKind, Stage};
 use weft_host::hook::WasmHook;
 
 const LANGUAGES: [&str; 6] = ["rust", "python", "js", "c", "go", "zig"];
@@ -40,11 +40,14 @@ fn context(log: &RunLog) -> RunContext {
 /// Median seconds per call over 9 batches, after a warm-up batch.
 fn per_call(hook: &mut WasmHook, ctx: &mut RunContext, batch: usize) -> f64 {
     ctx.set_stage(Stage::AfterTrainIter);
+    let point = Dispatch::of(hook.points())
+        .get(Stage::AfterTrainIter)
+        .expect("the hook acts after train iterations");
     let mut times = Vec::new();
     for round in 0..10 {
         let t = Instant::now();
         for _ in 0..batch {
-            black_box(hook.call(Stage::AfterTrainIter, ctx)).unwrap();
+            black_box(hook.call(point, ctx)).unwrap();
         }
         if round > 0 {
             times.push(t.elapsed().as_secs_f64() / batch as f64);

@@ -21,8 +21,8 @@ use weft::session::{TrainOptions, prepare};
 use weft_config::Config;
 use weft_core::dry::DryEngine;
 use weft_core::{
-    Hook, HookResult, Momentum, ParamGroup, Priority, RunContext, RunLog, RunnerKind, Stage,
-    StageSet,
+    Dispatch, Hook, HookResult, Momentum, ParamGroup, Priority, RunContext, RunLog, RunnerKind,
+    Stage, StageSet,
 };
 use weft_host::hook::WasmHook;
 use weft_nn::models::build_model;
@@ -84,14 +84,19 @@ fn wasm_probe(log: &RunLog) -> WasmHook {
 fn time_calls(hook: &mut dyn Hook, ctx: &mut RunContext) -> f64 {
     const BATCH: usize = 20_000;
     ctx.set_stage(Stage::AfterTrainIter);
+    // The point that serves after_train_iter (the generic after_iter for FaultyHook), as the
+    // runner resolves it.
+    let point = Dispatch::of(hook.points())
+        .get(Stage::AfterTrainIter)
+        .expect("the hook acts after train iterations");
     for _ in 0..BATCH {
-        hook.call(Stage::AfterTrainIter, ctx).unwrap();
+        hook.call(point, ctx).unwrap();
     }
     let mut per_call = Vec::new();
     for _ in 0..9 {
         let t = Instant::now();
         for _ in 0..BATCH {
-            hook.call(Stage::AfterTrainIter, ctx).unwrap();
+            hook.call(point, ctx).unwrap();
         }
         per_call.push(t.elapsed().as_secs_f64() / BATCH as f64);
     }

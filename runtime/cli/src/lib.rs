@@ -10,3 +10,4 @@ pub mod plot;
 pub mod plugins;
 pub mod progress;
 pub mod session;
+pub mod validate;

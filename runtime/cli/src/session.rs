@@ -12,8 +12,6 @@ use weft_core::build::RunPlan;
 use weft_core::plugin::Extensions;
 use weft_core::{RunContext, RunLog, Runner};
 use weft_data::{Dataset, Loader, LoaderSettings, build_dataset};
-use weft_nn::models::build_model;
-use weft_nn::optim::build_optimizer;
 use weft_nn::{Loaders, TorchEngine, parse_device};
 
 /// Command-line settings that override the config.
@@ -58,12 +56,10 @@ pub fn load_config(path: &Path, options: &[String]) -> Result<Config, ConfigErro
     Ok(cfg)
 }
 
-/// Builds everything a `weft train` run needs.
-pub fn prepare(opts: &TrainOptions) -> Result<Session> {
-    let config = load_config(&opts.config, &opts.cfg_options)?;
-    let schema = config.schema()?;
-    let plan = weft_core::build::plan(&config, &schema)?;
-    let work_dir = match (&opts.work_dir, &schema.work_dir) {
+/// The work dir of a run: `--work-dir`, else the config's `work_dir`, else
+/// `./work_dirs/<config name>`.
+fn work_dir_of(opts: &TrainOptions, schema: &RunConfig) -> PathBuf {
+    match (&opts.work_dir, &schema.work_dir) {
         (Some(d), _) => d.clone(),
         (None, Some(d)) => PathBuf::from(d),
         (None, None) => {
@@ -74,11 +70,36 @@ pub fn prepare(opts: &TrainOptions) -> Result<Session> {
                 .unwrap_or_else(|| "run".into());
             PathBuf::from("work_dirs").join(stem)
         }
+    }
+}
+
+/// Builds everything a `weft train` run needs.
+pub fn prepare(opts: &TrainOptions) -> Result<Session> {
+    let log = if opts.console {
+        RunLog::console()
+    } else {
+        RunLog::capturing()
     };
-    std::fs::create_dir_all(&work_dir)
-        .with_context(|| format!("cannot create the work dir {}", work_dir.display()))?;
-    check_writable(&work_dir)?;
-    remove_stale_temporaries(&work_dir);
+    let timestamp = weft_core::pyfmt::local_timestamp();
+    // The work dir is made and the text log opened before the plugins load, so that their
+    // load lines and traces land there.
+    let prepare_dir = |schema: &RunConfig| -> Result<PathBuf> {
+        let dir = work_dir_of(opts, schema);
+        std::fs::create_dir_all(&dir)
+            .with_context(|| format!("cannot create the work dir {}", dir.display()))?;
+        check_writable(&dir)?;
+        remove_stale_temporaries(&dir);
+        log.open_file(&dir.join(format!("{timestamp}.log")))
+            .with_context(|| format!("cannot write the log in {}", dir.display()))?;
+        Ok(dir)
+    };
+    let checked =
+        crate::validate::check(&opts.config, &opts.cfg_options, &log, Some(&prepare_dir))?;
+    let work_dir = checked
+        .work_dir
+        .clone()
+        .expect("a training check prepares the work dir");
+    let schema = &checked.schema;
     let seed = opts.seed.or(schema.seed).unwrap_or(0);
     let device_name = opts
         .device
@@ -86,25 +107,17 @@ pub fn prepare(opts: &TrainOptions) -> Result<Session> {
         .or_else(|| schema.device.clone())
         .unwrap_or_else(|| "auto".into());
     let device = parse_device(&device_name).map_err(|e| anyhow!(e))?;
-    if let Some(n) = schema.threads {
-        tch::set_num_threads(n as i32);
+    if let Some(n) = &schema.threads {
+        tch::set_num_threads(n.value as i32);
     }
     if schema.deterministic == Some(true) {
         tch::Cuda::cudnn_set_benchmark(false);
     }
 
-    let log = if opts.console {
-        RunLog::console()
-    } else {
-        RunLog::capturing()
-    };
-    let timestamp = weft_core::pyfmt::local_timestamp();
-    log.open_file(&work_dir.join(format!("{timestamp}.log")))
-        .with_context(|| format!("cannot write the log in {}", work_dir.display()))?;
-    let runner_kind = plan.runner;
-    let registries = crate::plugins::load_for_run(&config, &log, Some(&work_dir))?;
-    let hooks = weft_core::build::hooks(&config, &schema, &plan, &registries.hooks, &log)?;
-
+    let plan = checked
+        .plan
+        .clone()
+        .expect("a training check plans the run");
     let needs_val = plan.workflow.iter().any(|s| s.0 == Phase::Val)
         || schema
             .evaluation
@@ -115,41 +128,27 @@ pub fn prepare(opts: &TrainOptions) -> Result<Session> {
         .as_ref()
         .is_some_and(|e| e.dataset.as_ref().is_some_and(|d| d.value == "test"));
     let pin = device != tch::Device::Cpu;
+    let config = &checked.config;
     let loaders = Loaders {
         train: Some(loader(
-            &config,
+            config,
             &schema.data,
             Phase::Train.as_str(),
             seed,
             pin,
         )?),
         val: if needs_val {
-            Some(loader(&config, &schema.data, "val", seed, pin)?)
+            Some(loader(config, &schema.data, "val", seed, pin)?)
         } else {
             None
         },
         test: if needs_test {
-            Some(loader(&config, &schema.data, "test", seed, pin)?)
+            Some(loader(config, &schema.data, "test", seed, pin)?)
         } else {
             None
         },
     };
-    let model = {
-        // libtorch's default generator is global to the process: two sessions prepared at
-        // once on different threads (an embedding program, the test binary) would interleave
-        // their draws and get other weights than `seed` promises. Seeding and drawing the
-        // initial weights happen under one lock.
-        static INIT: std::sync::Mutex<()> = std::sync::Mutex::new(());
-        let _serial = INIT.lock().unwrap_or_else(|p| p.into_inner());
-        tch::manual_seed(seed as i64);
-        build_model(&schema.model.0, &config, device)?
-    };
-    let setup = build_optimizer(
-        &schema.optimizer.0,
-        &config,
-        &model.store,
-        &registries.extensions,
-    )?;
+    let (model, setup) = crate::validate::model_and_optimizer(&checked, device, seed)?;
     let config_copy = work_dir.join(
         opts.config
             .file_name()
@@ -178,8 +177,15 @@ pub fn prepare(opts: &TrainOptions) -> Result<Session> {
             ));
         }
     }
+    let crate::validate::Checked {
+        config,
+        schema,
+        registries,
+        hooks,
+        ..
+    } = checked;
     let engine = TorchEngine::new(model, setup, loaders, device, seed);
-    let mut ctx = RunContext::new(Box::new(engine), runner_kind, work_dir.clone(), log.clone());
+    let mut ctx = RunContext::new(Box::new(engine), plan.runner, work_dir.clone(), log.clone());
     ctx.timestamp = timestamp;
     ctx.seed = seed;
     let work_dir_name = work_dir
@@ -310,10 +316,13 @@ pub fn loader(
         dataset,
         LoaderSettings {
             batch_size: batch,
-            workers: over.workers_per_gpu.or(data.workers_per_gpu).unwrap_or(2) as usize,
+            workers: over
+                .workers_per_gpu
+                .or(data.workers_per_gpu.clone())
+                .map_or(2, |w| w.value) as usize,
             shuffle: over.shuffle.unwrap_or(split == "train"),
             drop_last: over.drop_last.unwrap_or(false),
-            prefetch: over.prefetch.unwrap_or(2) as usize,
+            prefetch: over.prefetch.map_or(2, |p| p.value) as usize,
             seed,
             pin_memory: pin,
         },
@@ -351,10 +360,7 @@ pub fn dry_optimizer(
     schema: &RunConfig,
     extensions: &Extensions,
 ) -> Result<(weft_nn::models::Model, weft_nn::optim::OptimizerSetup)> {
-    tch::manual_seed(0);
-    let model = build_model(&schema.model.0, config, tch::Device::Cpu)?;
-    let setup = build_optimizer(&schema.optimizer.0, config, &model.store, extensions)?;
-    Ok((model, setup))
+    crate::validate::build_model_and_optimizer(config, schema, extensions, tch::Device::Cpu, 0)
 }
 
 /// Training iterations per epoch implied by the config (dataset length, batch size,

@@ -154,6 +154,31 @@ impl de::Error for DeError {
         }
     }
 
+    // serde words these with Rust's type names ("invalid type: map, expected u32"); a user
+    // wrote TOML, so say what they wrote and what the key takes in TOML's words.
+    fn invalid_type(unexp: de::Unexpected<'_>, exp: &dyn de::Expected) -> Self {
+        Self::custom(format!(
+            "expected {}, found {}",
+            expected_words(&exp.to_string()),
+            unexpected_words(&unexp)
+        ))
+    }
+
+    fn invalid_value(unexp: de::Unexpected<'_>, exp: &dyn de::Expected) -> Self {
+        Self::custom(format!(
+            "expected {}, found {}",
+            expected_words(&exp.to_string()),
+            unexpected_words(&unexp)
+        ))
+    }
+
+    fn invalid_length(len: usize, exp: &dyn de::Expected) -> Self {
+        Self::custom(format!(
+            "expected {}, found a list of {len}",
+            expected_words(&exp.to_string())
+        ))
+    }
+
     fn unknown_field(field: &str, expected: &'static [&'static str]) -> Self {
         let mut help = format!("expected one of: {}", expected.join(", "));
         if let Some(best) = closest(field, expected.iter().copied()) {
@@ -187,6 +212,45 @@ impl de::Error for DeError {
             help: None,
             origin: None,
         }
+    }
+}
+
+/// What serde's name for an expected type means in a TOML config.
+fn expected_words(exp: &str) -> String {
+    match exp {
+        "u8" => "an integer from 0 to 255".into(),
+        "u16" => "an integer from 0 to 65535".into(),
+        "u32" => "an integer from 0 to 4294967295".into(),
+        "u64" | "u128" | "usize" => "a non-negative integer".into(),
+        "i8" | "i16" | "i32" | "i64" | "i128" | "isize" => "an integer".into(),
+        "f32" | "f64" => "a number".into(),
+        "a boolean" => "true or false".into(),
+        "a sequence" => "a list".into(),
+        "a map" => "a table".into(),
+        "char" | "a character" => "a one-character string".into(),
+        "unit" => "nothing".into(),
+        other if other.starts_with("struct ") => "a table".into(),
+        other if other.starts_with("a tuple of size ") || other.starts_with("tuple struct ") => {
+            format!("a list of {}", other.rsplit(' ').next().unwrap_or("its"))
+        }
+        other => other.to_string(),
+    }
+}
+
+/// A value as the user wrote it, in TOML's words.
+fn unexpected_words(u: &de::Unexpected<'_>) -> String {
+    use de::Unexpected as U;
+    match u {
+        U::Bool(b) => format!("`{b}`"),
+        U::Unsigned(n) => format!("the integer {n}"),
+        U::Signed(n) => format!("the integer {n}"),
+        U::Float(f) => format!("the number {f}"),
+        U::Char(c) => format!("the string {:?}", c.to_string()),
+        U::Str(s) => format!("the string {s:?}"),
+        U::Unit => "nothing".into(),
+        U::Seq => "a list".into(),
+        U::Map => "a table".into(),
+        other => other.to_string(),
     }
 }
 
@@ -448,7 +512,10 @@ mod tests {
         let err = from_node::<Opt>(&node, &sources).unwrap_err();
         assert_eq!(err.kind, ErrorKind::InvalidValue);
         assert_eq!(err.location.as_ref().unwrap().to_string(), "t.toml:2:13");
-        assert!(err.message.contains("expected u32"), "{}", err.message);
+        assert_eq!(
+            err.message,
+            "expected an integer from 0 to 4294967295, found the string \"two\""
+        );
     }
 
     #[test]
@@ -457,5 +524,40 @@ mod tests {
         let err = from_node::<Opt>(&node, &sources).unwrap_err();
         assert_eq!(err.kind, ErrorKind::MissingKey);
         assert!(err.message.contains("`lr`"));
+    }
+
+    fn read<T: de::DeserializeOwned>(value: Value) -> Result<T, String> {
+        let node = Node {
+            value,
+            origin: Origin::Builtin,
+            key_origin: None,
+        };
+        from_node::<T>(&node, &Sources::default()).map_err(|e| e.message)
+    }
+
+    #[test]
+    fn type_errors_name_toml_types_not_rust_ones() {
+        let err = read::<u32>(Value::Integer(-1)).unwrap_err();
+        assert_eq!(
+            err,
+            "expected an integer from 0 to 4294967295, found the integer -1"
+        );
+        let err = read::<u64>(Value::String("ten".into())).unwrap_err();
+        assert_eq!(
+            err,
+            "expected a non-negative integer, found the string \"ten\""
+        );
+        let err = read::<Vec<String>>(Value::Table(Default::default())).unwrap_err();
+        assert_eq!(err, "expected a list, found a table");
+        let err = read::<bool>(Value::Float(1.5)).unwrap_err();
+        assert_eq!(err, "expected true or false, found the number 1.5");
+        for rust in ["u32", "u64", "i64", "sequence", "map"] {
+            for e in [
+                read::<u32>(Value::Boolean(true)).unwrap_err(),
+                read::<i64>(Value::Array(vec![])).unwrap_err(),
+            ] {
+                assert!(!e.contains(&format!("expected {rust}")), "{e}");
+            }
+        }
     }
 }

@@ -117,7 +117,9 @@ impl Config {
 
     /// The typed top level.
     pub fn schema(&self) -> Result<schema::RunConfig, ConfigError> {
-        schema::RunConfig::from_config(self)
+        let schema = schema::RunConfig::from_config(self)?;
+        schema.check_values(self)?;
+        Ok(schema)
     }
 
     /// The merged configuration as TOML text (what `weft print-config` shows).

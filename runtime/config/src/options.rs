@@ -164,6 +164,7 @@ pub fn apply_options(
     sources: &Sources,
 ) -> Result<(), ConfigError> {
     for option in options {
+        check_indices(root, option)?;
         let mut parts = option.key.rsplit('.');
         let last = parts.next().expect("split yields at least one part");
         let mut nested = Table::new();
@@ -185,9 +186,114 @@ pub fn apply_options(
     Ok(())
 }
 
+/// A numeric key component indexes a list that must exist and be long enough: MMCV's
+/// `merge_from_dict` would turn `custom_hooks.0.type=X` on a config without `custom_hooks`
+/// into a table keyed `"0"`, which only fails later as a type error.
+fn check_indices(root: &Table, option: &ConfigOption) -> Result<(), ConfigError> {
+    let fail = |message: String| {
+        let shown = match &option.value.origin {
+            Origin::CommandLine(arg) => arg.to_string(),
+            _ => option.key.clone(),
+        };
+        ConfigError::new(ErrorKind::Options, message)
+            .with_location(crate::source::Location::CommandLine(shown))
+    };
+    let parts: Vec<&str> = option.key.split('.').collect();
+    // What the path names so far: `None` once it leaves the config (the merge creates it).
+    let mut here: Option<&Value> = None;
+    let mut table = Some(root);
+    for (i, part) in parts.iter().enumerate() {
+        let path = parts[..i].join(".");
+        let index = part.parse::<usize>().ok();
+        let next = match (table, here) {
+            (Some(t), _) => t.get(*part).map(|n| &n.value),
+            (None, Some(Value::Array(items))) => match index {
+                Some(n) if n < items.len() => Some(&items[n].value),
+                Some(_) => {
+                    return Err(fail(format!(
+                        "`{}` is out of range: `{path}` has {} entr{}",
+                        parts[..=i].join("."),
+                        items.len(),
+                        if items.len() == 1 { "y" } else { "ies" },
+                    )));
+                }
+                None => {
+                    return Err(fail(format!(
+                        "`{path}` is a list: index it with a number, not `{part}`"
+                    )));
+                }
+            },
+            (None, None) if index.is_some() => {
+                return Err(fail(format!(
+                    "`{}` indexes entry {part} of `{path}`, which the config does not set; give the whole list instead ({path}=[...])",
+                    option.key
+                )));
+            }
+            // A scalar is replaced by the merge, which reports what does not fit.
+            (None, Some(_)) => return Ok(()),
+            (None, None) => None,
+        };
+        here = next;
+        table = match next {
+            Some(Value::Table(t)) => Some(t),
+            _ => None,
+        };
+    }
+    Ok(())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn apply(toml_text: &str, arg: &str) -> Result<serde_json::Value, ConfigError> {
+        let mut sources = Sources::default();
+        let id = sources.add("t.toml".into(), toml_text.to_string());
+        let mut root = match crate::parse::parse_toml(toml_text, id, &sources)
+            .unwrap()
+            .value
+        {
+            Value::Table(t) => t,
+            _ => unreachable!(),
+        };
+        apply_options(&mut root, &[parse_option(arg)?], &sources)?;
+        Ok(Node {
+            value: Value::Table(root),
+            origin: Origin::Builtin,
+            key_origin: None,
+        }
+        .to_json())
+    }
+
+    #[test]
+    fn an_index_into_a_missing_or_short_list_says_what_is_there() {
+        let err = apply("a = 1\n", "custom_hooks.0.type=EMAHook").unwrap_err();
+        assert!(
+            err.message
+                .contains("entry 0 of `custom_hooks`, which the config does not set"),
+            "{err}"
+        );
+        let err = apply(
+            "custom_hooks = [{ type = \"A\" }]\n",
+            "custom_hooks.3.type=B",
+        )
+        .unwrap_err();
+        assert!(
+            err.message
+                .contains("out of range: `custom_hooks` has 1 entry"),
+            "{err}"
+        );
+        let err = apply("xs = [1, 2]\n", "xs.a=3").unwrap_err();
+        assert!(err.message.contains("`xs` is a list"), "{err}");
+        let ok = apply(
+            "custom_hooks = [{ type = \"A\" }]\n",
+            "custom_hooks.0.type=B",
+        )
+        .unwrap();
+        assert_eq!(ok["custom_hooks"][0]["type"], "B");
+        let ok = apply("a = 1\n", "optimizer.lr=0.1").unwrap();
+        assert_eq!(ok["optimizer"]["lr"], 0.1);
+    }
 
     fn parsed(arg: &str) -> serde_json::Value {
         parse_option(arg).unwrap().value.to_json()

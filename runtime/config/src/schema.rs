@@ -6,6 +6,7 @@
 
 mod data;
 mod hooks;
+mod ranges;
 mod run;
 
 pub use data::{DataConfig, LoaderConfig};
@@ -13,4 +14,5 @@ pub use hooks::{
     CheckpointConfig, EvalConfig, GradClipConfig, LogConfig, OptimizerHookConfig,
     deserialize_norm_type,
 };
+pub use ranges::{LOG_LEVELS, MAX_PREFETCH, MAX_WORKERS, max_threads};
 pub use run::{Phase, RunConfig, RunnerConfig, WorkflowStage};

@@ -169,6 +169,7 @@ impl HookRegistry {
             Ok(Box::new(IterTimerHook::default()))
         });
         r.register("TextLoggerHook", |node, b| {
+            logger_interval(b.config, node)?;
             let cfg: TextLoggerConfig = b.config.read(node)?;
             Ok(Box::new(TextLoggerHook::new(
                 cfg,
@@ -177,6 +178,7 @@ impl HookRegistry {
             )))
         });
         r.register("TensorboardLoggerHook", |node, b| {
+            logger_interval(b.config, node)?;
             let cfg: TensorboardConfig = b.config.read(node)?;
             Ok(Box::new(TensorboardLoggerHook::new(
                 cfg,
@@ -185,6 +187,7 @@ impl HookRegistry {
             )))
         });
         r.register("MlflowLoggerHook", |node, b| {
+            logger_interval(b.config, node)?;
             let cfg: MlflowConfig = b.config.read(node)?;
             Ok(Box::new(MlflowLoggerHook::new(
                 cfg,
@@ -279,6 +282,18 @@ impl HookRegistry {
 #[derive(serde::Deserialize)]
 #[serde(deny_unknown_fields)]
 struct Empty {}
+
+/// A logger's own `interval`, if given, is at least 1 (0 would never log a training line).
+fn logger_interval(cfg: &Config, node: &Node) -> Result<(), ConfigError> {
+    match node.get("interval") {
+        Some(i) if matches!(i.value, Value::Integer(n) if n < 1) => Err(cfg.error_at(
+            ErrorKind::InvalidValue,
+            "a logger's interval must be at least 1",
+            &i.origin,
+        )),
+        _ => Ok(()),
+    }
+}
 
 fn table_node(table: Table, origin: &Origin) -> Node {
     Node {
@@ -470,7 +485,7 @@ pub fn hooks(
 ) -> Result<HookSet, ConfigError> {
     let mut set = HookSet::default();
     let runner = plan.runner;
-    let log_interval = rc.log_config.as_ref().map_or(10, |l| l.interval);
+    let log_interval = rc.log_config.as_ref().map_or(10, |l| l.interval.value);
     let b = BuildContext {
         config: cfg,
         runner,

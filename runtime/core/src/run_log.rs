@@ -2,7 +2,7 @@
 //! the console and to `work_dir/<timestamp>.log`.
 
 use std::fs::File;
-use std::io::{BufWriter, Write};
+use std::io::{LineWriter, Write};
 use std::path::Path;
 use std::sync::{Arc, Mutex};
 
@@ -38,10 +38,14 @@ pub type ConsolePrinter = Box<dyn Fn(&str) + Send>;
 
 #[derive(Default)]
 struct Sinks {
-    file: Option<BufWriter<File>>,
+    // Line-buffered: every line reaches the file as it is printed, so a live run can be
+    // followed with `tail -f` and `kill -9` loses nothing that was shown.
+    file: Option<LineWriter<File>>,
     console: bool,
     printer: Option<ConsolePrinter>,
     captured: Option<Vec<String>>,
+    /// Also print warnings and errors to stderr (commands whose stdout is their output).
+    stderr_warnings: bool,
     file_failed: bool,
 }
 
@@ -50,6 +54,14 @@ impl RunLog {
     pub fn console() -> RunLog {
         let log = RunLog::default();
         log.inner.lock().expect("log lock").console = true;
+        log
+    }
+
+    /// A log for commands whose stdout is their result (`print-config`, `param-groups`):
+    /// warnings and errors go to stderr, the rest nowhere.
+    pub fn warnings_to_stderr() -> RunLog {
+        let log = RunLog::default();
+        log.inner.lock().expect("log lock").stderr_warnings = true;
         log
     }
 
@@ -77,7 +89,7 @@ impl RunLog {
             .create(true)
             .append(true)
             .open(path)?;
-        self.inner.lock().expect("log lock").file = Some(BufWriter::new(file));
+        self.inner.lock().expect("log lock").file = Some(LineWriter::new(file));
         Ok(())
     }
 
@@ -114,6 +126,9 @@ impl RunLog {
                 eprintln!("weft: warning: cannot write the text log; continuing without it");
             }
         }
+        if sinks.stderr_warnings && level != Level::Info {
+            eprintln!("{}: {message}", level.as_str().to_lowercase());
+        }
         if let Some(captured) = &mut sinks.captured {
             captured.push(format!("{} - {message}", level.as_str()));
         }
@@ -134,5 +149,27 @@ impl RunLog {
         if let Some(file) = &mut self.inner.lock().expect("log lock").file {
             let _ = file.flush();
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn lines_reach_the_file_as_they_are_written() {
+        let dir = std::env::temp_dir().join(format!("weft-run-log-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let path = dir.join("run.log");
+        let log = RunLog::default();
+        log.open_file(&path).unwrap();
+        log.info("first line");
+        // No flush, no drop: the line is in the file already (a killed process keeps it).
+        let text = std::fs::read_to_string(&path).unwrap();
+        assert!(text.ends_with(" - weft - INFO - first line\n"), "{text:?}");
+        log.warn("second\nline");
+        let text = std::fs::read_to_string(&path).unwrap();
+        assert!(text.ends_with("WARNING - second\nline\n"), "{text:?}");
+        let _ = std::fs::remove_dir_all(&dir);
     }
 }

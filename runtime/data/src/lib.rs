@@ -22,7 +22,7 @@ pub use idx::{IdxArray, read_idx};
 pub use loader::{Loader, LoaderSettings};
 pub use memory::{InMemory, Targets};
 pub use mnist::{ImageClassification, Normalize};
-pub use registry::{BuildError, DATASET_TYPES, build_dataset, dataset_len};
+pub use registry::{BuildError, DATASET_TYPES, build_dataset, check_dataset, dataset_len};
 pub use sampler::epoch_order;
 
 /// A labelled dataset that can build batches.

@@ -171,6 +171,22 @@ fn in_memory(node: &Node, cfg: &Config) -> Result<Arc<dyn Dataset>, BuildError> 
     Ok(Arc::new(InMemory::new(inputs, input_shape, targets)))
 }
 
+/// Checks a dataset's config table (its type and every key) without reading any file: what
+/// every command runs before it acts.
+pub fn check_dataset(node: &Node, cfg: &Config) -> Result<(), ConfigError> {
+    let result = if node.get("type").and_then(Node::as_str) == Some("InMemory") {
+        build_dataset(node, cfg).map(|_| ())
+    } else {
+        resolve(node, cfg).map(|_| ())
+    };
+    match result {
+        Ok(()) => Ok(()),
+        Err(BuildError::Config(e)) => Err(e),
+        // Only a config problem can come out of `resolve` or an in-memory build.
+        Err(BuildError::Data(e)) => Err(ConfigError::new(ErrorKind::InvalidValue, e.to_string())),
+    }
+}
+
 /// Builds a dataset from its config table.
 pub fn build_dataset(node: &Node, cfg: &Config) -> Result<Arc<dyn Dataset>, BuildError> {
     if node.get("type").and_then(Node::as_str) == Some("InMemory") {

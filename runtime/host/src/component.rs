@@ -96,6 +96,15 @@ pub fn sha256_hex(bytes: &[u8]) -> String {
         .collect()
 }
 
+/// The message a digest mismatch starts its explanation with (see [`is_mismatch`]).
+const MISMATCH: &str = "sha256 mismatch: the config pins";
+
+/// Whether a [`load`] error is a pinned digest that does not match: never skipped, not even
+/// with `allow_failed_imports` (a pin exists to refuse a different file).
+pub fn is_mismatch(message: &str) -> bool {
+    message.contains(MISMATCH)
+}
+
 /// Reads, checks and compiles a plugin file. `expected` is the digest the config pins, if
 /// any. Errors name the file and say what to do.
 pub fn load(rt: &Runtime, path: &Path, expected: Option<&str>) -> Result<Loaded, String> {
@@ -106,7 +115,7 @@ pub fn load(rt: &Runtime, path: &Path, expected: Option<&str>) -> Result<Loaded,
         && !want.eq_ignore_ascii_case(&sha256)
     {
         return Err(format!(
-            "plugin {shown}: sha256 mismatch: the config pins {want}, the file has {sha256} \
+            "plugin {shown}: {MISMATCH} {want}, the file has {sha256} \
              (rebuilt or replaced since it was pinned?)"
         ));
     }

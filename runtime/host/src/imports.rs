@@ -56,12 +56,18 @@ struct ImportTable {
 #[derive(Default)]
 pub struct LoadedPlugins {
     plugins: Vec<Arc<Plugin>>,
+    skipped: Vec<String>,
 }
 
 impl LoadedPlugins {
     /// What each plugin is (for the log and checkpoints).
     pub fn infos(&self) -> Vec<PluginInfo> {
         self.plugins.iter().map(|p| p.info.clone()).collect()
+    }
+
+    /// The entries that failed to load and were skipped (`allow_failed_imports`).
+    pub fn skipped(&self) -> &[String] {
+        &self.skipped
     }
 
     /// Whether nothing was imported.
@@ -145,10 +151,16 @@ pub fn load_imports(
         });
         match result {
             Ok(plugin) => loaded.plugins.push(Arc::new(plugin)),
-            Err(e) if spec.allow_failed_imports => {
+            Err(e) if spec.allow_failed_imports && !component::is_mismatch(&e.message) => {
+                let shown = entry
+                    .as_str()
+                    .map(str::to_string)
+                    .or_else(|| entry.get("path").and_then(Node::as_str).map(str::to_string))
+                    .unwrap_or_default();
                 log.warn(&format!(
                     "{e}\nThe plugin is skipped (allow_failed_imports = true)."
                 ));
+                loaded.skipped.push(shown);
             }
             Err(e) => return Err(e),
         }
@@ -249,10 +261,17 @@ fn resolve(cfg: &Config, path: &str, origin: &Origin) -> Result<PathBuf, String>
     }
     let location = cfg.sources().locate(origin);
     let config_file = location.path().unwrap_or_else(|| cfg.path());
+    // Absolute, so that the climb through the parents works for a config given as a bare
+    // file name in the working directory (whose parent is the empty path).
     let config_dir = config_file
         .parent()
         .map(Path::to_path_buf)
         .unwrap_or_default();
+    let config_dir = if config_dir.as_os_str().is_empty() {
+        std::env::current_dir().unwrap_or_default()
+    } else {
+        std::path::absolute(&config_dir).unwrap_or(config_dir)
+    };
     if let Some(found) = config_dir
         .ancestors()
         .map(|d| d.join(p))

@@ -5,14 +5,13 @@ use std::path::Path;
 use anyhow::Result;
 use weft_core::Momentum;
 
-use crate::session::{dry_optimizer, load_config};
+use crate::validate;
 
 /// Prints the groups (JSON with `--json`, else a table); no data is read, nothing is trained.
 pub fn run(config: &Path, options: &[String], json: bool) -> Result<()> {
-    let cfg = load_config(config, options)?;
-    let schema = cfg.schema()?;
-    let registries = crate::plugins::load(&cfg, &weft_core::RunLog::capturing())?;
-    let (_, setup) = dry_optimizer(&cfg, &schema, &registries.extensions)?;
+    let log = weft_core::RunLog::warnings_to_stderr();
+    let checked = validate::check(config, options, &log, None)?;
+    let (_, setup) = validate::model_and_optimizer(&checked, tch::Device::Cpu, 0)?;
     if json {
         println!("{}", weft_nn::optim::groups_json(&setup));
         return Ok(());

@@ -6,7 +6,8 @@ use std::path::{Path, PathBuf};
 use anyhow::{Result, anyhow};
 use serde_json::json;
 
-use crate::session::{dry_optimizer, iters_per_epoch, load_config};
+use crate::session::iters_per_epoch;
+use crate::validate;
 
 /// Options of `weft schedule`.
 pub struct ScheduleOptions<'a> {
@@ -24,12 +25,17 @@ pub struct ScheduleOptions<'a> {
 
 /// Prints the schedule (one JSON object with `--json`, else a table) and draws it if asked.
 pub fn run(o: &ScheduleOptions<'_>) -> Result<()> {
-    let cfg = load_config(o.config, o.cfg_options)?;
-    let schema = cfg.schema()?;
-    let plan = weft_core::build::plan(&cfg, &schema)?;
-    let log = weft_core::RunLog::capturing();
-    let registries = crate::plugins::load(&cfg, &log)?;
-    let (_, setup) = dry_optimizer(&cfg, &schema, &registries.extensions)?;
+    let log = weft_core::RunLog::warnings_to_stderr();
+    let checked = validate::check(o.config, o.cfg_options, &log, None)?;
+    let (_, setup) = validate::model_and_optimizer(&checked, tch::Device::Cpu, 0)?;
+    let validate::Checked {
+        config: cfg,
+        schema,
+        plan,
+        registries,
+        ..
+    } = checked;
+    let plan = plan.expect("checked for training");
     let per_epoch = match o.iters_per_epoch {
         Some(n) => n,
         None => iters_per_epoch(&cfg, &schema.data)?,

@@ -10,11 +10,10 @@ use weft_config::schema::EvalConfig;
 use weft_config::{Node, Origin};
 use weft_core::hooks::{evaluation_messages, score};
 use weft_core::{Engine, Split};
-use weft_nn::models::build_model;
-use weft_nn::optim::build_optimizer;
 use weft_nn::{Loaders, TorchEngine, parse_device};
 
-use crate::session::{load_config, loader};
+use crate::session::loader;
+use crate::validate;
 
 /// Options of `weft test`.
 pub struct TestOptions<'a> {
@@ -38,17 +37,18 @@ pub struct TestOptions<'a> {
 
 /// Evaluates a checkpoint and prints the metrics.
 pub fn run(o: &TestOptions<'_>) -> Result<()> {
-    let cfg = load_config(o.config, o.cfg_options)?;
-    let schema = cfg.schema()?;
+    let log = weft_core::RunLog::warnings_to_stderr();
+    let checked = validate::check_for_evaluation(o.config, o.cfg_options, &log)?;
+    let (cfg, schema) = (&checked.config, &checked.schema);
     let ec: EvalConfig = match &schema.evaluation {
         Some(ec) => ec.clone(),
         None => cfg.read(&Node::from_json(&json!({}), &Origin::Builtin))?,
     };
     let metrics = if o.eval.is_empty() {
-        weft_core::build::evaluation_metrics(&cfg, &ec)?
+        weft_core::build::evaluation_metrics(cfg, &ec)?
     } else {
         weft_core::build::metrics_named(
-            &cfg,
+            cfg,
             &ec,
             o.eval.iter().map(|m| (m.as_str(), &Origin::Builtin)),
         )?
@@ -67,20 +67,13 @@ pub fn run(o: &TestOptions<'_>) -> Result<()> {
         .or_else(|| schema.device.clone())
         .unwrap_or_else(|| "auto".into());
     let device = parse_device(&device_name).map_err(|e| anyhow!(e))?;
-    if let Some(n) = schema.threads {
+    if let Some(n) = schema.threads.as_ref().map(|t| t.value) {
         tch::set_num_threads(n as i32);
     }
     let seed = schema.seed.unwrap_or(0);
-    let data = loader(&cfg, &schema.data, name, seed, device != tch::Device::Cpu)?;
+    let data = loader(cfg, &schema.data, name, seed, device != tch::Device::Cpu)?;
     let samples = data.dataset().len();
-    let model = build_model(&schema.model.0, &cfg, device)?;
-    let registries = crate::plugins::load(&cfg, &weft_core::RunLog::capturing())?;
-    let setup = build_optimizer(
-        &schema.optimizer.0,
-        &cfg,
-        &model.store,
-        &registries.extensions,
-    )?;
+    let (model, setup) = validate::model_and_optimizer(&checked, device, seed)?;
     let loaders = match split {
         Split::Test => Loaders {
             train: None,

@@ -12,8 +12,8 @@ pub struct DataConfig {
     pub samples_per_gpu: Option<Located<u64>>,
     /// MMAction2's name for `samples_per_gpu`.
     pub videos_per_gpu: Option<Located<u64>>,
-    /// Worker threads that prepare batches ahead of the loop. Default 2.
-    pub workers_per_gpu: Option<u64>,
+    /// Worker threads that prepare batches ahead of the loop (0-64). Default 2.
+    pub workers_per_gpu: Option<Located<u64>>,
     /// The training set: `{ type = "FashionMNIST", split = "train", ... }`.
     pub train: Option<RawNode>,
     /// The validation set (the `val` workflow phase and the evaluation hook).
@@ -36,12 +36,12 @@ pub struct LoaderConfig {
     pub samples_per_gpu: Option<Located<u64>>,
     /// MMAction2's name for the batch size.
     pub videos_per_gpu: Option<Located<u64>>,
-    /// Worker threads.
-    pub workers_per_gpu: Option<u64>,
+    /// Worker threads (0-64).
+    pub workers_per_gpu: Option<Located<u64>>,
     /// Shuffle each epoch (default: true for training, false otherwise).
     pub shuffle: Option<bool>,
     /// Drop the last incomplete batch (default false).
     pub drop_last: Option<bool>,
-    /// Batches prepared ahead per worker (default 2).
-    pub prefetch: Option<u64>,
+    /// Batches prepared ahead per worker (1-64, default 2).
+    pub prefetch: Option<Located<u64>>,
 }

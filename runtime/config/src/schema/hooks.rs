@@ -72,7 +72,7 @@ pub struct CheckpointConfig {
     pub kind: Option<Located<String>>,
     /// Save every `interval` epochs (or iterations); `-1`: only the last (with `save_last`).
     #[serde(default = "minus_one")]
-    pub interval: i64,
+    pub interval: Located<i64>,
     /// Count `interval` in epochs (default for the epoch runner) or iterations.
     pub by_epoch: Option<bool>,
     /// Store optimizer state too (needed to resume exactly). Default true.
@@ -82,7 +82,7 @@ pub struct CheckpointConfig {
     pub out_dir: Option<String>,
     /// Keep only the newest N interval checkpoints; `-1` keeps all.
     #[serde(default = "minus_one")]
-    pub max_keep_ckpts: i64,
+    pub max_keep_ckpts: Located<i64>,
     /// Always save after the last epoch/iteration. Default true.
     #[serde(default = "yes")]
     pub save_last: bool,
@@ -100,11 +100,11 @@ impl Default for CheckpointConfig {
     fn default() -> Self {
         CheckpointConfig {
             kind: None,
-            interval: -1,
+            interval: minus_one(),
             by_epoch: None,
             save_optimizer: true,
             out_dir: None,
-            max_keep_ckpts: -1,
+            max_keep_ckpts: minus_one(),
             save_last: true,
             filename_tmpl: None,
             create_symlink: true,
@@ -113,8 +113,8 @@ impl Default for CheckpointConfig {
     }
 }
 
-fn minus_one() -> i64 {
-    -1
+fn minus_one() -> Located<i64> {
+    Located::builtin(-1)
 }
 
 fn yes() -> bool {
@@ -125,16 +125,16 @@ fn yes() -> bool {
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct LogConfig {
-    /// Default `interval` of every logger hook. Default 10.
+    /// Default `interval` of every logger hook (at least 1). Default 10.
     #[serde(default = "ten")]
-    pub interval: u64,
+    pub interval: Located<u64>,
     /// Logger hooks, each `{ type = ..., ... }`.
     #[serde(default)]
     pub hooks: Vec<RawNode>,
 }
 
-fn ten() -> u64 {
-    10
+fn ten() -> Located<u64> {
+    Located::builtin(10)
 }
 
 /// `evaluation`: the evaluation hook (MMAction2 registers it at priority LOW).

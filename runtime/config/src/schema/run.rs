@@ -58,12 +58,12 @@ pub struct RunConfig {
     /// `cpu`, `cuda`, `cuda:N` or `auto`; `--device` wins. Default `auto`.
     pub device: Option<String>,
     /// Intra-op threads for libtorch on CPU. Default: libtorch's choice.
-    pub threads: Option<u32>,
-    /// Accepted for MMCV compatibility: `INFO` or `DEBUG`.
-    pub log_level: Option<String>,
-    /// Accepted and ignored: weft runs one process.
+    pub threads: Option<Located<u32>>,
+    /// Accepted for MMCV compatibility: `INFO` or `DEBUG` (weft logs the same either way).
+    pub log_level: Option<Located<String>>,
+    /// Accepted and ignored (with a warning at start-up): weft runs one process.
     pub dist_params: Option<RawNode>,
-    /// Accepted and ignored: use `device`.
+    /// Accepted and ignored (with a warning at start-up): use `device`.
     pub gpu_ids: Option<Vec<u32>>,
     /// Accepted and ignored (MMAction2 runtime keys with no meaning here).
     pub opencv_num_threads: Option<i64>,

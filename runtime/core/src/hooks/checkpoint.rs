@@ -54,8 +54,8 @@ impl CheckpointHook {
         let tmpl = self.template();
         let path = self.out_dir.join(tmpl.replace("{}", &current.to_string()));
         let mut remove_after = Vec::new();
-        let keep = self.config.max_keep_ckpts;
-        let interval = self.config.interval;
+        let keep = self.config.max_keep_ckpts.value;
+        let interval = self.config.interval.value;
         if keep > 0 && interval > 0 {
             // MMCV walks back from the oldest kept one and stops at the first gap.
             let mut step = current as i64 - keep * interval;
@@ -117,7 +117,7 @@ impl crate::Hook for CheckpointHook {
         if !self.by_epoch {
             return Ok(());
         }
-        if ctx.every_n_epochs(self.config.interval)
+        if ctx.every_n_epochs(self.config.interval.value)
             || (self.config.save_last && ctx.is_last_epoch())
         {
             ctx.log
@@ -131,7 +131,8 @@ impl crate::Hook for CheckpointHook {
         if self.by_epoch {
             return Ok(());
         }
-        if ctx.every_n_iters(self.config.interval) || (self.config.save_last && ctx.is_last_iter())
+        if ctx.every_n_iters(self.config.interval.value)
+            || (self.config.save_last && ctx.is_last_iter())
         {
             ctx.log
                 .info(&format!("Saving checkpoint at {} iterations", ctx.iter + 1));

@@ -186,6 +186,20 @@ impl Hook for Faulty {
         })
     }
 
+    // The generic points: weft calls them in place of every specific one.
+    fn points(&self) -> Vec<HookPoint> {
+        use HookPoint::*;
+        vec![
+            BeforeRun,
+            AfterRun,
+            BeforeEpoch,
+            AfterEpoch,
+            BeforeIter,
+            AfterIter,
+            AfterBackward,
+        ]
+    }
+
     fn before_run(&mut self, s: &RunState) -> Result<(), String> {
         self.at(s)
     }
