@@ -19,9 +19,15 @@ impl weft_core::Hook for Snapshots {
         "Snapshots"
     }
     fn points(&self) -> StageSet {
-        StageSet::EMPTY.with(Stage::AfterTrainIter)
+        [
+            Stage::BeforeTrainEpoch,
+            Stage::AfterTrainIter,
+            Stage::AfterValIter,
+        ]
+        .into_iter()
+        .collect()
     }
-    fn after_train_iter(&mut self, _ctx: &mut RunContext) -> HookResult {
+    fn call(&mut self, _point: Stage, _ctx: &mut RunContext) -> HookResult {
         std::thread::sleep(std::time::Duration::from_millis(15));
         self.1.lock().unwrap().push(self.0.contents());
         Ok(())
@@ -40,7 +46,7 @@ fn the_progress_bar_shows_epoch_position_loss_and_lr_below_the_log_lines() {
         };
         8
     ];
-    let engine = ScriptedEngine::new(4, 0, 0.01, steps, Vec::new());
+    let engine = ScriptedEngine::new(4, 2, 0.01, steps.clone(), steps);
     let log = RunLog::console();
     let mut ctx = RunContext::new(
         Box::new(engine),
@@ -65,13 +71,27 @@ fn the_progress_bar_shows_epoch_position_loss_and_lr_below_the_log_lines() {
     ));
     log.set_console_printer(Some(progress.printer()));
     hooks.register(Box::new(progress), Priority::LOWEST);
-    let workflow = vec![weft_config::schema::WorkflowStage(
-        weft_config::schema::Phase::Train,
-        1,
-    )];
+    let workflow = vec![
+        weft_config::schema::WorkflowStage(weft_config::schema::Phase::Train, 1),
+        weft_config::schema::WorkflowStage(weft_config::schema::Phase::Val, 1),
+    ];
     let mut runner = Runner::new(ctx, hooks, workflow, 2);
     runner.run().unwrap();
     let seen = snapshots.lock().unwrap().clone();
+    // Before the first epoch starts, the start-up lines show without an empty 0/0 bar.
+    assert!(seen[0].contains("Start running"), "{:?}", seen[0]);
+    assert!(
+        !seen[0].contains("0/0") && !seen[0].contains("eta"),
+        "{:?}",
+        seen[0]
+    );
+    // A val bar does not show the training loss.
+    let val: Vec<&String> = seen.iter().filter(|s| s.contains("Val ")).collect();
+    assert!(!val.is_empty(), "no val bar: {seen:#?}");
+    for v in &val {
+        let bar_line = v.lines().find(|l| l.contains("Val ")).unwrap();
+        assert!(!bar_line.contains("loss"), "{bar_line}");
+    }
     let bars: Vec<&String> = seen.iter().filter(|s| s.contains("eta")).collect();
     assert!(!bars.is_empty(), "no bar drawn: {seen:#?}");
     assert!(

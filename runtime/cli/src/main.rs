@@ -102,7 +102,8 @@ enum Command {
     /// Draw training curves from JSON logs (like MMAction2's analyze_logs.py plot_curve):
     /// one panel per key, train and val apart, several runs side by side.
     Plot {
-        /// Work dirs (their newest .log.json) or .log.json files.
+        /// Work dirs (all their .log.json files, joined: a resumed run continues the curves)
+        /// or .log.json files.
         #[arg(required = true)]
         logs: Vec<PathBuf>,
         /// Keys to draw, comma-separated.

@@ -13,18 +13,25 @@ use weft_core::{HookResult, RunContext, RunnerKind, Stage, StageSet};
 pub struct ProgressHook {
     bar: ProgressBar,
     loss: Option<f64>,
+    /// The bar's style, set when the first phase starts: until then the bar draws as an
+    /// empty line, so no `0/0` bar shows under the start-up log lines.
+    style: Option<ProgressStyle>,
 }
 
 impl ProgressHook {
     /// A bar drawn to `target` (`ProgressDrawTarget::stdout()` on a terminal).
     pub fn new(target: ProgressDrawTarget) -> ProgressHook {
         let bar = ProgressBar::with_draw_target(Some(0), target);
-        bar.set_style(
+        bar.set_style(ProgressStyle::with_template("").expect("a valid template"));
+        let style =
             ProgressStyle::with_template("{prefix:>14} [{bar:32}] {pos}/{len} eta {eta} {msg}")
                 .expect("a valid template")
-                .progress_chars("=> "),
-        );
-        ProgressHook { bar, loss: None }
+                .progress_chars("=> ");
+        ProgressHook {
+            bar,
+            loss: None,
+            style: Some(style),
+        }
     }
 
     /// Where log lines go while the bar is drawn.
@@ -37,6 +44,9 @@ impl ProgressHook {
         self.bar.reset();
         self.bar.set_length(len);
         self.bar.set_prefix(prefix);
+        if let Some(style) = self.style.take() {
+            self.bar.set_style(style);
+        }
     }
 
     fn message(&mut self, ctx: &RunContext) {
@@ -80,6 +90,8 @@ impl weft_core::Hook for ProgressHook {
     }
 
     fn before_val_epoch(&mut self, ctx: &mut RunContext) -> HookResult {
+        // The training loss and lr mean nothing for a val pass.
+        self.bar.set_message("");
         self.start(format!("Val {}", ctx.epoch), ctx.data_loader_len as u64);
         Ok(())
     }

@@ -12,7 +12,7 @@ use crate::plot::{Panel, Series, draw};
 
 /// Options of `weft plot`.
 pub struct PlotOptions<'a> {
-    /// Work dirs (their newest `.log.json`) or `.log.json` files.
+    /// Work dirs (every `.log.json`, joined across resumes) or `.log.json` files.
     pub logs: &'a [PathBuf],
     /// Keys to draw.
     pub keys: &'a [String],
@@ -20,20 +20,44 @@ pub struct PlotOptions<'a> {
     pub out: Option<PathBuf>,
 }
 
-/// The newest `.log.json` of a work dir, or the file itself.
-fn log_file(path: &Path) -> Result<PathBuf> {
+/// Every `.log.json` of a work dir, oldest first (a resumed run writes a new one), or the
+/// file itself.
+fn log_files(path: &Path) -> Result<Vec<PathBuf>> {
     if path.is_file() {
-        return Ok(path.to_path_buf());
+        return Ok(vec![path.to_path_buf()]);
     }
     let mut logs: Vec<PathBuf> = std::fs::read_dir(path)
         .with_context(|| format!("cannot read {}", path.display()))?
         .filter_map(|e| e.ok().map(|e| e.path()))
         .filter(|p| p.to_string_lossy().ends_with(".log.json"))
         .collect();
-    // Names are `%Y%m%d_%H%M%S.log.json`: the last in order is the newest run.
+    if logs.is_empty() {
+        bail!("no .log.json file in {}", path.display());
+    }
+    // Names are `%Y%m%d_%H%M%S.log.json`: name order is time order.
     logs.sort();
-    logs.pop()
-        .with_context(|| format!("no .log.json file in {}", path.display()))
+    Ok(logs)
+}
+
+/// The records of a whole run from its logs in time order. A resumed run's log starts at the
+/// checkpoint it resumed from; what the earlier log holds from that position on was trained
+/// again (the run was interrupted after its last checkpoint), so the later log replaces it.
+fn run_records(files: &[PathBuf]) -> Result<Vec<Record>> {
+    let mut all: Vec<Record> = Vec::new();
+    for file in files {
+        let recs = records(file)?;
+        if let Some(first) = recs.iter().find(|r| r.mode == "train") {
+            let from = (first.epoch, first.iter);
+            if let Some(cut) = all
+                .iter()
+                .position(|r| r.mode == "train" && (r.epoch, r.iter) >= from)
+            {
+                all.truncate(cut);
+            }
+        }
+        all.extend(recs);
+    }
+    Ok(all)
 }
 
 /// One record of a JSON log.
@@ -125,8 +149,7 @@ pub fn run(o: &PlotOptions<'_>) -> Result<PathBuf> {
         })
         .collect();
     for path in o.logs {
-        let file = log_file(path)?;
-        let recs = records(&file)?;
+        let recs = run_records(&log_files(path)?)?;
         let xs = positions(&recs);
         let run = path
             .file_name()
@@ -185,4 +208,51 @@ pub fn run(o: &PlotOptions<'_>) -> Result<PathBuf> {
     };
     draw(&out, &panels)?;
     Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn line(mode: &str, epoch: u64, iter: u64, loss: f64) -> String {
+        format!(r#"{{"mode": "{mode}", "epoch": {epoch}, "iter": {iter}, "loss": {loss}}}"#)
+    }
+
+    #[test]
+    fn a_resumed_run_is_joined_and_its_log_replaces_the_repeated_part() {
+        let dir = std::env::temp_dir().join(format!("weft-plot-join-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        // The first run logged epoch 1 and part of epoch 2, then died; the resumed run
+        // starts again at epoch 2 (its checkpoint) with other values.
+        let first = [
+            r#"{"seed": 0}"#.to_string(),
+            line("train", 1, 10, 1.0),
+            line("train", 1, 20, 0.9),
+            line("val", 1, 5, 0.8),
+            line("train", 2, 10, 0.7),
+        ];
+        let second = [
+            r#"{"seed": 0}"#.to_string(),
+            line("train", 2, 10, 0.6),
+            line("train", 2, 20, 0.5),
+        ];
+        std::fs::write(dir.join("20260101_000000.log.json"), first.join("\n")).unwrap();
+        std::fs::write(dir.join("20260101_000100.log.json"), second.join("\n")).unwrap();
+        let recs = run_records(&log_files(&dir).unwrap()).unwrap();
+        let got: Vec<(String, u64, u64, f64)> = recs
+            .iter()
+            .map(|r| (r.mode.clone(), r.epoch, r.iter, r.values["loss"]))
+            .collect();
+        assert_eq!(
+            got,
+            [
+                ("train".into(), 1, 10, 1.0),
+                ("train".into(), 1, 20, 0.9),
+                ("val".into(), 1, 5, 0.8),
+                ("train".into(), 2, 10, 0.6),
+                ("train".into(), 2, 20, 0.5),
+            ]
+        );
+        let _ = std::fs::remove_dir_all(&dir);
+    }
 }
