@@ -34,15 +34,72 @@ pub struct RunPoint {
     pub iter: u64,
 }
 
+impl RunPoint {
+    /// The 1-based epoch and iteration a user would name for this point. During a train
+    /// iteration they are the ones in progress; elsewhere the counters have already moved on
+    /// (after a train epoch the epoch counter is advanced for the val phase, as MMCV's
+    /// `Epoch(val) [1]` shows, and `iter` counts the iterations done), so they are shown as
+    /// they stand.
+    pub fn shown(&self) -> (u64, u64) {
+        match self.stage {
+            Stage::BeforeTrainIter | Stage::AfterTrainIter | Stage::AfterBackward => {
+                (self.epoch + 1, self.iter + 1)
+            }
+            Stage::BeforeRun
+            | Stage::BeforeEpoch
+            | Stage::BeforeTrainEpoch
+            | Stage::AfterTrainEpoch
+            | Stage::BeforeIter
+            | Stage::AfterIter => (self.epoch + 1, self.iter),
+            Stage::BeforeValEpoch
+            | Stage::AfterValEpoch
+            | Stage::BeforeValIter
+            | Stage::AfterValIter
+            | Stage::AfterEpoch
+            | Stage::AfterRun => (self.epoch.max(1), self.iter),
+        }
+    }
+}
+
 impl fmt::Display for RunPoint {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let (epoch, iter) = self.shown();
         write!(
             f,
-            "in {} at epoch {}, iteration {}",
-            self.stage.name(),
-            self.epoch + 1,
-            self.iter + 1
+            "in {} at epoch {epoch}, iteration {iter}",
+            self.stage.name()
         )
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn points_after_the_last_epoch_name_that_epoch_and_the_iterations_done() {
+        // A 1-epoch run of 5 iterations: the counters after the epoch are epoch 1, iter 5.
+        let at = |stage, epoch, iter| RunPoint { stage, epoch, iter }.to_string();
+        assert_eq!(
+            at(Stage::AfterTrainIter, 0, 4),
+            "in after_train_iter at epoch 1, iteration 5"
+        );
+        assert_eq!(
+            at(Stage::AfterTrainEpoch, 0, 5),
+            "in after_train_epoch at epoch 1, iteration 5"
+        );
+        assert_eq!(
+            at(Stage::AfterValIter, 1, 5),
+            "in after_val_iter at epoch 1, iteration 5"
+        );
+        assert_eq!(
+            at(Stage::AfterRun, 1, 5),
+            "in after_run at epoch 1, iteration 5"
+        );
+        assert_eq!(
+            at(Stage::BeforeRun, 0, 0),
+            "in before_run at epoch 1, iteration 0"
+        );
     }
 }
 

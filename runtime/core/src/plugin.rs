@@ -16,6 +16,10 @@ pub trait TensorRef: Send {
     fn as_any(&self) -> &dyn Any;
     /// Number of elements.
     fn numel(&self) -> u64;
+    /// Bytes of its elements (what a copy of it costs).
+    fn size_bytes(&self) -> u64 {
+        self.numel() * 4
+    }
     /// Shape.
     fn shape(&self) -> Vec<u64>;
     /// A new zero tensor like this one.

@@ -229,8 +229,10 @@ fn check_version(version: &str) -> Result<(), String> {
 pub fn root_message(e: &wasmtime::Error) -> String {
     let outer = e.to_string();
     let root = e.root_cause().to_string();
-    if outer == root {
-        outer
+    // wasmtime attaches the guest's backtrace as context ("error while executing at wasm
+    // backtrace: 0: 0x1a2b - <unknown>!..."): raw code addresses, noise to a plugin's user.
+    if outer == root || outer.contains("wasm backtrace") {
+        root
     } else {
         format!("{outer}: {root}")
     }

@@ -74,7 +74,7 @@ impl ExternalConstructor for WasmConstructor {
             &modules,
             &params,
         );
-        let stderr = store.data().flush_output();
+        let stderr = store.data_mut().flush_output();
         let groups = match result {
             Ok(Ok(groups)) => groups,
             Ok(Err(m)) => return Err(plugin.failure("build", &m, &stderr)),

@@ -10,6 +10,7 @@ use weft_core::{HookError, HookResult, RunContext, RunPoint, Stage, StageSet};
 use crate::bindings::hook_world::exports::weft::plugin::hooks::Guest;
 use crate::bindings::hook_world::weft::plugin::types::HookPoint;
 use crate::bindings::hook_world::{self};
+use crate::budget::MAX_STATE_BYTES;
 use crate::limits::OnError;
 use crate::plugin::{Linked, Plugin};
 use crate::run_state::{point_of, stage_of};
@@ -37,7 +38,10 @@ impl WasmHook {
         let Linked::Hook(pre) = &plugin.linked else {
             return Err(format!("plugin {} is not a hook", plugin.info.path));
         };
-        let (mut store, bindings) = plugin.instantiate(|s| pre.instantiate(s))?;
+        let (mut store, bindings) = match plugin.instantiate(|s| pre.instantiate(s)) {
+            Ok(live) => live,
+            Err(message) => return Self::failed_init(plugin.clone(), message),
+        };
         let state = store
             .data_mut()
             .table
@@ -47,11 +51,17 @@ impl WasmHook {
         let result = bindings
             .weft_plugin_hooks()
             .call_init(&mut store, &config.to_string());
-        let stderr = store.data().flush_output();
+        let stderr = store.data_mut().flush_output();
         let points = match result {
             Ok(Ok(points)) => points,
-            Ok(Err(m)) => return Err(plugin.failure("init", &m, &stderr)),
-            Err(e) => return Err(plugin.fault("init", &e, &stderr)),
+            Ok(Err(m)) => {
+                let message = plugin.failure("init", &m, &stderr);
+                return Self::failed_init(plugin, message);
+            }
+            Err(e) => {
+                let message = plugin.fault("init", &e, &stderr);
+                return Self::failed_init(plugin, message);
+            }
         };
         let points: StageSet = points.into_iter().map(stage_of).collect();
         if let Some(t) = &store.data().trace {
@@ -73,6 +83,25 @@ impl WasmHook {
             }),
             points,
         })
+    }
+
+    /// A hook whose `init` failed: an error, or with `on_error = "disable"` a hook that does
+    /// nothing (the run goes on without it, as after any other failure).
+    fn failed_init(plugin: Arc<Plugin>, message: String) -> Result<WasmHook, String> {
+        match plugin.on_error {
+            OnError::Abort => Err(message),
+            OnError::Disable => {
+                plugin.log.warn(&format!(
+                    "hook {} disabled before the run (on_error = \"disable\"); training goes on without it: {message}",
+                    plugin.info.type_name
+                ));
+                Ok(WasmHook {
+                    plugin,
+                    live: None,
+                    points: StageSet::EMPTY,
+                })
+            }
+        }
     }
 
     /// The plugin behind this hook.
@@ -120,7 +149,7 @@ impl WasmHook {
             borrow,
         );
         let call = live.store.data_mut().call.take();
-        let stderr = live.store.data().flush_output();
+        let stderr = live.store.data_mut().flush_output();
         let plugin = &self.plugin;
         let failure = match (result, call) {
             (Err(e), _) => Some(plugin.fault(&during(), &e, &stderr)),
@@ -183,7 +212,7 @@ impl WasmHook {
         };
         self.plugin.arm(&mut live.store).map_err(HookError::new)?;
         let result = f(live.bindings.weft_plugin_hooks(), &mut live.store);
-        let stderr = live.store.data().flush_output();
+        let stderr = live.store.data_mut().flush_output();
         if let Some(t) = &live.store.data().trace {
             let outcome = match &result {
                 Ok(Ok(_)) => "ok".to_string(),
@@ -244,7 +273,21 @@ impl weft_core::Hook for WasmHook {
 
     fn save_state(&mut self) -> Result<Option<serde_json::Value>, HookError> {
         let state = self.state_call("save-state", |g, s| g.call_save_state(s))?;
-        Ok(state.flatten().map(serde_json::Value::String))
+        match state.flatten() {
+            Some(text) if text.len() > MAX_STATE_BYTES => {
+                let message = self.plugin.failure(
+                    "save-state",
+                    &format!(
+                        "its state is {} MiB; a plugin may keep at most {} MiB in a checkpoint",
+                        text.len() >> 20,
+                        MAX_STATE_BYTES >> 20
+                    ),
+                    "",
+                );
+                self.fail(message, None).map(|()| None)
+            }
+            state => Ok(state.map(serde_json::Value::String)),
+        }
     }
 
     fn load_state(&mut self, state: &serde_json::Value) -> HookResult {

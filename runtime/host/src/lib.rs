@@ -15,6 +15,7 @@
 //! Start at [`load_imports`], which turns `custom_imports` into registry entries.
 
 mod bindings;
+pub mod budget;
 mod cache;
 pub mod component;
 pub mod componentize;

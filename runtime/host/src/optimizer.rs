@@ -12,7 +12,7 @@ use crate::bindings::optimizer_world::{self, CustomOptimizerImports};
 use crate::plugin::{Linked, Plugin};
 use crate::run_state::level_of;
 use crate::state::HostState;
-use crate::tensors::{StepHandle, step_resource};
+use crate::tensors::{StepHandle, TENSOR_BUDGET_FACTOR, TENSOR_BUDGET_MARGIN, step_resource};
 
 struct Live {
     store: Store<HostState>,
@@ -43,7 +43,7 @@ impl WasmOptimizer {
         let result = bindings
             .weft_plugin_optimizer()
             .call_init(&mut store, &config.to_string());
-        let stderr = store.data().flush_output();
+        let stderr = store.data_mut().flush_output();
         let defaults = match result {
             Ok(Ok(d)) => d,
             Ok(Err(m)) => return Err(plugin.failure("init", &m, &stderr)),
@@ -92,6 +92,14 @@ impl ExternalOptimizer for WasmOptimizer {
             ));
         };
         self.plugin.arm(&mut live.store)?;
+        if live.store.data().tensor_limit.is_none() {
+            let params: u64 = (0..view.num_groups())
+                .flat_map(|g| view.params(g))
+                .map(|t| t.size_bytes())
+                .sum();
+            live.store.data_mut().tensor_limit =
+                Some(TENSOR_BUDGET_FACTOR * params + TENSOR_BUDGET_MARGIN);
+        }
         live.store.data_mut().step = Some(view);
         let borrow = Resource::<StepHandle>::new_borrow(live.step.rep());
         let result = live
@@ -99,7 +107,7 @@ impl ExternalOptimizer for WasmOptimizer {
             .weft_plugin_optimizer()
             .call_step(&mut live.store, borrow);
         live.store.data_mut().step = None;
-        let stderr = live.store.data().flush_output();
+        let stderr = live.store.data_mut().flush_output();
         let message = match result {
             Ok(Ok(())) => return Ok(()),
             Ok(Err(m)) => self.plugin.failure(&during, &m, &stderr),

@@ -9,6 +9,7 @@ use wasmtime::{Store, Trap};
 use weft_core::RunLog;
 
 use crate::bindings::{constructor_world, hook_world, optimizer_world};
+use crate::budget::{MESSAGE_MAX, clip};
 use crate::component::{Loaded, World};
 use crate::engine::Runtime;
 use crate::limits::{Limits, OnError};
@@ -171,14 +172,14 @@ impl Plugin {
         let mut store = self.store()?;
         self.arm(&mut store)?;
         let instance = make(&mut store)
-            .map_err(|e| self.fault("instantiation", &e, &store.data().flush_output()))?;
+            .map_err(|e| self.fault("instantiation", &e, &store.data_mut().flush_output()))?;
         Ok((store, instance))
     }
 
     /// Arms the per-call limits and budgets.
     pub(crate) fn arm(&self, store: &mut Store<HostState>) -> Result<(), String> {
         sandbox::arm(store, &self.limits).map_err(|e| e.to_string())?;
-        store.data_mut().begin_call();
+        store.data_mut().begin_call(self.limits.call_timeout_ms);
         Ok(())
     }
 
@@ -196,7 +197,7 @@ impl Plugin {
                 .instantiate(&mut store)
                 .and_then(|b| b.weft_plugin_optimizer().call_type_name(&mut store)),
         };
-        let stderr = store.data().flush_output();
+        let stderr = store.data_mut().flush_output();
         let name = result.map_err(|e| self.fault("type-name", &e, &stderr))?;
         if name.is_empty() || !name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_') {
             return Err(format!(
@@ -224,9 +225,11 @@ impl Plugin {
         } else {
             self.info.type_name.as_str()
         };
+        // A plugin's text is escaped and bounded: it cannot forge lines or flood the log.
         let mut msg = format!(
-            "plugin {name} ({}) failed in {during}: {what}",
-            self.info.path
+            "plugin {name} ({}) failed in {during}: {}",
+            self.info.path,
+            clip(what, MESSAGE_MAX)
         );
         let stderr = stderr.trim_end();
         if !stderr.is_empty() {
@@ -234,7 +237,11 @@ impl Plugin {
             let tail: String = {
                 let lines: Vec<&str> = stderr.lines().collect();
                 let start = lines.len().saturating_sub(20);
-                lines[start..].join("\n    ")
+                lines[start..]
+                    .iter()
+                    .map(|l| clip(l, 512))
+                    .collect::<Vec<_>>()
+                    .join("\n    ")
             };
             msg += &format!("\n  guest stderr:\n    {tail}");
         }

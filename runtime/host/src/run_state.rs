@@ -7,6 +7,7 @@ use weft_core::{Action, Level, SaveRequest, Scalar, Stage};
 
 use crate::bindings::hook_world::weft::plugin::runner;
 use crate::bindings::hook_world::weft::plugin::types::{HookPoint, LogLevel, ParamStat, Phase};
+use crate::budget::{MAX_REQUESTS_PER_CALL, MAX_SCALAR_NAMES, MESSAGE_MAX, clip};
 use crate::state::{CallState, HostState, RunState};
 
 /// The WIT point of a hook point. `weft_core::Stage` is declared in the WIT enum's order,
@@ -63,7 +64,13 @@ impl HostState {
             .call
             .as_mut()
             .ok_or_else(|| wasmtime::format_err!("the run state was used outside a hook call"))?;
-        let checked = action.check(call.stage, call.ctx());
+        let checked = if call.actions.len() >= MAX_REQUESTS_PER_CALL {
+            Err(format!(
+                "more than {MAX_REQUESTS_PER_CALL} requests in one call"
+            ))
+        } else {
+            action.check(call.stage, call.ctx())
+        };
         if let Some(t) = &self.trace {
             match &checked {
                 Ok(()) => t.line(&format!("  {}", action.traced())),
@@ -212,6 +219,21 @@ impl runner::Host for HostState {
     }
 
     fn log_scalar(&mut self, name: String, value: f64) -> wasmtime::Result<()> {
+        // Every new name is a new column of every logger: a bounded set per plugin.
+        if !self.scalar_names.contains(&name) {
+            if self.scalar_names.len() >= MAX_SCALAR_NAMES {
+                if let Some(call) = self.call.as_mut() {
+                    call.reject(format!(
+                        "log-scalar: more than {MAX_SCALAR_NAMES} distinct names (new: {})",
+                        clip(&name, 64)
+                    ));
+                }
+                return Ok(());
+            }
+            if name.len() <= weft_core::action::MAX_NAME_LEN {
+                self.scalar_names.insert(name.clone());
+            }
+        }
         self.queue(Action::LogScalar {
             name: name.into(),
             value: Scalar::Host(value),
@@ -233,7 +255,9 @@ impl runner::Host for HostState {
     }
 
     fn request_stop(&mut self, reason: String) -> wasmtime::Result<()> {
-        self.queue(Action::Stop { reason })
+        self.queue(Action::Stop {
+            reason: clip(&reason, MESSAGE_MAX),
+        })
     }
 
     fn request_checkpoint(&mut self) -> wasmtime::Result<()> {

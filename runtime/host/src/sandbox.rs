@@ -69,8 +69,11 @@ pub fn store(
         call: None,
         step: None,
         handles: 0,
-        log_budget: crate::state::LOG_BUDGET,
-        log_cut: false,
+        tensor_bytes: 0,
+        tensor_limit: None,
+        deadline: None,
+        budget: crate::budget::Budget::default(),
+        scalar_names: Default::default(),
         trace,
     };
     let mut store = Store::new(engine, state);

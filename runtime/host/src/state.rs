@@ -1,20 +1,18 @@
 //! The data of a plugin's store: WASI context, resource table, limits, captured output, and
 //! the state of the call in progress.
 
+use std::collections::HashSet;
 use std::sync::Arc;
 
 use wasmtime::StoreLimits;
 use wasmtime::component::ResourceTable;
 use wasmtime_wasi::{WasiCtx, WasiCtxView, WasiView};
 use weft_core::plugin::{GradView, StepView};
-use weft_core::{Action, RunContext, RunLog, Stage};
+use weft_core::{Action, Level, RunContext, RunLog, Stage};
 
+use crate::budget::{Budget, escape};
 use crate::output::Capture;
 use crate::trace::Trace;
-
-/// Log bytes a plugin may write through `log` in one call; the rest is dropped, so that a
-/// plugin logging in a loop fills neither the disk nor the console.
-pub const LOG_BUDGET: usize = 64 * 1024;
 
 /// The `run-state` resource: a marker; what it reads lives in [`CallState`].
 pub struct RunState;
@@ -106,10 +104,16 @@ pub struct HostState {
     pub step: Option<Box<dyn StepView>>,
     /// Live tensor handles (bounded).
     pub handles: usize,
-    /// `log` bytes left in the current call.
-    pub log_budget: usize,
-    /// Whether this call already said that its log was cut.
-    pub log_cut: bool,
+    /// Bytes the live tensor handles hold, and the most they may (set at the first step).
+    pub tensor_bytes: u64,
+    /// See [`HostState::tensor_bytes`].
+    pub tensor_limit: Option<u64>,
+    /// When the call in progress must end, and its budget in ms (for the message).
+    pub deadline: Option<(std::time::Instant, u64)>,
+    /// What the current call may still write into the run's log.
+    pub budget: Budget,
+    /// The names the plugin logged scalars under so far (bounded).
+    pub scalar_names: HashSet<String>,
     /// The plugin's trace, if its entry asked for one.
     pub trace: Option<Arc<Trace>>,
 }
@@ -133,9 +137,35 @@ impl WasiView for HostState {
 
 impl HostState {
     /// Resets per-call budgets before a call.
-    pub fn begin_call(&mut self) {
-        self.log_budget = LOG_BUDGET;
-        self.log_cut = false;
+    pub fn begin_call(&mut self, timeout_ms: u64) {
+        self.budget = Budget::default();
+        self.deadline = Some((
+            std::time::Instant::now() + std::time::Duration::from_millis(timeout_ms),
+            timeout_ms,
+        ));
+    }
+
+    /// Fails a host call that runs past the call's deadline, in the words of the epoch
+    /// deadline (which interrupts only guest code).
+    pub fn check_deadline(&self) -> wasmtime::Result<()> {
+        match self.deadline {
+            Some((at, ms)) if std::time::Instant::now() > at => wasmtime::bail!(
+                "stopped at its deadline of {ms} ms per call (limits.call_timeout_ms), inside a host call"
+            ),
+            _ => Ok(()),
+        }
+    }
+
+    /// Says once per call that the call's output was cut.
+    fn announce_cut(&mut self) {
+        if !self.budget.announced {
+            self.budget.announced = true;
+            self.log.warn(&format!(
+                "[{}] further output of this call dropped (more than {} KiB)",
+                self.plugin,
+                crate::budget::CALL_BUDGET / 1024
+            ));
+        }
     }
 
     /// A `log` import: a line in the run log under the plugin's name, within the budget.
@@ -144,32 +174,31 @@ impl HostState {
             let name = if debug { "debug" } else { level_name(level) };
             t.line(&format!("  log {name} {message:?}"));
         }
-        if message.len() > self.log_budget {
-            if !self.log_cut {
-                self.log_cut = true;
-                self.log.warn(&format!(
-                    "[{}] further log messages in this call dropped (more than {} KiB)",
-                    self.plugin,
-                    LOG_BUDGET / 1024
-                ));
-            }
+        if !self.budget.take_line(message.len()) {
+            self.announce_cut();
             return;
         }
-        self.log_budget -= message.len();
         let tag = if debug { " debug:" } else { "" };
-        self.log
-            .write(level, &format!("[{}]{tag} {message}", self.plugin));
+        self.log.write(
+            level,
+            &format!("[{}]{tag} {}", self.plugin, escape(message)),
+        );
     }
 
-    /// Copies what the guest wrote to stdout and stderr into the run log; returns stderr.
-    pub fn flush_output(&self) -> String {
+    /// Copies what the guest wrote to stdout and stderr into the run log, line by line,
+    /// escaped and within the call's budget; returns stderr (for failure messages).
+    pub fn flush_output(&mut self) -> String {
         let (out, out_dropped) = self.stdout.drain();
         let (err, err_dropped) = self.stderr.drain();
-        for line in out.lines().filter(|l| !l.is_empty()) {
-            self.log.info(&format!("[{}] {line}", self.plugin));
-        }
-        for line in err.lines().filter(|l| !l.is_empty()) {
-            self.log.warn(&format!("[{}] {line}", self.plugin));
+        for (text, level) in [(&out, Level::Info), (&err, Level::Warning)] {
+            for line in text.lines().filter(|l| !l.is_empty()) {
+                if !self.budget.take_line(line.len()) {
+                    self.announce_cut();
+                    break;
+                }
+                self.log
+                    .write(level, &format!("[{}] {}", self.plugin, escape(line)));
+            }
         }
         for (dropped, stream) in [(out_dropped, "stdout"), (err_dropped, "stderr")] {
             if dropped > 0 {

@@ -14,8 +14,15 @@ use crate::state::HostState;
 /// Live tensor handles one instance may hold; more means the guest leaks them.
 pub const MAX_HANDLES: usize = 1 << 16;
 
-/// The `tensor` resource.
-pub struct TensorHandle(pub Box<dyn TensorRef>);
+/// The `tensor` resource: a tensor and the bytes it holds (counted against the plugin's
+/// budget of host tensor memory while the handle lives).
+pub struct TensorHandle(pub Box<dyn TensorRef>, u64);
+
+/// Host tensor memory a custom optimizer's handles may hold: this many times the model's
+/// parameters (room for several state and scratch copies), plus a fixed margin.
+pub const TENSOR_BUDGET_FACTOR: u64 = 4;
+/// The fixed margin of [`TENSOR_BUDGET_FACTOR`].
+pub const TENSOR_BUDGET_MARGIN: u64 = 64 << 20;
 
 /// The `step-context` resource: a marker; the step's data lives in [`HostState::step`].
 pub struct StepHandle;
@@ -23,7 +30,11 @@ pub struct StepHandle;
 type Handle = Resource<TensorHandle>;
 
 impl HostState {
+    /// The tensor behind a handle. Every list operation looks its handles up here, so this
+    /// is also where a long host call notices that its deadline passed (epoch interruption
+    /// only reaches guest code).
     fn tensor(&self, h: &Handle) -> wasmtime::Result<&dyn TensorRef> {
+        self.check_deadline()?;
         Ok(self.table.get(h)?.0.as_ref())
     }
 
@@ -33,8 +44,19 @@ impl HostState {
                 "the plugin holds {MAX_HANDLES} tensor handles: it keeps handles it no longer needs"
             );
         }
+        let bytes = t.size_bytes();
+        if let Some(limit) = self.tensor_limit
+            && self.tensor_bytes + bytes > limit
+        {
+            wasmtime::bail!(
+                "the plugin's tensor handles would hold more than {} MiB ({TENSOR_BUDGET_FACTOR} x the model's parameters + {} MiB): it keeps copies it no longer needs",
+                limit >> 20,
+                TENSOR_BUDGET_MARGIN >> 20
+            );
+        }
         self.handles += 1;
-        Ok(self.table.push(TensorHandle(t))?)
+        self.tensor_bytes += bytes;
+        Ok(self.table.push(TensorHandle(t, bytes))?)
     }
 
     fn push_all(&mut self, ts: Vec<Box<dyn TensorRef>>) -> wasmtime::Result<Vec<Handle>> {
@@ -146,6 +168,17 @@ fn check_state_name(name: &str) -> wasmtime::Result<()> {
     Ok(())
 }
 
+/// The norms the host computes: p > 0, or +infinity (the largest absolute value). torch's
+/// p = 0 (a count of non-zeros) and p = -infinity (the smallest absolute value) are not norms
+/// an update rule needs, and NaN or a negative p mean nothing.
+fn check_p(p: f64) -> Result<(), String> {
+    if p > 0.0 {
+        Ok(())
+    } else {
+        Err(format!("p must be positive or infinity, got {p}"))
+    }
+}
+
 fn engine_err<T>(r: Result<T, weft_core::EngineError>) -> wasmtime::Result<T> {
     r.map_err(|e| wasmtime::format_err!("{}", e.message))
 }
@@ -170,6 +203,10 @@ impl tensors::HostTensor for HostState {
     }
 
     fn norm(&mut self, h: Handle, p: f64) -> wasmtime::Result<f64> {
+        // 0.1's `norm` has no error result: an invalid p fails the call.
+        if let Err(m) = check_p(p) {
+            wasmtime::bail!("norm: {m}");
+        }
         engine_err(self.tensor(&h)?.norm(p))
     }
 
@@ -178,8 +215,9 @@ impl tensors::HostTensor for HostState {
     }
 
     fn drop(&mut self, h: Handle) -> wasmtime::Result<()> {
-        self.table.delete(h)?;
+        let TensorHandle(_, bytes) = self.table.delete(h)?;
         self.handles -= 1;
+        self.tensor_bytes -= bytes;
         Ok(())
     }
 }
@@ -303,6 +341,9 @@ impl tensors::Host for HostState {
     }
 
     fn norms(&mut self, ts: Vec<Handle>, p: f64) -> wasmtime::Result<Result<Vec<f64>, String>> {
+        if let Err(m) = check_p(p) {
+            return Ok(Err(format!("norms: {m}")));
+        }
         let mut out = Vec::with_capacity(ts.len());
         for t in &ts {
             match self.tensor(t)?.norm(p) {

@@ -1,6 +1,11 @@
 //! Checkpoints as safetensors files: model tensors under PyTorch names, optimizer state under
 //! `optimizer.<parameter>.<key>`, and the run metadata as JSON in the header. Written to a
 //! temporary file, synced and renamed, so a crash never leaves a partial file behind.
+//!
+//! Long strings of the metadata (a plugin's saved state) are stored as `u8` tensors named
+//! `weft.blob.<n>` rather than in the header: the header is JSON inside a JSON string, so a
+//! state of quotes and backslashes would grow fourfold there, and safetensors refuses headers
+//! over 100 MB. [`read`] puts them back, so callers see the metadata as it was written.
 
 use std::collections::HashMap;
 use std::io::Write;
@@ -13,6 +18,60 @@ use tch::{Device, Kind, TchError, Tensor};
 pub const OPTIMIZER_PREFIX: &str = "optimizer.";
 /// Header key holding weft's JSON metadata.
 pub const META_KEY: &str = "weft";
+/// Prefix of the tensors holding long metadata strings.
+const BLOB_PREFIX: &str = "weft.blob.";
+/// The key of the object that stands for a long string in the header.
+const BLOB_REF: &str = "$weft_blob";
+/// Strings longer than this leave the header.
+const BLOB_MIN: usize = 1024;
+
+/// Moves every string longer than [`BLOB_MIN`] out of `value` into `blobs`.
+fn externalise(value: &mut serde_json::Value, blobs: &mut Vec<(String, Vec<u8>)>) {
+    use serde_json::Value;
+    match value {
+        Value::String(s) if s.len() > BLOB_MIN => {
+            let name = format!("{BLOB_PREFIX}{}", blobs.len());
+            blobs.push((name.clone(), std::mem::take(s).into_bytes()));
+            *value = serde_json::json!({ BLOB_REF: name });
+        }
+        Value::Array(items) => items.iter_mut().for_each(|v| externalise(v, blobs)),
+        Value::Object(map) => map.values_mut().for_each(|v| externalise(v, blobs)),
+        _ => {}
+    }
+}
+
+/// Puts the strings [`externalise`] moved out back, taking their tensors out of `tensors`.
+fn internalise(
+    value: &mut serde_json::Value,
+    tensors: &mut HashMap<String, Tensor>,
+) -> Result<(), TchError> {
+    use serde_json::Value;
+    match value {
+        Value::Object(map) if map.len() == 1 && map.contains_key(BLOB_REF) => {
+            let name = map[BLOB_REF].as_str().unwrap_or_default().to_string();
+            let t = tensors.remove(&name).ok_or_else(|| {
+                TchError::FileFormat(format!("the metadata names {name}, which the file lacks"))
+            })?;
+            let mut bytes = vec![0u8; t.numel()];
+            t.f_copy_data_u8(&mut bytes, t.numel())?;
+            let text = String::from_utf8(bytes)
+                .map_err(|_| TchError::FileFormat(format!("{name} is not UTF-8 text")))?;
+            *value = Value::String(text);
+        }
+        Value::Array(items) => {
+            for v in items {
+                internalise(v, tensors)?;
+            }
+        }
+        Value::Object(map) => {
+            for v in map.values_mut() {
+                internalise(v, tensors)?;
+            }
+        }
+        _ => {}
+    }
+    Ok(())
+}
 
 fn dtype(kind: Kind) -> Result<Dtype, TchError> {
     Ok(match kind {
@@ -60,7 +119,14 @@ pub fn write(
     tensors: &[(String, Tensor)],
     meta: &serde_json::Value,
 ) -> Result<(), TchError> {
-    let mut bytes: Vec<(String, Dtype, Vec<usize>, Vec<u8>)> = Vec::with_capacity(tensors.len());
+    let mut meta = meta.clone();
+    let mut blobs = Vec::new();
+    externalise(&mut meta, &mut blobs);
+    let mut bytes: Vec<(String, Dtype, Vec<usize>, Vec<u8>)> =
+        Vec::with_capacity(tensors.len() + blobs.len());
+    for (name, data) in blobs {
+        bytes.push((name, Dtype::U8, vec![data.len()], data));
+    }
     for (name, t) in tensors {
         let cpu = t.f_detach()?.f_to_device(Device::Cpu)?.f_contiguous()?;
         let numel = cpu.numel();
@@ -120,7 +186,7 @@ pub fn read(path: &Path) -> Result<Loaded, TchError> {
     })?;
     let (_, metadata) = safetensors::SafeTensors::read_metadata(&data)
         .map_err(|e| TchError::FileFormat(format!("{}: {e}", path.display())))?;
-    let meta = metadata
+    let mut meta = metadata
         .metadata()
         .as_ref()
         .and_then(|m| m.get(META_KEY))
@@ -134,5 +200,30 @@ pub fn read(path: &Path) -> Result<Loaded, TchError> {
         let t = Tensor::f_from_data_size(view.data(), &shape, kind(view.dtype())?)?;
         tensors.insert(name, t);
     }
+    internalise(&mut meta, &mut tensors)
+        .map_err(|e| TchError::FileFormat(format!("{}: {e}", path.display())))?;
     Ok(Loaded { tensors, meta })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_state_of_quotes_stays_out_of_the_header_and_reads_back_as_written() {
+        let dir = std::env::temp_dir().join(format!("weft-ckpt-blob-{}", std::process::id()));
+        let path = dir.join("c.safetensors");
+        // 4 MiB of the characters JSON escapes: in the header it would take 16 MiB.
+        let state = "\"\\".repeat(2 << 20);
+        let meta = serde_json::json!({ "hook_states": { "P#0": state, "Q#0": "short" } });
+        let w = Tensor::from_slice(&[1.0f32, 2.0]);
+        write(&path, &[("w".to_string(), w)], &meta).unwrap();
+        let bytes = std::fs::read(&path).unwrap();
+        let header_len = u64::from_le_bytes(bytes[..8].try_into().unwrap()) as usize;
+        assert!(header_len < 4096, "header of {header_len} bytes");
+        let back = read(&path).unwrap();
+        assert_eq!(back.meta, meta);
+        assert_eq!(back.tensors.len(), 1, "blob tensors are not model tensors");
+        let _ = std::fs::remove_dir_all(&dir);
+    }
 }

@@ -17,7 +17,7 @@ use crate::checkpoint::{self, OPTIMIZER_PREFIX};
 use crate::clip;
 use crate::device::device_name;
 use crate::models::{Loss, Model};
-use crate::optim::OptimizerSetup;
+use crate::optim::{OptimizerSetup, StepError};
 
 /// A scalar tensor read lazily on the host.
 struct TensorValue(Mutex<Tensor>);
@@ -361,8 +361,12 @@ impl Engine for TorchEngine {
                     .step(params, &setup.groups, &setup.members, Some(&mut closure))
             }
         };
-        result.map_err(|e| {
-            EngineError::new(format!("optimizer step ({}): {e}", setup.optimizer.name()))
+        result.map_err(|e| match e {
+            // The message names the plugin, its file and what happened.
+            StepError::Plugin(m) => EngineError::new(m),
+            StepError::Torch(e) => {
+                EngineError::new(format!("optimizer step ({}): {e}", setup.optimizer.name()))
+            }
         })
     }
 

@@ -30,6 +30,31 @@ pub use kinds::{KINDS, MomentumKey, OptimizerKind, kind};
 pub use lbfgs::Lbfgs;
 pub use state::ParamStates;
 
+/// Why a step failed.
+#[derive(Debug)]
+pub enum StepError {
+    /// libtorch refused an operation.
+    Torch(TchError),
+    /// The plugin that computes the update failed; the message names it, its file and what
+    /// happened.
+    Plugin(String),
+}
+
+impl From<TchError> for StepError {
+    fn from(e: TchError) -> Self {
+        StepError::Torch(e)
+    }
+}
+
+impl std::fmt::Display for StepError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            StepError::Torch(e) => e.fmt(f),
+            StepError::Plugin(m) => f.write_str(m),
+        }
+    }
+}
+
 /// Re-evaluates the loss (forward and backward on the current batch) and returns its value;
 /// what `torch.optim.LBFGS.step(closure)` calls.
 pub type Closure<'a> = dyn FnMut() -> Result<f64, TchError> + 'a;
@@ -52,7 +77,7 @@ pub trait Optimizer: Send {
         groups: &[ParamGroup],
         members: &[Vec<usize>],
         closure: Option<&mut Closure<'_>>,
-    ) -> Result<(), TchError>;
+    ) -> Result<(), StepError>;
 
     /// State tensors, named `<parameter name>.<state key>` (`fc1.weight.momentum_buffer`).
     fn state_tensors(&self, params: &[Param]) -> Vec<(String, Tensor)>;

@@ -120,8 +120,20 @@ pub fn build_optimizer(
         )
     })?;
     let groups = constructor_groups(node, table, cfg, store, ext, defaults.num("lr"))?;
+    // A bad option in a group comes from the constructor that made the group: name it.
+    let by = plugin_constructor(table, ext)
+        .map(|c| format!("constructor {c}: "))
+        .unwrap_or_default();
     build_with_groups(kind, &defaults, groups, store)
-        .map_err(|m| cfg.error_at(ErrorKind::InvalidValue, m, &node.origin))
+        .map_err(|m| cfg.error_at(ErrorKind::InvalidValue, format!("{by}{m}"), &node.origin))
+}
+
+/// The name of the plugin constructor the optimizer table uses, if it uses one.
+fn plugin_constructor<'a>(table: &'a weft_config::Table, ext: &Extensions) -> Option<&'a str> {
+    table
+        .get("constructor")
+        .and_then(Node::as_str)
+        .filter(|c| ext.constructors.contains_key(*c))
 }
 
 /// The optimizer table as a plugin receives it (JSON, without `type` and `constructor`).
@@ -220,8 +232,24 @@ fn check_plugin_groups(
     model: &ModelTable,
     groups: Vec<GroupSpec>,
 ) -> Result<Vec<GroupSpec>, String> {
+    // Bounded before anything else is done with them (a constructor can return a million).
+    // Empty groups are allowed, as torch allows them (MMAction2's TSM constructor makes
+    // seven groups whatever the model has), but not many more groups than parameters.
+    if groups.len() > model.params.len() + 64 {
+        return Err(format!(
+            "{} groups for {} parameter entries (at most the entries + 64)",
+            groups.len(),
+            model.params.len()
+        ));
+    }
     let mut seen = vec![false; model.params.len()];
-    for g in &groups {
+    for (n, g) in groups.iter().enumerate() {
+        if g.options.len() > 64 {
+            return Err(format!(
+                "group {n} sets {} options (at most 64)",
+                g.options.len()
+            ));
+        }
         for &i in &g.params {
             let Some(p) = model.params.get(i) else {
                 return Err(format!(
@@ -276,21 +304,37 @@ fn build_plugin_optimizer(
         )));
     };
     let groups = constructor_groups(node, table, cfg, store, ext, base_lr)?;
+    let by = plugin_constructor(table, ext)
+        .map(|c| format!("constructor {c}: "))
+        .unwrap_or_default();
     let mut options = Vec::new();
     let mut hyper = Vec::new();
     let mut members = Vec::new();
     let mut explicit = Vec::new();
-    for spec in groups {
+    for (g, spec) in groups.into_iter().enumerate() {
         let mut opts = defaults.clone();
         for (k, v) in &spec.options {
             if !opts.contains_key(k) {
                 return Err(fail(format!(
-                    "optimizer plugin {} has no option `{k}`; its options: {}",
+                    "{by}group {g}: optimizer plugin {} has no option `{k}`; its options: {}",
                     plugin.name(),
                     defaults.keys().cloned().collect::<Vec<_>>().join(", ")
                 )));
             }
             opts.insert(k.clone(), *v);
+        }
+        // The host checks what it schedules (a NaN lr would fail only at the first step).
+        for key in ["lr", "momentum", "weight_decay"] {
+            if let Some(v) = opts.get(key)
+                && !(v.is_finite() && *v >= 0.0)
+            {
+                return Err(fail(format!(
+                    "{by}group {g}: {key} must be finite and >= 0, got {v}"
+                )));
+            }
+        }
+        if let Some((k, v)) = opts.iter().find(|(_, v)| !v.is_finite()) {
+            return Err(fail(format!("{by}group {g}: {k} must be finite, got {v}")));
         }
         hyper.push(param_group(
             store,

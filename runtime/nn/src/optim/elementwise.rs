@@ -9,7 +9,7 @@ use super::kinds::OptimizerKind;
 use super::options::Options;
 use super::rules::Update;
 use super::state::ParamStates;
-use super::{Closure, Optimizer};
+use super::{Closure, Optimizer, StepError};
 use super::{fused, ops};
 use crate::store::Param;
 
@@ -142,7 +142,7 @@ impl Optimizer for Elementwise {
         groups: &[ParamGroup],
         members: &[Vec<usize>],
         _closure: Option<&mut Closure<'_>>,
-    ) -> Result<(), TchError> {
+    ) -> Result<(), StepError> {
         let rule = self.kind.rule.expect("elementwise kinds have a rule");
         tch::no_grad(|| {
             for ((group, opts), idx) in groups.iter().zip(&self.options).zip(members) {

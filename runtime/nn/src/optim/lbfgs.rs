@@ -9,7 +9,7 @@ use tch::{Kind, TchError, Tensor};
 use weft_core::ParamGroup;
 
 use super::options::{OptValue, Options};
-use super::{Closure, Optimizer};
+use super::{Closure, Optimizer, StepError};
 use crate::store::Param;
 
 /// L-BFGS with one parameter group.
@@ -323,7 +323,7 @@ impl Optimizer for Lbfgs {
         groups: &[ParamGroup],
         members: &[Vec<usize>],
         closure: Option<&mut Closure<'_>>,
-    ) -> Result<(), TchError> {
+    ) -> Result<(), StepError> {
         let closure = closure.ok_or_else(|| {
             TchError::Torch("LBFGS needs a closure to re-evaluate the loss".into())
         })?;

@@ -10,7 +10,7 @@ use tch::{TchError, Tensor};
 use weft_core::plugin::{ExternalOptimizer, GroupOperand, Instr, StepView, TensorRef};
 use weft_core::{EngineError, Momentum, ParamGroup};
 
-use super::{Closure, Optimizer, ops};
+use super::{Closure, Optimizer, StepError, ops};
 use crate::store::Param;
 
 fn err(e: TchError) -> EngineError {
@@ -50,6 +50,9 @@ impl TensorRef for NnTensor {
     }
     fn numel(&self) -> u64 {
         self.0.numel() as u64
+    }
+    fn size_bytes(&self) -> u64 {
+        (self.0.numel() * self.0.kind().elt_size_in_bytes()) as u64
     }
     fn shape(&self) -> Vec<u64> {
         self.0.size().iter().map(|d| *d as u64).collect()
@@ -296,7 +299,7 @@ impl Optimizer for PluginOptimizer {
         groups: &[ParamGroup],
         members: &[Vec<usize>],
         _closure: Option<&mut Closure<'_>>,
-    ) -> Result<(), TchError> {
+    ) -> Result<(), StepError> {
         let mut view = View {
             options: Vec::new(),
             members: Vec::new(),
@@ -327,7 +330,7 @@ impl Optimizer for PluginOptimizer {
             view.members.push(with_grad);
             view.options.push(opts);
         }
-        self.plugin.step(Box::new(view)).map_err(TchError::Torch)
+        self.plugin.step(Box::new(view)).map_err(StepError::Plugin)
     }
 
     fn state_tensors(&self, params: &[Param]) -> Vec<(String, Tensor)> {

@@ -24,6 +24,9 @@ struct Config {
     every: bool,
     /// For `write`: the file to create.
     file: Option<String>,
+    /// Bytes of quotes and backslashes `save-state` returns (the checkpoint-header attack).
+    #[serde(default)]
+    state_bytes: usize,
 }
 
 fn default_at() -> String {
@@ -132,6 +135,41 @@ impl Faulty {
                 }
                 Ok(())
             }
+            // Hostile output: every byte must count, nothing may forge a log line.
+            "empty_log_flood" => {
+                for _ in 0..1_000_000 {
+                    info("");
+                }
+                Ok(())
+            }
+            "huge_error" => Err("E".repeat(16 << 20)),
+            "forge" => {
+                warn("ok\n2026-01-01 00:00:00,000 - weft - INFO - forged line\x1b[2J");
+                println!("stdout\rforged\x07");
+                Ok(())
+            }
+            "request_flood" => {
+                for _ in 0..1_000_000 {
+                    set_lr(0, 0.01);
+                }
+                Ok(())
+            }
+            "scalar_names" => {
+                for i in 0..1000 {
+                    weft_guest::hook::log_scalar(&format!("s{i}"), 1.0);
+                }
+                Ok(())
+            }
+            "huge_stop" => {
+                weft_guest::hook::request_stop(&"r".repeat(10 << 20));
+                Ok(())
+            }
+            "checkpoint_flood" => {
+                for _ in 0..4000 {
+                    request_checkpoint();
+                }
+                Ok(())
+            }
             "nan_lr" => {
                 set_lr(0, f64::NAN);
                 Ok(())
@@ -221,6 +259,12 @@ impl Hook for Faulty {
     }
     fn after_backward(&mut self, s: &RunState) -> Result<(), String> {
         self.at(s)
+    }
+    fn save_state(&self) -> Result<Option<String>, String> {
+        if self.cfg.state_bytes == 0 {
+            return Ok(None);
+        }
+        Ok(Some("\"\\".repeat(self.cfg.state_bytes / 2)))
     }
 }
 
