@@ -111,3 +111,77 @@ fn resuming_a_finished_run_says_so_and_trains_nothing() {
     );
     assert_eq!(model_tensors(&work.join("epoch_1.safetensors")), before);
 }
+
+/// The records of a work dir's JSON logs that do not depend on the clock, by position, the
+/// later log winning where a resumed run repeated a record.
+fn records(work: &Path) -> Vec<(String, Value)> {
+    let mut logs: Vec<PathBuf> = std::fs::read_dir(work)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.to_string_lossy().ends_with(".log.json"))
+        .collect();
+    logs.sort();
+    let mut by_key = std::collections::BTreeMap::new();
+    for log in logs {
+        for line in std::fs::read_to_string(log).unwrap().lines() {
+            let mut v: Value = serde_json::from_str(line).unwrap();
+            let Some(mode) = v.get("mode").and_then(Value::as_str).map(str::to_string) else {
+                continue;
+            };
+            for clock in ["time", "data_time", "eta", "memory"] {
+                v.as_object_mut().unwrap().remove(clock);
+            }
+            let key = format!("{mode} {:>4} {:>6}", v["epoch"], v["iter"]);
+            by_key.insert(key, v);
+        }
+    }
+    by_key.into_iter().collect()
+}
+
+#[test]
+fn a_run_resumed_in_the_middle_of_a_logging_window_logs_what_the_straight_run_logged() {
+    let dir = temp_dir("resume-log-window");
+    let cfg = small_config(
+        &dir,
+        &["checkpoint_config", "log_config"],
+        "total_epochs = 2\ncheckpoint_config = { interval = 3, by_epoch = false }\nlog_config = { interval = 2, hooks = [{ type = \"TextLoggerHook\" }] }",
+    );
+    let options = ["data.train.num_samples=320", "data.val.num_samples=64"];
+    let straight = dir.join("straight");
+    assert_eq!(run(&cfg, &straight, None, &options), RunOutcome::Completed);
+    // iter_3 falls between the log lines of iterations 2 and 4.
+    let resumed = dir.join("resumed");
+    std::fs::create_dir_all(&resumed).unwrap();
+    let start = resumed.join("iter_3.safetensors");
+    std::fs::copy(straight.join("iter_3.safetensors"), &start).unwrap();
+    for log in std::fs::read_dir(&straight).unwrap() {
+        let path = log.unwrap().path();
+        // The log up to the checkpoint, as a run killed there would have left it.
+        if path.to_string_lossy().ends_with(".log.json") {
+            let text = std::fs::read_to_string(&path).unwrap();
+            let kept: Vec<&str> = text
+                .lines()
+                .take_while(|l| !l.contains("\"iter\": 4,"))
+                .collect();
+            std::fs::write(
+                resumed.join("00000000_000000.log.json"),
+                kept.join("\n") + "\n",
+            )
+            .unwrap();
+        }
+    }
+    assert_eq!(
+        run(&cfg, &resumed, Some(start), &options),
+        RunOutcome::Completed
+    );
+    let want = records(&straight);
+    let got = records(&resumed);
+    assert_eq!(got.len(), want.len());
+    for ((k, g), (_, w)) in got.iter().zip(&want) {
+        assert_eq!(g, w, "{k}");
+    }
+    assert_eq!(
+        model_tensors(&resumed.join("iter_20.safetensors")),
+        model_tensors(&straight.join("iter_20.safetensors"))
+    );
+}

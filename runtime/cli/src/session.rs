@@ -118,15 +118,7 @@ pub fn prepare(opts: &TrainOptions) -> Result<Session> {
         .plan
         .clone()
         .expect("a training check plans the run");
-    let needs_val = plan.workflow.iter().any(|s| s.0 == Phase::Val)
-        || schema
-            .evaluation
-            .as_ref()
-            .is_some_and(|e| e.dataset.as_ref().is_none_or(|d| d.value == "val"));
-    let needs_test = schema
-        .evaluation
-        .as_ref()
-        .is_some_and(|e| e.dataset.as_ref().is_some_and(|d| d.value == "test"));
+    let (needs_val, needs_test) = (plan.needs_val(), plan.needs_test());
     let pin = device != tch::Device::Cpu;
     let config = &checked.config;
     let loaders = Loaders {

@@ -79,6 +79,9 @@ pub struct Runner {
     depth: u32,
     /// The stop recorded in the checkpoint resumed from.
     resumed_stop: Option<String>,
+    /// The log buffer of the checkpoint resumed from, put back once the loggers have cleared
+    /// theirs at the start of the resumed epoch (see [`Runner::restore_log_window`]).
+    resumed_log_buffer: Option<serde_json::Value>,
 }
 
 impl Runner {
@@ -95,6 +98,7 @@ impl Runner {
             started: false,
             depth: 0,
             resumed_stop: None,
+            resumed_log_buffer: None,
         }
     }
 
@@ -422,6 +426,20 @@ impl Runner {
     }
 
     /// MMCV's `LoggerHook.before_run`: the last logger clears the log output after logging.
+    /// After the stage at which loggers clear the buffer (`before_train_epoch`, or
+    /// `before_epoch` of the iteration runner) in a run resumed mid-window: the window's
+    /// values as the checkpoint holds them, so the next log line averages what the
+    /// uninterrupted run's did.
+    fn restore_log_window(&mut self) -> Result<(), RunError> {
+        if let Some(saved) = self.resumed_log_buffer.take() {
+            self.ctx
+                .log_buffer
+                .restore(&saved)
+                .map_err(RunError::Invalid)?;
+        }
+        Ok(())
+    }
+
     fn set_last_logger(&mut self) {
         if let Some(entry) = self
             .hooks

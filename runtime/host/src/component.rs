@@ -12,10 +12,6 @@ use crate::engine::Runtime;
 /// The WIT package plugins are written against.
 pub const PACKAGE: &str = "weft:plugin";
 
-/// The package version this host implements; components built against any `0.1.x` with
-/// `x` not above it load (within 0.x, the minor version is the compatibility line).
-pub const VERSION: (u64, u64, u64) = (0, 1, 0);
-
 /// What a component is for: the world it targets.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum World {
@@ -202,27 +198,37 @@ fn parse_version(v: &str) -> Option<(u64, u64, u64)> {
     Some((parts.next()??, parts.next()??, parts.next()??))
 }
 
-/// Whether this host can run a component built against `version`.
-fn check_version(version: &str) -> Result<(), String> {
-    let host = format!("{}.{}.{}", VERSION.0, VERSION.1, VERSION.2);
+/// Whether this host can run a component built against `version`: within a 0.x minor line,
+/// a host serving 0.1.N runs components built against 0.1.0 to 0.1.N (see `wit/README.md`).
+/// Returns the served version whose module links it.
+pub fn check_version(version: &str) -> Result<&'static str, String> {
+    let served = crate::wit::SUPPORTED
+        .iter()
+        .map(|s| format!("{PACKAGE}@{s}"))
+        .collect::<Vec<_>>()
+        .join(", ");
     let Some(v) = parse_version(version) else {
         return Err(format!(
-            "unversioned or malformed {PACKAGE} version `{version}`; this weft implements {PACKAGE}@{host}"
+            "unversioned or malformed {PACKAGE} version `{version}`; this weft serves {served}"
         ));
     };
-    let compatible = v.0 == VERSION.0 && v.1 == VERSION.1 && v.2 <= VERSION.2;
-    if compatible {
-        Ok(())
-    } else {
-        let advice = if v > VERSION {
-            "upgrade weft, or rebuild the plugin against this version's wit/"
-        } else {
-            "rebuild the plugin against this version's wit/"
-        };
-        Err(format!(
-            "built against {PACKAGE}@{version}, which this weft (implementing {PACKAGE}@{host}) cannot run: {advice}"
-        ))
+    let fits = |s: &str| parse_version(s).is_some_and(|h| v.0 == h.0 && v.1 == h.1 && v.2 <= h.2);
+    if let Some(s) = crate::wit::SUPPORTED.iter().find(|s| fits(s)) {
+        return Ok(s);
     }
+    let newest = crate::wit::SUPPORTED
+        .iter()
+        .filter_map(|s| parse_version(s))
+        .max()
+        .unwrap_or_default();
+    let advice = if v > newest {
+        "upgrade weft, or rebuild the plugin against this weft's wit/ (`weft plugin wit`)"
+    } else {
+        "rebuild the plugin against this weft's wit/ (`weft plugin wit`)"
+    };
+    Err(format!(
+        "built against {PACKAGE}@{version}, which this weft (serving {served}) cannot run: {advice}"
+    ))
 }
 
 /// wasmtime errors carry a context chain; the innermost cause is the useful part.

@@ -8,42 +8,13 @@ use std::path::Path;
 use wit_component::{ComponentEncoder, StringEncoding, embed_component_metadata};
 use wit_parser::{Resolve, SourceMap};
 
-/// The files of `wit/since_v0.1.0`, built in.
-const WIT: [(&str, &str); 7] = [
-    (
-        "types.wit",
-        include_str!("../../../wit/since_v0.1.0/types.wit"),
-    ),
-    (
-        "runner.wit",
-        include_str!("../../../wit/since_v0.1.0/runner.wit"),
-    ),
-    (
-        "hooks.wit",
-        include_str!("../../../wit/since_v0.1.0/hooks.wit"),
-    ),
-    (
-        "constructors.wit",
-        include_str!("../../../wit/since_v0.1.0/constructors.wit"),
-    ),
-    (
-        "tensors.wit",
-        include_str!("../../../wit/since_v0.1.0/tensors.wit"),
-    ),
-    (
-        "optimizer.wit",
-        include_str!("../../../wit/since_v0.1.0/optimizer.wit"),
-    ),
-    (
-        "worlds.wit",
-        include_str!("../../../wit/since_v0.1.0/worlds.wit"),
-    ),
-];
+/// The files of the WIT package new plugins build against.
+const WIT: &[(&str, &str)] = crate::wit::latest::FILES;
 
 /// Writes the built-in WIT package into `dir` (for bindings generators).
 pub fn write_wit(dir: &Path) -> std::io::Result<()> {
     std::fs::create_dir_all(dir)?;
-    for (name, text) in WIT {
+    for &(name, text) in WIT {
         std::fs::write(dir.join(name), text)?;
     }
     Ok(())
@@ -51,7 +22,7 @@ pub fn write_wit(dir: &Path) -> std::io::Result<()> {
 
 fn resolve() -> Result<(Resolve, wit_parser::PackageId), String> {
     let mut map = SourceMap::new();
-    for (name, text) in WIT {
+    for &(name, text) in WIT {
         map.push(Path::new(name), text);
     }
     let group = map.parse().map_err(|(_, e)| format!("built-in WIT: {e}"))?;

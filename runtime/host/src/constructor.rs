@@ -6,10 +6,8 @@ use std::sync::Arc;
 use weft_core::paramwise::{GroupSpec, ModelTable};
 use weft_core::plugin::ExternalConstructor;
 
-use crate::bindings::hook_world::weft::plugin::types::{ModuleInfo, ParamInfo};
 use crate::plugin::{Linked, Plugin};
-use crate::run_state::level_of;
-use crate::state::HostState;
+use crate::wit::latest::{ModuleInfo, ParamInfo};
 
 /// A constructor plugin; each `build` runs in a fresh instance.
 pub struct WasmConstructor {
@@ -87,17 +85,5 @@ impl ExternalConstructor for WasmConstructor {
                 options: g.options.into_iter().collect(),
             })
             .collect())
-    }
-}
-
-impl crate::bindings::constructor_world::OptimizerConstructorImports for HostState {
-    fn log(
-        &mut self,
-        level: crate::bindings::hook_world::weft::plugin::types::LogLevel,
-        message: String,
-    ) -> wasmtime::Result<()> {
-        let (level, debug) = level_of(level);
-        self.log_line(level, debug, &message);
-        Ok(())
     }
 }

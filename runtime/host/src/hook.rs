@@ -7,14 +7,12 @@ use wasmtime::Store;
 use wasmtime::component::Resource;
 use weft_core::{HookError, HookResult, RunContext, RunPoint, Stage, StageSet};
 
-use crate::bindings::hook_world::exports::weft::plugin::hooks::Guest;
-use crate::bindings::hook_world::weft::plugin::types::HookPoint;
-use crate::bindings::hook_world::{self};
 use crate::budget::MAX_STATE_BYTES;
 use crate::limits::OnError;
 use crate::plugin::{Linked, Plugin};
-use crate::run_state::{point_of, stage_of};
 use crate::state::{CallState, HostState, RunState};
+use crate::wit::latest::hook_world::exports::weft::plugin::hooks::Guest;
+use crate::wit::latest::{HookPoint, hook_world, point_of, stage_of};
 
 /// A live instance: its store, its exports, and the run-state resource lent to every call.
 struct Live {

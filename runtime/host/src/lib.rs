@@ -1,7 +1,8 @@
 //! # weft-host: WebAssembly plugins, sandboxed
 //!
 //! Plugins are WebAssembly components written against the `weft:plugin` WIT package
-//! (`wit/since_v0.1.0/`) in any language. This crate is the only one that names wasmtime:
+//! (`wit/`, one folder per version, served by one module per version, `src/wit/`) in any
+//! language. This crate is the only one that names wasmtime:
 //! it loads components listed in `custom_imports` (checking digests and WIT versions,
 //! caching compiled code), runs each plugin instance in its own store with a memory cap, a
 //! per-call deadline, optional fuel and an empty WASI context, and adapts the three plugin
@@ -14,7 +15,6 @@
 //!
 //! Start at [`load_imports`], which turns `custom_imports` into registry entries.
 
-mod bindings;
 pub mod budget;
 mod cache;
 pub mod component;
@@ -28,11 +28,12 @@ mod limits;
 pub mod optimizer;
 mod output;
 mod plugin;
-mod run_state;
+mod requests;
 mod sandbox;
 mod state;
 mod tensors;
 mod trace;
+mod wit;
 
 pub use component::World;
 pub use engine::{Runtime, runtime};

@@ -8,11 +8,10 @@ use wasmtime::Store;
 use wasmtime::component::Resource;
 use weft_core::plugin::{ExternalOptimizer, StepView};
 
-use crate::bindings::optimizer_world::{self, CustomOptimizerImports};
 use crate::plugin::{Linked, Plugin};
-use crate::run_state::level_of;
 use crate::state::HostState;
 use crate::tensors::{StepHandle, TENSOR_BUDGET_FACTOR, TENSOR_BUDGET_MARGIN, step_resource};
+use crate::wit::latest::optimizer_world;
 
 struct Live {
     store: Store<HostState>,
@@ -116,17 +115,5 @@ impl ExternalOptimizer for WasmOptimizer {
         // A failed store is never entered again; an optimizer cannot be disabled mid-run.
         self.live = None;
         Err(message)
-    }
-}
-
-impl CustomOptimizerImports for HostState {
-    fn log(
-        &mut self,
-        level: crate::bindings::hook_world::weft::plugin::types::LogLevel,
-        message: String,
-    ) -> wasmtime::Result<()> {
-        let (level, debug) = level_of(level);
-        self.log_line(level, debug, &message);
-        Ok(())
     }
 }

@@ -8,7 +8,6 @@ use wasmtime::component::{HasSelf, Linker};
 use wasmtime::{Store, Trap};
 use weft_core::RunLog;
 
-use crate::bindings::{constructor_world, hook_world, optimizer_world};
 use crate::budget::{MESSAGE_MAX, clip};
 use crate::component::{Loaded, World};
 use crate::engine::Runtime;
@@ -16,6 +15,7 @@ use crate::limits::{Limits, OnError};
 use crate::sandbox::{self, Capabilities};
 use crate::state::HostState;
 use crate::trace::Trace;
+use crate::wit::latest::{constructor_world, hook_world, optimizer_world};
 
 /// What a plugin is, for logs, checkpoints and `weft plugin inspect`.
 #[derive(Debug, Clone, PartialEq, serde::Serialize)]

@@ -54,6 +54,11 @@ impl Runner {
         self.ctx.data_loader_len = len;
         self.ctx.max_iters = self.ctx.max_epochs.unwrap_or(0) * len as u64;
         self.call_hook(Stage::BeforeTrainEpoch)?;
+        if skip > 0 {
+            self.restore_log_window()?;
+        } else {
+            self.resumed_log_buffer = None;
+        }
         let epoch = self.ctx.epoch;
         self.ctx
             .engine

@@ -38,6 +38,7 @@ impl Runner {
         self.call_hook(Stage::BeforeRun)?;
         self.started = true;
         self.call_hook(Stage::BeforeEpoch)?;
+        self.restore_log_window()?;
         'run: while self.ctx.iter < self.ctx.max_iters {
             for stage in self.workflow.clone() {
                 self.ctx.inner_iter = 0;

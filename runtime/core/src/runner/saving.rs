@@ -105,6 +105,8 @@ impl Runner {
         if let Some(reason) = &self.ctx.stop_reason {
             meta.insert("stopped".into(), Value::String(reason.clone()));
         }
+        // The open logging window: a run resumed mid-window logs the same averages.
+        meta.insert("log_buffer".into(), self.ctx.log_buffer.snapshot());
         Ok(Value::Object(meta))
     }
 
@@ -127,7 +129,7 @@ impl Runner {
                 if !extra
                     && !matches!(
                         k.as_str(),
-                        "resume" | "hook_states" | "epoch" | "iter" | "stopped"
+                        "resume" | "hook_states" | "epoch" | "iter" | "stopped" | "log_buffer"
                     )
                 {
                     self.ctx.meta.insert(k, v);
@@ -156,6 +158,7 @@ impl Runner {
                 }
             }
         }
+        self.resumed_log_buffer = meta.get("log_buffer").cloned();
         self.resumed_stop = meta
             .get("stopped")
             .and_then(Value::as_str)

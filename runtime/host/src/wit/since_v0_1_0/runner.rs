@@ -1,14 +1,14 @@
-//! The `runner` interface a hook imports: reads of the run state, and requests that are
-//! validated when made and applied when the hook returns.
+//! The `runner` interface of `weft:plugin@0.1.0`: reads of the run state, and requests that
+//! are checked when made and applied when the hook returns.
 
 use wasmtime::component::Resource;
 use weft_config::schema::Phase as CorePhase;
 use weft_core::{Action, Level, SaveRequest, Scalar, Stage};
 
-use crate::bindings::hook_world::weft::plugin::runner;
-use crate::bindings::hook_world::weft::plugin::types::{HookPoint, LogLevel, ParamStat, Phase};
-use crate::budget::{MAX_REQUESTS_PER_CALL, MAX_SCALAR_NAMES, MESSAGE_MAX, clip};
-use crate::state::{CallState, HostState, RunState};
+use super::weft::plugin::runner;
+use super::weft::plugin::types::{HookPoint, LogLevel, ParamStat, Phase};
+use crate::budget::{MAX_SCALAR_NAMES, MESSAGE_MAX, clip};
+use crate::state::{HostState, RunState};
 
 /// The WIT point of a hook point. `weft_core::Stage` is declared in the WIT enum's order,
 /// so the two convert by position (checked by a test).
@@ -46,42 +46,6 @@ pub fn level_of(level: LogLevel) -> (Level, bool) {
         LogLevel::Info => (Level::Info, false),
         LogLevel::Warning => (Level::Warning, false),
         LogLevel::Error => (Level::Error, false),
-    }
-}
-
-impl HostState {
-    fn call(&mut self) -> wasmtime::Result<&mut CallState> {
-        match self.call.as_mut() {
-            Some(c) => Ok(c),
-            None => wasmtime::bail!("the run state was used outside a hook call"),
-        }
-    }
-
-    /// Queues a request, checked by the runner's own rules at the point of the call, or
-    /// records why it is rejected.
-    fn queue(&mut self, action: Action) -> wasmtime::Result<()> {
-        let call = self
-            .call
-            .as_mut()
-            .ok_or_else(|| wasmtime::format_err!("the run state was used outside a hook call"))?;
-        let checked = if call.actions.len() >= MAX_REQUESTS_PER_CALL {
-            Err(format!(
-                "more than {MAX_REQUESTS_PER_CALL} requests in one call"
-            ))
-        } else {
-            action.check(call.stage, call.ctx())
-        };
-        if let Some(t) = &self.trace {
-            match &checked {
-                Ok(()) => t.line(&format!("  {}", action.traced())),
-                Err(m) => t.line(&format!("  rejected {m:?}")),
-            }
-        }
-        match checked {
-            Ok(()) => call.actions.push(action),
-            Err(m) => call.reject(m),
-        }
-        Ok(())
     }
 }
 
@@ -277,7 +241,7 @@ impl runner::Host for HostState {
     }
 }
 
-impl crate::bindings::hook_world::weft::plugin::types::Host for HostState {}
+impl super::weft::plugin::types::Host for HostState {}
 
 #[cfg(test)]
 mod tests {
