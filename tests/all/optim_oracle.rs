@@ -116,7 +116,7 @@ fn replay(case: &Value) {
         if setup.optimizer.needs_closure() {
             setup
                 .optimizer
-                .step(params, &setup.groups, &setup.members, Some(&mut closure))
+                .step(params, &setup.groups, Some(&mut closure))
                 .unwrap();
             let want_losses: Vec<f64> =
                 serde_json::from_value(want["closure_losses"].clone()).unwrap();
@@ -137,10 +137,7 @@ fn replay(case: &Value) {
                 &values(&tensor(&want["grad_w"])),
                 &format!("{name} step {step} grad w"),
             );
-            setup
-                .optimizer
-                .step(params, &setup.groups, &setup.members, None)
-                .unwrap();
+            setup.optimizer.step(params, &setup.groups, None).unwrap();
         }
         assert_close(
             &values(&w),

@@ -176,7 +176,7 @@ fn replay(plugin: Option<(&str, &str)>) -> usize {
             if let Some(keys) = w.get("explicit_keys") {
                 let keys: Vec<String> = serde_json::from_value(keys.clone()).unwrap();
                 assert_eq!(
-                    setup.explicit[k], keys,
+                    setup.groups[k].explicit, keys,
                     "{name} group {k}: keys the constructor set"
                 );
             }

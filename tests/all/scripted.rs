@@ -48,6 +48,7 @@ impl ScriptedEngine {
                 momentum: Momentum::Momentum(0.9),
                 weight_decay: 1e-4,
                 params: vec!["w".into()],
+                ..Default::default()
             }],
             train,
             val,

@@ -31,6 +31,7 @@ pub fn dry_engine(train_len: usize, val_len: usize) -> weft_core::dry::DryEngine
             momentum: Momentum::Momentum(0.9),
             weight_decay: 0.0,
             params: vec!["w".into()],
+            ..Default::default()
         }],
     )
 }

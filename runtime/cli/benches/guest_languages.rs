@@ -28,6 +28,7 @@ fn context(log: &RunLog) -> RunContext {
         momentum: Momentum::Momentum(0.9),
         weight_decay: 0.0,
         params: vec!["w".into()],
+        ..Default::default()
     };
     RunContext::new(
         Box::new(DryEngine::new(10, 0, vec![group])),

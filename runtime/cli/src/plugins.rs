@@ -31,8 +31,13 @@ pub fn load_for_run(
     work_dir: Option<&Path>,
 ) -> Result<Registries, ConfigError> {
     let mut hooks = HookRegistry::with_builtins();
-    let optimizers: Vec<&str> = weft_nn::optim::KINDS.iter().map(|k| k.name).collect();
-    let plugins = weft_host::load_imports(config, &hooks, &optimizers, log, work_dir)?;
+    // The engine's own optimizer and constructor names, which no plugin may take.
+    let builtin: Vec<&str> = weft_nn::optim::KINDS
+        .iter()
+        .map(|k| k.name)
+        .chain(weft_nn::optim::CONSTRUCTORS)
+        .collect();
+    let plugins = weft_host::load_imports(config, &hooks, &builtin, log, work_dir)?;
     let mut extensions = Extensions::default();
     plugins.register(&mut hooks, &mut extensions);
     Ok(Registries {

@@ -6,8 +6,8 @@ use std::sync::Arc;
 
 use anyhow::{Context, Result, anyhow, bail};
 use serde_json::json;
-use weft_config::schema::{DataConfig, LoaderConfig, Phase, RunConfig};
-use weft_config::{Config, ConfigError, ErrorKind, Located};
+use weft_config::schema::{DataConfig, DataSplit, RunConfig};
+use weft_config::{Config, ConfigError};
 use weft_core::build::RunPlan;
 use weft_core::plugin::Extensions;
 use weft_core::{RunContext, RunLog, Runner};
@@ -56,23 +56,6 @@ pub fn load_config(path: &Path, options: &[String]) -> Result<Config, ConfigErro
     Ok(cfg)
 }
 
-/// The work dir of a run: `--work-dir`, else the config's `work_dir`, else
-/// `./work_dirs/<config name>`.
-fn work_dir_of(opts: &TrainOptions, schema: &RunConfig) -> PathBuf {
-    match (&opts.work_dir, &schema.work_dir) {
-        (Some(d), _) => d.clone(),
-        (None, Some(d)) => PathBuf::from(d),
-        (None, None) => {
-            let stem = opts
-                .config
-                .file_stem()
-                .map(|s| s.to_string_lossy().into_owned())
-                .unwrap_or_else(|| "run".into());
-            PathBuf::from("work_dirs").join(stem)
-        }
-    }
-}
-
 /// Builds everything a `weft train` run needs.
 pub fn prepare(opts: &TrainOptions) -> Result<Session> {
     let log = if opts.console {
@@ -84,7 +67,7 @@ pub fn prepare(opts: &TrainOptions) -> Result<Session> {
     // The work dir is made and the text log opened before the plugins load, so that their
     // load lines and traces land there.
     let prepare_dir = |schema: &RunConfig| -> Result<PathBuf> {
-        let dir = work_dir_of(opts, schema);
+        let dir = schema.work_dir_for(opts.work_dir.as_deref(), &opts.config);
         std::fs::create_dir_all(&dir)
             .with_context(|| format!("cannot create the work dir {}", dir.display()))?;
         check_writable(&dir)?;
@@ -100,42 +83,30 @@ pub fn prepare(opts: &TrainOptions) -> Result<Session> {
         .clone()
         .expect("a training check prepares the work dir");
     let schema = &checked.schema;
-    let seed = opts.seed.or(schema.seed).unwrap_or(0);
-    let device_name = opts
-        .device
-        .clone()
-        .or_else(|| schema.device.clone())
-        .unwrap_or_else(|| "auto".into());
-    let device = parse_device(&device_name).map_err(|e| anyhow!(e))?;
+    let seed = schema.seed_for(opts.seed);
+    let device =
+        parse_device(&schema.device_for(opts.device.as_deref())).map_err(|e| anyhow!(e))?;
     if let Some(n) = &schema.threads {
-        tch::set_num_threads(n.value as i32);
+        weft_nn::set_threads(n.value);
     }
-    if schema.deterministic == Some(true) {
-        tch::Cuda::cudnn_set_benchmark(false);
-    }
+    weft_nn::set_deterministic(schema.deterministic == Some(true));
 
     let plan = checked
         .plan
         .clone()
         .expect("a training check plans the run");
     let (needs_val, needs_test) = (plan.needs_val(), plan.needs_test());
-    let pin = device != tch::Device::Cpu;
+    let pin = device != weft_nn::Device::Cpu;
     let config = &checked.config;
     let loaders = Loaders {
-        train: Some(loader(
-            config,
-            &schema.data,
-            Phase::Train.as_str(),
-            seed,
-            pin,
-        )?),
+        train: Some(loader(config, &schema.data, DataSplit::Train, seed, pin)?),
         val: if needs_val {
-            Some(loader(config, &schema.data, "val", seed, pin)?)
+            Some(loader(config, &schema.data, DataSplit::Val, seed, pin)?)
         } else {
             None
         },
         test: if needs_test {
-            Some(loader(config, &schema.data, "test", seed, pin)?)
+            Some(loader(config, &schema.data, DataSplit::Test, seed, pin)?)
         } else {
             None
         },
@@ -274,75 +245,32 @@ fn remove_stale_temporaries(dir: &Path) {
     }
 }
 
-/// The loader of `data.<split>` with its `*_dataloader` overrides.
+/// The loader of a split, as the config resolves it (`DataConfig::loader`).
 pub fn loader(
     cfg: &Config,
     data: &DataConfig,
-    split: &str,
+    split: DataSplit,
     seed: u64,
     pin: bool,
 ) -> Result<Loader> {
-    let node = match split {
-        "train" => data.train.as_ref(),
-        "val" => data.val.as_ref(),
-        _ => data.test.as_ref(),
-    };
-    let Some(node) = node else {
-        bail!(ConfigError::new(
-            ErrorKind::MissingKey,
-            format!("this run needs `data.{split}`, which the config does not set")
-        ));
-    };
+    let node = data.dataset(split)?;
     let dataset: Arc<dyn Dataset> = build_dataset(&node.0, cfg).map_err(|e| match e {
         weft_data::BuildError::Config(c) => anyhow!(c),
         weft_data::BuildError::Data(d) => anyhow!(d),
     })?;
-    let over = match split {
-        "train" => data.train_dataloader.clone(),
-        "val" => data.val_dataloader.clone(),
-        _ => data.test_dataloader.clone(),
-    }
-    .unwrap_or_default();
-    let batch = batch_size(cfg, data, &over)?;
+    let spec = data.loader(split)?;
     Ok(Loader::new(
         dataset,
         LoaderSettings {
-            batch_size: batch,
-            workers: over
-                .workers_per_gpu
-                .or(data.workers_per_gpu.clone())
-                .map_or(2, |w| w.value) as usize,
-            shuffle: over.shuffle.unwrap_or(split == "train"),
-            drop_last: over.drop_last.unwrap_or(false),
-            prefetch: over.prefetch.map_or(2, |p| p.value) as usize,
+            batch_size: spec.batch_size,
+            workers: spec.workers,
+            shuffle: spec.shuffle,
+            drop_last: spec.drop_last,
+            prefetch: spec.prefetch,
             seed,
             pin_memory: pin,
         },
     ))
-}
-
-fn batch_size(cfg: &Config, data: &DataConfig, over: &LoaderConfig) -> Result<usize> {
-    let pick: Option<&Located<u64>> = over
-        .samples_per_gpu
-        .as_ref()
-        .or(over.videos_per_gpu.as_ref())
-        .or(data.samples_per_gpu.as_ref())
-        .or(data.videos_per_gpu.as_ref());
-    match pick {
-        Some(b) if b.value > 0 => Ok(b.value as usize),
-        Some(b) => Err(anyhow!(cfg.error_at(
-            ErrorKind::InvalidValue,
-            "the batch size must be at least 1",
-            &b.origin
-        ))),
-        None => Err(anyhow!(
-            ConfigError::new(
-                ErrorKind::MissingKey,
-                "`data.samples_per_gpu` (the batch size) is not set"
-            )
-            .with_help("add `samples_per_gpu = 64` to the `[data]` table")
-        )),
-    }
 }
 
 /// The model (on the CPU) and its optimizer groups, without data or training: what
@@ -352,7 +280,7 @@ pub fn dry_optimizer(
     schema: &RunConfig,
     extensions: &Extensions,
 ) -> Result<(weft_nn::models::Model, weft_nn::optim::OptimizerSetup)> {
-    crate::validate::build_model_and_optimizer(config, schema, extensions, tch::Device::Cpu, 0)
+    crate::validate::build_model_and_optimizer(config, schema, extensions, weft_nn::Device::Cpu, 0)
 }
 
 /// Training iterations per epoch implied by the config (dataset length, batch size,
@@ -362,11 +290,10 @@ pub fn iters_per_epoch(config: &Config, data: &DataConfig) -> Result<usize> {
         bail!("the config has no `data.train`; pass --iters-per-epoch");
     };
     let n = weft_data::dataset_len(&train.0, config).map_err(|e| anyhow!("{e}"))?;
-    let over = data.train_dataloader.clone().unwrap_or_default();
-    let batch = batch_size(config, data, &over)?;
-    Ok(if over.drop_last.unwrap_or(false) {
-        n / batch
+    let spec = data.loader(DataSplit::Train)?;
+    Ok(if spec.drop_last {
+        n / spec.batch_size
     } else {
-        n.div_ceil(batch)
+        n.div_ceil(spec.batch_size)
     })
 }

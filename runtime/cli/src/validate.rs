@@ -10,7 +10,8 @@ use weft_config::{Config, ConfigError, ErrorKind};
 use weft_core::build::RunPlan;
 use weft_core::plugin::Extensions;
 use weft_core::{HookSet, RunLog};
-use weft_nn::models::{Model, build_model};
+use weft_nn::Device;
+use weft_nn::models::{Model, build_model_seeded};
 use weft_nn::optim::{OptimizerSetup, build_optimizer};
 
 use crate::plugins::Registries;
@@ -108,7 +109,7 @@ fn plugins(
             "the plugin {skipped} is not loaded (allow_failed_imports = true); its types are unavailable"
         ));
     }
-    for warning in schema.ignored_keys(tch::Cuda::is_available()) {
+    for warning in schema.ignored_keys(weft_nn::cuda_available()) {
         log.warn(&warning);
     }
     Ok(registries)
@@ -118,7 +119,7 @@ fn plugins(
 /// checks that need both (a momentum schedule needs an optimizer with momentum).
 pub fn model_and_optimizer(
     c: &Checked,
-    device: tch::Device,
+    device: Device,
     seed: u64,
 ) -> Result<(Model, OptimizerSetup)> {
     build_model_and_optimizer(&c.config, &c.schema, &c.registries.extensions, device, seed)
@@ -129,19 +130,10 @@ pub fn build_model_and_optimizer(
     config: &Config,
     schema: &RunConfig,
     extensions: &Extensions,
-    device: tch::Device,
+    device: Device,
     seed: u64,
 ) -> Result<(Model, OptimizerSetup)> {
-    let model = {
-        // libtorch's default generator is global to the process: two sessions prepared at
-        // once on different threads (an embedding program, the test binary) would interleave
-        // their draws and get other weights than `seed` promises. Seeding and drawing the
-        // initial weights happen under one lock.
-        static INIT: std::sync::Mutex<()> = std::sync::Mutex::new(());
-        let _serial = INIT.lock().unwrap_or_else(|p| p.into_inner());
-        tch::manual_seed(seed as i64);
-        build_model(&schema.model.0, config, device)?
-    };
+    let model = build_model_seeded(&schema.model.0, config, device, seed)?;
     let setup = build_optimizer(&schema.optimizer.0, config, &model.store, extensions)?;
     if let Some(m) = &schema.momentum_config
         && let Some(g) = setup.groups.iter().position(|g| !g.momentum.is_some())

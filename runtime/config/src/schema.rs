@@ -6,6 +6,7 @@
 
 mod data;
 mod hooks;
+mod loader;
 mod ranges;
 mod run;
 
@@ -14,5 +15,6 @@ pub use hooks::{
     CheckpointConfig, EvalConfig, GradClipConfig, LogConfig, OptimizerHookConfig,
     deserialize_norm_type,
 };
+pub use loader::{DEFAULT_PREFETCH, DEFAULT_WORKERS, DataSplit, LoaderSpec};
 pub use ranges::{LOG_LEVELS, MAX_PREFETCH, MAX_WORKERS, max_threads};
 pub use run::{Phase, RunConfig, RunnerConfig, WorkflowStage};

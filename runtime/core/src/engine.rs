@@ -89,9 +89,10 @@ pub struct StepOutputs {
 }
 
 /// The momentum-like hyperparameter of a group, as MMCV reads it: `momentum`, else `betas[0]`.
-#[derive(Debug, Clone, Copy, PartialEq)]
+#[derive(Debug, Clone, Copy, PartialEq, Default)]
 pub enum Momentum {
     /// The optimizer has no momentum (`current_momentum` reports 0).
+    #[default]
     None,
     /// A `momentum` option (SGD, RMSprop).
     Momentum(f64),
@@ -124,11 +125,12 @@ impl Momentum {
     }
 }
 
-/// The schedulable hyperparameters of one optimizer parameter group.
+/// One optimizer parameter group: its parameters and its schedulable hyperparameters.
 ///
-/// Optimizers read `lr`, `momentum` and `weight_decay` from here at every step, so hooks
-/// change them by writing here (as MMCV hooks write `group['lr']`).
-#[derive(Debug, Clone, PartialEq)]
+/// This is the one record of a group: optimizers read `lr`, `momentum` and `weight_decay`
+/// from here at every step (nowhere else holds a copy), so hooks change them by writing here
+/// (as MMCV hooks write `group['lr']`, through [`crate::Action::SetLr`]).
+#[derive(Debug, Clone, PartialEq, Default)]
 pub struct ParamGroup {
     /// Learning rate used by the next step.
     pub lr: f64,
@@ -138,6 +140,11 @@ pub struct ParamGroup {
     pub weight_decay: f64,
     /// Qualified names of the parameters in this group (for reports).
     pub params: Vec<String>,
+    /// The same parameters as indices into the engine's parameter list.
+    pub members: Vec<usize>,
+    /// The options the group's constructor set itself (the rest are the optimizer's
+    /// defaults), for `weft param-groups`.
+    pub explicit: Vec<String>,
 }
 
 /// Class scores and labels of a whole evaluation split, on the host.

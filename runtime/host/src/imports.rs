@@ -110,13 +110,14 @@ impl LoadedPlugins {
     }
 }
 
-/// Loads the plugins of `custom_imports`. Names already taken by built-in types or by
-/// another plugin are errors; with `allow_failed_imports`, a plugin that fails to load is a
+/// Loads the plugins of `custom_imports`. Names already taken by a built-in hook (in
+/// `registry`), a built-in optimizer or constructor (`builtin_types`, as the engine lists
+/// them) or another plugin are errors; with `allow_failed_imports`, a plugin that fails to load is a
 /// warning (as in MMCV) instead.
 pub fn load_imports(
     cfg: &Config,
     registry: &HookRegistry,
-    builtin_optimizers: &[&str],
+    builtin_types: &[&str],
     log: &RunLog,
     work_dir: Option<&Path>,
 ) -> Result<LoadedPlugins, ConfigError> {
@@ -132,7 +133,7 @@ pub fn load_imports(
         let entry = &entry.0;
         let result = load_one(cfg, entry, rt, log, work_dir).and_then(|plugin| {
             let name = &plugin.info.type_name;
-            if registry.contains(name) || builtin_optimizers.contains(&name.as_str()) || is_builtin_constructor(name) {
+            if registry.contains(name) || builtin_types.contains(&name.as_str()) {
                 return Err(cfg.error_at(
                     ErrorKind::InvalidValue,
                     format!("plugin {} provides `{name}`, which is a built-in type; rename the plugin's type", plugin.info.path),
@@ -166,13 +167,6 @@ pub fn load_imports(
         }
     }
     Ok(loaded)
-}
-
-fn is_builtin_constructor(name: &str) -> bool {
-    matches!(
-        name,
-        "DefaultOptimizerConstructor" | "TSMOptimizerConstructor"
-    )
 }
 
 fn load_one(

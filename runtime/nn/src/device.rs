@@ -1,6 +1,24 @@
-//! `--device cpu|cuda|cuda:N|auto` to a libtorch device.
+//! `--device cpu|cuda|cuda:N|auto` to a libtorch device, and the process-wide libtorch
+//! settings a run makes (threads, cuDNN autotuning).
 
-use tch::Device;
+pub use tch::Device;
+
+/// Whether a CUDA device is usable.
+pub fn cuda_available() -> bool {
+    tch::Cuda::is_available()
+}
+
+/// libtorch's intra-op CPU threads (the config's `threads`).
+pub fn set_threads(n: u32) {
+    tch::set_num_threads(n as i32);
+}
+
+/// The config's `deterministic`: no cuDNN autotuning (which picks kernels by timing them).
+pub fn set_deterministic(on: bool) {
+    if on {
+        tch::Cuda::cudnn_set_benchmark(false);
+    }
+}
 
 /// Parses a device name; `auto` picks the first GPU when CUDA is usable, else the CPU.
 pub fn parse_device(name: &str) -> Result<Device, String> {

@@ -342,9 +342,7 @@ impl Engine for TorchEngine {
         let TorchEngine { model, setup, .. } = self;
         let params = model.store.params();
         let result = match inputs {
-            None => setup
-                .optimizer
-                .step(params, &setup.groups, &setup.members, None),
+            None => setup.optimizer.step(params, &setup.groups, None),
             Some((x, y)) => {
                 // LBFGS re-evaluates the current batch as often as its line search needs.
                 let mut closure = || -> Result<f64, TchError> {
@@ -358,7 +356,7 @@ impl Engine for TorchEngine {
                 };
                 setup
                     .optimizer
-                    .step(params, &setup.groups, &setup.members, Some(&mut closure))
+                    .step(params, &setup.groups, Some(&mut closure))
             }
         };
         result.map_err(|e| match e {

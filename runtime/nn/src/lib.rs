@@ -19,5 +19,7 @@ pub mod models;
 pub mod optim;
 pub mod store;
 
-pub use device::{device_name, parse_device};
+pub use device::{
+    Device, cuda_available, device_name, parse_device, set_deterministic, set_threads,
+};
 pub use engine::{Loaders, TorchEngine};

@@ -62,6 +62,23 @@ impl Model {
     }
 }
 
+/// Builds the model described by `node` on `device` with initial weights drawn from `seed`.
+///
+/// libtorch's default generator is global to the process: two models built at once on
+/// different threads (an embedding program, the test binary) would interleave their draws and
+/// get other weights than `seed` promises, so seeding and drawing happen under one lock.
+pub fn build_model_seeded(
+    node: &Node,
+    cfg: &Config,
+    device: Device,
+    seed: u64,
+) -> Result<Model, ConfigError> {
+    static INIT: std::sync::Mutex<()> = std::sync::Mutex::new(());
+    let _serial = INIT.lock().unwrap_or_else(|p| p.into_inner());
+    tch::manual_seed(seed as i64);
+    build_model(node, cfg, device)
+}
+
 /// Builds the model described by `node` on `device`, seeding initial values with the current
 /// libtorch generator (call `tch::manual_seed` first for reproducible weights).
 pub fn build_model(node: &Node, cfg: &Config, device: Device) -> Result<Model, ConfigError> {

@@ -69,13 +69,12 @@ pub trait Optimizer: Send {
         false
     }
 
-    /// One update of every parameter that has a gradient. `members[g]` lists the indices
-    /// (into `params`) of group `g`.
+    /// One update of every parameter that has a gradient; each group's `members` are
+    /// indices into `params`.
     fn step(
         &mut self,
         params: &[Param],
         groups: &[ParamGroup],
-        members: &[Vec<usize>],
         closure: Option<&mut Closure<'_>>,
     ) -> Result<(), StepError>;
 

@@ -11,7 +11,7 @@ use crate::validate;
 pub fn run(config: &Path, options: &[String], json: bool) -> Result<()> {
     let log = weft_core::RunLog::warnings_to_stderr();
     let checked = validate::check(config, options, &log, None)?;
-    let (_, setup) = validate::model_and_optimizer(&checked, tch::Device::Cpu, 0)?;
+    let (_, setup) = validate::model_and_optimizer(&checked, weft_nn::Device::Cpu, 0)?;
     if json {
         println!("{}", weft_nn::optim::groups_json(&setup));
         return Ok(());
@@ -39,7 +39,7 @@ pub fn run(config: &Path, options: &[String], json: bool) -> Result<()> {
                 g.params.len()
             );
         }
-        let explicit = &setup.explicit[i];
+        let explicit = &g.explicit;
         let mark = if explicit.is_empty() {
             String::new()
         } else {

@@ -12,7 +12,7 @@ use crate::validate;
 pub fn run(config: &Path, options: &[String]) -> Result<()> {
     let log = weft_core::RunLog::warnings_to_stderr();
     let checked = validate::check(config, options, &log, None)?;
-    validate::model_and_optimizer(&checked, tch::Device::Cpu, 0)?;
+    validate::model_and_optimizer(&checked, weft_nn::Device::Cpu, 0)?;
     print!("{}", checked.config.to_toml_string());
     Ok(())
 }

@@ -27,7 +27,7 @@ pub struct ScheduleOptions<'a> {
 pub fn run(o: &ScheduleOptions<'_>) -> Result<()> {
     let log = weft_core::RunLog::warnings_to_stderr();
     let checked = validate::check(o.config, o.cfg_options, &log, None)?;
-    let (_, setup) = validate::model_and_optimizer(&checked, tch::Device::Cpu, 0)?;
+    let (_, setup) = validate::model_and_optimizer(&checked, weft_nn::Device::Cpu, 0)?;
     let validate::Checked {
         config: cfg,
         schema,

@@ -6,7 +6,7 @@ use std::path::{Path, PathBuf};
 
 use anyhow::{Context, Result, anyhow, bail};
 use serde_json::json;
-use weft_config::schema::EvalConfig;
+use weft_config::schema::{DataSplit, EvalConfig};
 use weft_config::{Node, Origin};
 use weft_core::hooks::{evaluation_messages, score};
 use weft_core::{Engine, Split};
@@ -61,17 +61,23 @@ pub fn run(o: &TestOptions<'_>) -> Result<()> {
         None => Split::Val,
     };
     let name = if split == Split::Test { "test" } else { "val" };
-    let device_name = o
-        .device
-        .map(str::to_string)
-        .or_else(|| schema.device.clone())
-        .unwrap_or_else(|| "auto".into());
-    let device = parse_device(&device_name).map_err(|e| anyhow!(e))?;
+    let device = parse_device(&schema.device_for(o.device)).map_err(|e| anyhow!(e))?;
     if let Some(n) = schema.threads.as_ref().map(|t| t.value) {
-        tch::set_num_threads(n as i32);
+        weft_nn::set_threads(n);
     }
-    let seed = schema.seed.unwrap_or(0);
-    let data = loader(cfg, &schema.data, name, seed, device != tch::Device::Cpu)?;
+    let seed = schema.seed_for(None);
+    let data_split = if split == Split::Test {
+        DataSplit::Test
+    } else {
+        DataSplit::Val
+    };
+    let data = loader(
+        cfg,
+        &schema.data,
+        data_split,
+        seed,
+        device != weft_nn::Device::Cpu,
+    )?;
     let samples = data.dataset().len();
     let (model, setup) = validate::model_and_optimizer(&checked, device, seed)?;
     let loaders = match split {

@@ -1,5 +1,7 @@
 //! The top level of a run config.
 
+use std::path::{Path, PathBuf};
+
 use serde::Deserialize;
 
 use super::{CheckpointConfig, DataConfig, EvalConfig, LogConfig, OptimizerHookConfig};
@@ -111,6 +113,34 @@ impl Phase {
 pub struct WorkflowStage(pub Phase, pub u64);
 
 impl RunConfig {
+    /// The work dir: the command line's, else `work_dir`, else `./work_dirs/<config name>`
+    /// (MMCV's `tools/train.py`).
+    pub fn work_dir_for(&self, flag: Option<&Path>, config: &Path) -> PathBuf {
+        match (flag, &self.work_dir) {
+            (Some(d), _) => d.to_path_buf(),
+            (None, Some(d)) => PathBuf::from(d),
+            (None, None) => {
+                let stem = config
+                    .file_stem()
+                    .map(|s| s.to_string_lossy().into_owned())
+                    .unwrap_or_else(|| "run".into());
+                PathBuf::from("work_dirs").join(stem)
+            }
+        }
+    }
+
+    /// The seed: the command line's, else `seed`, else 0.
+    pub fn seed_for(&self, flag: Option<u64>) -> u64 {
+        flag.or(self.seed).unwrap_or(0)
+    }
+
+    /// The device name: the command line's, else `device`, else `auto`.
+    pub fn device_for(&self, flag: Option<&str>) -> String {
+        flag.map(str::to_string)
+            .or_else(|| self.device.clone())
+            .unwrap_or_else(|| "auto".into())
+    }
+
     /// Reads the top level of `cfg`.
     pub fn from_config(cfg: &Config) -> Result<RunConfig, ConfigError> {
         // Underscore-prefixed top-level keys are user variables; hide them from the schema.

@@ -18,12 +18,8 @@ use crate::store::ParamStore;
 pub struct OptimizerSetup {
     /// The update rule and its state.
     pub optimizer: Box<dyn Optimizer>,
-    /// Schedulable hyperparameters per group.
+    /// The groups: members and schedulable hyperparameters, one record each.
     pub groups: Vec<ParamGroup>,
-    /// Parameter indices (into the store) per group.
-    pub members: Vec<Vec<usize>>,
-    /// The options each constructor set explicitly, per group.
-    pub explicit: Vec<Vec<String>>,
 }
 
 /// The built-in optimizer constructors.
@@ -309,8 +305,6 @@ fn build_plugin_optimizer(
         .unwrap_or_default();
     let mut options = Vec::new();
     let mut hyper = Vec::new();
-    let mut members = Vec::new();
-    let mut explicit = Vec::new();
     for (g, spec) in groups.into_iter().enumerate() {
         let mut opts = defaults.clone();
         for (k, v) in &spec.options {
@@ -338,29 +332,25 @@ fn build_plugin_optimizer(
         }
         hyper.push(param_group(
             store,
-            &spec.params,
+            &spec,
             opts["lr"],
             opts.get("momentum")
                 .map_or(Momentum::None, |m| Momentum::Momentum(*m)),
             opts.get("weight_decay").copied().unwrap_or(0.0),
         ));
-        explicit.push(spec.options.keys().cloned().collect());
-        members.push(spec.params);
         options.push(opts);
     }
     Ok(OptimizerSetup {
         optimizer: Box::new(PluginOptimizer::new(plugin, options)),
         groups: hyper,
-        members,
-        explicit,
     })
 }
 
-/// The schedulable view of a group (what LR and momentum hooks read and write), its
-/// parameters named.
+/// The record of a group: its members (named and by index), what its constructor set, and
+/// the hyperparameters schedules read and write.
 fn param_group(
     store: &ParamStore,
-    params: &[usize],
+    spec: &GroupSpec,
     lr: f64,
     momentum: Momentum,
     weight_decay: f64,
@@ -369,10 +359,13 @@ fn param_group(
         lr,
         momentum,
         weight_decay,
-        params: params
+        params: spec
+            .params
             .iter()
             .map(|p| store.params()[*p].name.clone())
             .collect(),
+        members: spec.params.clone(),
+        explicit: spec.options.keys().cloned().collect(),
     }
 }
 
@@ -404,8 +397,6 @@ pub fn build_with_groups(
     }
     let mut resolved = Vec::new();
     let mut hyper = Vec::new();
-    let mut members = Vec::new();
-    let mut explicit = Vec::new();
     for (g, spec) in groups.into_iter().enumerate() {
         let mut opts = defaults.clone();
         for (k, v) in &spec.options {
@@ -423,13 +414,15 @@ pub fn build_with_groups(
         };
         hyper.push(param_group(
             store,
-            &spec.params,
+            &spec,
             opts.num("lr"),
             momentum,
             opts.opt_num("weight_decay").unwrap_or(0.0),
         ));
-        explicit.push(spec.options.keys().cloned().collect());
-        members.push(spec.params);
+        // What schedules change lives in the group record only: no stale copy here.
+        for scheduled in ["lr", "momentum", "betas", "weight_decay"] {
+            opts.0.remove(scheduled);
+        }
         resolved.push(opts);
     }
     let optimizer: Box<dyn Optimizer> = match kind.rule {
@@ -444,8 +437,6 @@ pub fn build_with_groups(
     Ok(OptimizerSetup {
         optimizer,
         groups: hyper,
-        members,
-        explicit,
     })
 }
 

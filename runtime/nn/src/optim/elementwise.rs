@@ -112,7 +112,12 @@ impl Elementwise {
             lr: group.lr,
             betas: match group.momentum {
                 weft_core::Momentum::Betas(b1, b2) => (b1, b2),
-                _ => opts.pair("betas"),
+                other => {
+                    return Err(TchError::Kind(format!(
+                        "{} group without betas: {other:?}",
+                        kind.name
+                    )));
+                }
             },
             weight_decay: group.weight_decay,
             eps: opts.num("eps"),
@@ -140,12 +145,12 @@ impl Optimizer for Elementwise {
         &mut self,
         params: &[Param],
         groups: &[ParamGroup],
-        members: &[Vec<usize>],
         _closure: Option<&mut Closure<'_>>,
     ) -> Result<(), StepError> {
         let rule = self.kind.rule.expect("elementwise kinds have a rule");
         tch::no_grad(|| {
-            for ((group, opts), idx) in groups.iter().zip(&self.options).zip(members) {
+            for (group, opts) in groups.iter().zip(&self.options) {
+                let idx = &group.members;
                 if Elementwise::fused_step(self.kind, &mut self.states, params, group, opts, idx)? {
                     continue;
                 }

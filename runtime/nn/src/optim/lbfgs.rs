@@ -49,10 +49,10 @@ impl Lbfgs {
         }
     }
 
-    fn params<'a>(params: &'a [Param], members: &[Vec<usize>]) -> Vec<&'a Tensor> {
-        members
+    fn params<'a>(params: &'a [Param], groups: &[ParamGroup]) -> Vec<&'a Tensor> {
+        groups
             .iter()
-            .flatten()
+            .flat_map(|g| &g.members)
             .map(|i| &params[*i].tensor)
             .collect()
     }
@@ -321,14 +321,17 @@ impl Optimizer for Lbfgs {
         &mut self,
         params: &[Param],
         groups: &[ParamGroup],
-        members: &[Vec<usize>],
         closure: Option<&mut Closure<'_>>,
     ) -> Result<(), StepError> {
         let closure = closure.ok_or_else(|| {
             TchError::Torch("LBFGS needs a closure to re-evaluate the loss".into())
         })?;
-        let ps = Lbfgs::params(params, members);
-        let lr = groups.first().map_or(self.opts.num("lr"), |g| g.lr);
+        let ps = Lbfgs::params(params, groups);
+        // The group's lr, as the schedule set it (LBFGS has exactly one group).
+        let lr = groups
+            .first()
+            .ok_or_else(|| TchError::Torch("LBFGS has no parameter group".into()))?
+            .lr;
         let max_iter = self.opts.num("max_iter") as u64;
         let max_eval = self
             .opts

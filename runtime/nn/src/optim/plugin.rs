@@ -297,7 +297,6 @@ impl Optimizer for PluginOptimizer {
         &mut self,
         params: &[Param],
         groups: &[ParamGroup],
-        members: &[Vec<usize>],
         _closure: Option<&mut Closure<'_>>,
     ) -> Result<(), StepError> {
         let mut view = View {
@@ -307,7 +306,8 @@ impl Optimizer for PluginOptimizer {
             grads: Vec::new(),
             states: self.states.clone(),
         };
-        for ((group, extra), idx) in groups.iter().zip(&self.options).zip(members) {
+        for (group, extra) in groups.iter().zip(&self.options) {
+            let idx = &group.members;
             let mut opts: Vec<(String, f64)> = extra.iter().map(|(k, v)| (k.clone(), *v)).collect();
             opts.push(("lr".into(), group.lr));
             opts.push(("weight_decay".into(), group.weight_decay));
