@@ -317,7 +317,7 @@ fn bad_optimization_settings_fail_at_start_up() {
 fn schedule_plot_writes_a_png() {
     let dir = temp_dir("cli-plot");
     let png = dir.join("schedule.png");
-    let out = weft(&[
+    crate::support::weft_ok(&[
         "schedule",
         &default_config(),
         "--iters-per-epoch",
@@ -328,11 +328,6 @@ fn schedule_plot_writes_a_png() {
         "lr_config.warmup=linear",
         "lr_config.warmup_iters=30",
     ]);
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
     let bytes = std::fs::read(&png).unwrap();
     assert_eq!(&bytes[..8], b"\x89PNG\r\n\x1a\n");
     assert!(bytes.len() > 10_000, "a drawn chart, not an empty image");

@@ -198,24 +198,14 @@ fn replay(plugin: Option<(&str, &str)>) -> usize {
 
 #[test]
 fn param_groups_command_prints_groups_as_json() {
-    let out = std::process::Command::new(env!("CARGO_BIN_EXE_weft"))
-        .args([
-            "param-groups",
-            fixture("../../configs/fashion_mnist/lenet5_sgd.toml")
-                .to_str()
-                .unwrap(),
-            "--json",
-            "--cfg-options",
-            "optimizer.paramwise_cfg.bias_lr_mult=2",
-        ])
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let v: Value = serde_json::from_slice(&out.stdout).unwrap();
+    let config = fixture("../../configs/fashion_mnist/lenet5_sgd.toml");
+    let v = crate::support::weft_json(&[
+        "param-groups",
+        config.to_str().unwrap(),
+        "--json",
+        "--cfg-options",
+        "optimizer.paramwise_cfg.bias_lr_mult=2",
+    ]);
     let groups = v["groups"].as_array().unwrap();
     assert_eq!(
         groups.len(),

@@ -97,22 +97,13 @@ fn my_hook_runs_at_the_generic_points_in_two_independent_instances() {
 }
 
 fn lr_curve(config: &Path) -> Vec<f64> {
-    let out = Command::new(env!("CARGO_BIN_EXE_weft"))
-        .args([
-            "schedule",
-            config.to_str().unwrap(),
-            "--json",
-            "--iters-per-epoch",
-            "25",
-        ])
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let v: Value = serde_json::from_slice(&out.stdout).unwrap();
+    let v = crate::support::weft_json(&[
+        "schedule",
+        config.to_str().unwrap(),
+        "--json",
+        "--iters-per-epoch",
+        "25",
+    ]);
     v["iters"]
         .as_array()
         .unwrap()
@@ -306,16 +297,7 @@ fn my_optimizer_trains_like_native_sgd_and_resumes_its_momentum() {
 #[test]
 fn plugin_inspect_reports_world_type_version_digest_and_size() {
     let wasm = guest("my_optimizer");
-    let out = Command::new(env!("CARGO_BIN_EXE_weft"))
-        .args(["plugin", "inspect", wasm.to_str().unwrap(), "--json"])
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let v: Value = serde_json::from_slice(&out.stdout).unwrap();
+    let v = crate::support::weft_json(&["plugin", "inspect", wasm.to_str().unwrap(), "--json"]);
     assert_eq!(v["type"], "MyOptimizer");
     assert_eq!(v["world"], "custom-optimizer");
     assert_eq!(v["version"], "0.1.0");

@@ -96,24 +96,14 @@ fn every_recorded_schedule_is_reproduced() {
 
 #[test]
 fn schedule_command_prints_one_json_object() {
-    let out = std::process::Command::new(env!("CARGO_BIN_EXE_weft"))
-        .args([
-            "schedule",
-            fixture("../../configs/fashion_mnist/lenet5_sgd.toml")
-                .to_str()
-                .unwrap(),
-            "--iters-per-epoch",
-            "5",
-            "--json",
-        ])
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let v: Value = serde_json::from_slice(&out.stdout).expect("stdout is exactly one JSON object");
+    let config = fixture("../../configs/fashion_mnist/lenet5_sgd.toml");
+    let v = crate::support::weft_json(&[
+        "schedule",
+        config.to_str().unwrap(),
+        "--iters-per-epoch",
+        "5",
+        "--json",
+    ]);
     let iters = v["iters"].as_array().unwrap();
     assert_eq!(iters.len(), 30, "6 epochs x 5 iterations");
     assert_eq!(iters[19]["lr"][0], 0.01);

@@ -71,3 +71,25 @@ pub fn json_to_toml(v: &Value) -> String {
     }
     toml::to_string(&strip(v).unwrap()).unwrap()
 }
+
+/// Runs the `weft` binary with `args` and returns its output, asserting that it succeeded
+/// (its stderr is the failure message).
+pub fn weft_ok(args: &[&str]) -> std::process::Output {
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_weft"))
+        .args(args)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "weft {}: {}",
+        args.join(" "),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    out
+}
+
+/// [`weft_ok`] for a command that prints one JSON object (`--json`), parsed.
+pub fn weft_json(args: &[&str]) -> Value {
+    let out = weft_ok(args);
+    serde_json::from_slice(&out.stdout).expect("stdout is exactly one JSON object")
+}

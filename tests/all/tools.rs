@@ -38,13 +38,7 @@ fn weft_test_reproduces_the_last_evaluation_and_weft_plot_draws_the_curves() {
 
     // The same weights on the same split give the evaluation hook's numbers.
     let ckpt = work.join("epoch_2.safetensors");
-    let out = weft(&["test", s(&cfg), s(&ckpt), "--split", "val", "--json"]);
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let v: Value = serde_json::from_slice(&out.stdout).unwrap();
+    let v = crate::support::weft_json(&["test", s(&cfg), s(&ckpt), "--split", "val", "--json"]);
     assert_eq!(v["split"], "val");
     assert_eq!(v["samples"], 256);
     for key in ["top1_acc", "top5_acc", "mean_class_accuracy"] {
@@ -98,7 +92,7 @@ fn weft_test_reproduces_the_last_evaluation_and_weft_plot_draws_the_curves() {
 
     // Curves: a PNG with one panel per key.
     let png = dir.join("curves.png");
-    let out = weft(&[
+    crate::support::weft_ok(&[
         "plot",
         s(&work),
         "--keys",
@@ -106,11 +100,6 @@ fn weft_test_reproduces_the_last_evaluation_and_weft_plot_draws_the_curves() {
         "--out",
         s(&png),
     ]);
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
     let bytes = std::fs::read(&png).unwrap();
     assert_eq!(&bytes[..8], b"\x89PNG\r\n\x1a\n");
     let (w, h) = (

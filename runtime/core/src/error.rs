@@ -41,22 +41,18 @@ impl RunPoint {
     /// `Epoch(val) [1]` shows, and `iter` counts the iterations done), so they are shown as
     /// they stand.
     pub fn shown(&self) -> (u64, u64) {
-        match self.stage {
-            Stage::BeforeTrainIter | Stage::AfterTrainIter | Stage::AfterBackward => {
-                (self.epoch + 1, self.iter + 1)
-            }
-            Stage::BeforeRun
-            | Stage::BeforeEpoch
-            | Stage::BeforeTrainEpoch
-            | Stage::AfterTrainEpoch
-            | Stage::BeforeIter
-            | Stage::AfterIter => (self.epoch + 1, self.iter),
-            Stage::BeforeValEpoch
-            | Stage::AfterValEpoch
-            | Stage::BeforeValIter
-            | Stage::AfterValIter
-            | Stage::AfterEpoch
-            | Stage::AfterRun => (self.epoch.max(1), self.iter),
+        let in_iteration = matches!(
+            self.stage,
+            Stage::BeforeTrainIter | Stage::AfterTrainIter | Stage::AfterBackward
+        );
+        let after_training =
+            self.stage.is_val() || matches!(self.stage, Stage::AfterEpoch | Stage::AfterRun);
+        if in_iteration {
+            (self.epoch + 1, self.iter + 1)
+        } else if after_training {
+            (self.epoch.max(1), self.iter)
+        } else {
+            (self.epoch + 1, self.iter)
         }
     }
 }

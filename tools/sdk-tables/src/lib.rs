@@ -2,7 +2,8 @@
 //!
 //! Every guest SDK (Rust, Python, JavaScript, C, Go, Zig) lists the hook points several times:
 //! the methods a hook may define, the exports the component model requires, the switch that
-//! maps a point to its method. Written by hand they drift from the WIT and from each other
+//! maps a point to its method; the host lists them once more, to convert its points to the
+//! WIT's. Written by hand they drift from the WIT and from each other
 //! (they once disagreed on which side applied MMCV's generic fallbacks). Here they are
 //! rendered from the `hook-point` enum of `wit/<version>/types.wit`, in the enum's order, and
 //! spliced between marker lines in the SDK files:

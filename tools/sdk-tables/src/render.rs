@@ -8,6 +8,12 @@ use crate::{Block, Point};
 /// Every generated region of every SDK.
 pub const BLOCKS: &[Block] = &[
     Block {
+        file: "runtime/host/src/wit/since_v0_1_0/runner.rs",
+        name: "host-points",
+        comment: "//",
+        render: host_points,
+    },
+    Block {
         file: "guest-sdk/rust/src/hook.rs",
         name: "all-points",
         comment: "//",
@@ -136,6 +142,15 @@ fn rust_all_points(points: &[Point]) -> String {
         "/// Every hook point, in the order the WIT lists them.\npub const ALL_POINTS: [HookPoint; {}] = [\n",
         points.len()
     );
+    for p in points {
+        let _ = writeln!(out, "    HookPoint::{},", p.pascal());
+    }
+    out.push_str("];\n");
+    out
+}
+
+fn host_points(points: &[Point]) -> String {
+    let mut out = format!("const POINTS: [HookPoint; {}] = [\n", points.len());
     for p in points {
         let _ = writeln!(out, "    HookPoint::{},", p.pascal());
     }

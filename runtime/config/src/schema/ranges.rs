@@ -5,7 +5,7 @@
 use std::fmt::Display;
 use std::ops::RangeInclusive;
 
-use super::{CheckpointConfig, DataConfig, LoaderConfig, LogConfig, RunConfig};
+use super::{CheckpointConfig, DataConfig, LogConfig, RunConfig};
 use crate::{Config, ConfigError, ErrorKind, Located};
 
 /// Most intra-op threads a config may ask for: more than a few per core only adds contention,
@@ -107,17 +107,33 @@ impl RunConfig {
     }
 }
 
+/// The loader keys `data` and each `*_dataloader` share.
+fn check_loader(
+    cfg: &Config,
+    batches: [&Option<Located<u64>>; 2],
+    workers: &Option<Located<u64>>,
+    prefetch: Option<&Located<u64>>,
+) -> Result<(), ConfigError> {
+    for batch in batches.into_iter().flatten() {
+        in_range(cfg, batch, 1..=1 << 20, "the batch size")?;
+    }
+    if let Some(w) = workers {
+        in_range(cfg, w, 0..=MAX_WORKERS, "workers_per_gpu")?;
+    }
+    if let Some(p) = prefetch {
+        in_range(cfg, p, 1..=MAX_PREFETCH, "prefetch")?;
+    }
+    Ok(())
+}
+
 impl DataConfig {
     fn check_values(&self, cfg: &Config) -> Result<(), ConfigError> {
-        for batch in [&self.samples_per_gpu, &self.videos_per_gpu]
-            .into_iter()
-            .flatten()
-        {
-            in_range(cfg, batch, 1..=1 << 20, "the batch size")?;
-        }
-        if let Some(w) = &self.workers_per_gpu {
-            in_range(cfg, w, 0..=MAX_WORKERS, "workers_per_gpu")?;
-        }
+        check_loader(
+            cfg,
+            [&self.samples_per_gpu, &self.videos_per_gpu],
+            &self.workers_per_gpu,
+            None,
+        )?;
         for l in [
             &self.train_dataloader,
             &self.val_dataloader,
@@ -126,25 +142,12 @@ impl DataConfig {
         .into_iter()
         .flatten()
         {
-            l.check_values(cfg)?;
-        }
-        Ok(())
-    }
-}
-
-impl LoaderConfig {
-    fn check_values(&self, cfg: &Config) -> Result<(), ConfigError> {
-        for batch in [&self.samples_per_gpu, &self.videos_per_gpu]
-            .into_iter()
-            .flatten()
-        {
-            in_range(cfg, batch, 1..=1 << 20, "the batch size")?;
-        }
-        if let Some(w) = &self.workers_per_gpu {
-            in_range(cfg, w, 0..=MAX_WORKERS, "workers_per_gpu")?;
-        }
-        if let Some(p) = &self.prefetch {
-            in_range(cfg, p, 1..=MAX_PREFETCH, "prefetch")?;
+            check_loader(
+                cfg,
+                [&l.samples_per_gpu, &l.videos_per_gpu],
+                &l.workers_per_gpu,
+                l.prefetch.as_ref(),
+            )?;
         }
         Ok(())
     }

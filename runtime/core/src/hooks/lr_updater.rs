@@ -48,6 +48,44 @@ impl LrUpdaterHook {
     }
 }
 
+/// What an updater sets before a train iteration, as MMCV's `LrUpdaterHook` and
+/// `MomentumUpdaterHook` decide it (one rule for both).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum IterValue {
+    /// The schedule's regular value.
+    Regular,
+    /// The warmup value of this iteration.
+    Warmup,
+    /// Nothing: the value set at the epoch's start stands.
+    Keep,
+}
+
+/// By iteration: the regular value, or the warmup value while warming up. By epoch: the
+/// warmup value while warming up, the regular one at the iteration warmup ends, then nothing.
+pub(crate) fn iter_value(by_epoch: bool, warming: bool, iter: u64, warmup_iters: u64) -> IterValue {
+    match (by_epoch, warming) {
+        (false, true) if iter < warmup_iters => IterValue::Warmup,
+        (false, _) => IterValue::Regular,
+        (true, true) if iter < warmup_iters => IterValue::Warmup,
+        (true, true) if iter == warmup_iters => IterValue::Regular,
+        (true, _) => IterValue::Keep,
+    }
+}
+
+/// A schedule's base values (MMCV's `initial_lr` / `initial_momentum`) as hook state.
+pub(crate) fn save_bases(key: &str, bases: &[f64]) -> Result<Option<serde_json::Value>, HookError> {
+    Ok(Some(serde_json::json!({ key: bases })))
+}
+
+/// Restores [`save_bases`]'s record into `bases`.
+pub(crate) fn load_bases(state: &serde_json::Value, key: &str, bases: &mut Vec<f64>) -> HookResult {
+    if let Some(saved) = state.get(key) {
+        *bases = serde_json::from_value(saved.clone())
+            .map_err(|e| HookError::new(format!("bad saved {key}: {e}")))?;
+    }
+    Ok(())
+}
+
 /// The counters a policy reads: epochs when `by_epoch`, else iterations.
 pub(crate) fn progress(schedule: &Schedule, ctx: &RunContext) -> Progress {
     if schedule.by_epoch {
@@ -142,37 +180,24 @@ impl crate::Hook for LrUpdaterHook {
     }
 
     fn before_train_iter(&mut self, ctx: &mut RunContext) -> HookResult {
-        let cur = ctx.iter;
-        let w = self.warmup_iters.unwrap_or(0);
-        let warming = self.schedule.warmup.is_some();
         if !self.schedule.by_epoch {
             self.regular_lr = self.regular(ctx)?;
-            let values = if !warming || cur >= w {
-                self.regular_lr.clone()
-            } else {
-                self.warmup_lr(cur)
-            };
-            set_lr(ctx, &values);
-        } else if warming && cur <= w {
-            let values = if cur == w {
-                self.regular_lr.clone()
-            } else {
-                self.warmup_lr(cur)
-            };
-            set_lr(ctx, &values);
+        }
+        let warming = self.schedule.warmup.is_some();
+        let w = self.warmup_iters.unwrap_or(0);
+        match iter_value(self.schedule.by_epoch, warming, ctx.iter, w) {
+            IterValue::Regular => set_lr(ctx, &self.regular_lr.clone()),
+            IterValue::Warmup => set_lr(ctx, &self.warmup_lr(ctx.iter)),
+            IterValue::Keep => {}
         }
         Ok(())
     }
 
     fn save_state(&mut self) -> Result<Option<serde_json::Value>, HookError> {
-        Ok(Some(serde_json::json!({ "initial_lr": self.base_lr })))
+        save_bases("initial_lr", &self.base_lr)
     }
 
     fn load_state(&mut self, state: &serde_json::Value) -> HookResult {
-        if let Some(base) = state.get("initial_lr") {
-            self.base_lr = serde_json::from_value(base.clone())
-                .map_err(|e| HookError::new(format!("bad saved initial_lr: {e}")))?;
-        }
-        Ok(())
+        load_bases(state, "initial_lr", &mut self.base_lr)
     }
 }

@@ -3,7 +3,7 @@
 use crate::action::Action;
 use crate::context::RunContext;
 use crate::error::{HookError, HookResult};
-use crate::hooks::lr_updater::progress;
+use crate::hooks::lr_updater::{IterValue, iter_value, load_bases, progress, save_bases};
 use crate::schedule::{Policy, Schedule};
 use crate::stage::{Stage, StageSet};
 
@@ -113,39 +113,27 @@ impl crate::Hook for MomentumUpdaterHook {
     }
 
     fn before_train_iter(&mut self, ctx: &mut RunContext) -> HookResult {
-        let cur = ctx.iter;
+        if !self.schedule.by_epoch {
+            self.regular = self.regular(ctx)?;
+        }
+        // MMCV's momentum warmup counts iterations even when the schedule is by epoch.
         let (warming, w) = match self.schedule.warmup {
             Some(w) => (true, w.iters),
             None => (false, 0),
         };
-        if !self.schedule.by_epoch {
-            self.regular = self.regular(ctx)?;
-            let values = if !warming || cur >= w {
-                self.regular.clone()
-            } else {
-                self.warmup(cur)
-            };
-            set_momentum(ctx, &values);
-        } else if warming && cur <= w {
-            let values = if cur == w {
-                self.regular.clone()
-            } else {
-                self.warmup(cur)
-            };
-            set_momentum(ctx, &values);
+        match iter_value(self.schedule.by_epoch, warming, ctx.iter, w) {
+            IterValue::Regular => set_momentum(ctx, &self.regular.clone()),
+            IterValue::Warmup => set_momentum(ctx, &self.warmup(ctx.iter)),
+            IterValue::Keep => {}
         }
         Ok(())
     }
 
     fn save_state(&mut self) -> Result<Option<serde_json::Value>, HookError> {
-        Ok(Some(serde_json::json!({ "initial_momentum": self.base })))
+        save_bases("initial_momentum", &self.base)
     }
 
     fn load_state(&mut self, state: &serde_json::Value) -> HookResult {
-        if let Some(base) = state.get("initial_momentum") {
-            self.base = serde_json::from_value(base.clone())
-                .map_err(|e| HookError::new(format!("bad saved initial_momentum: {e}")))?;
-        }
-        Ok(())
+        load_bases(state, "initial_momentum", &mut self.base)
     }
 }

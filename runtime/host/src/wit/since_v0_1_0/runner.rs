@@ -21,6 +21,7 @@ pub fn stage_of(point: HookPoint) -> Stage {
     Stage::ALL[point as usize]
 }
 
+// @generated host-points: from wit/ by `make sdk-tables`; do not edit
 const POINTS: [HookPoint; 15] = [
     HookPoint::BeforeRun,
     HookPoint::AfterRun,
@@ -38,6 +39,7 @@ const POINTS: [HookPoint; 15] = [
     HookPoint::BeforeIter,
     HookPoint::AfterIter,
 ];
+// @end host-points
 
 /// The run-log level of a WIT level; `debug` lines are written at INFO and tagged.
 pub fn level_of(level: LogLevel) -> (Level, bool) {
