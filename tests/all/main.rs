@@ -31,6 +31,8 @@ mod progress;
 
 // WebAssembly plugins: the examples, the sandbox and its failure policy.
 mod plugin_faults;
+// Hostile plugins against every limit a guest could go around through the host.
+mod plugin_hostile;
 // The same plugins in Rust, Python, JavaScript, C, Go and Zig give the same trace.
 mod conformance;
 // `weft plugin new` in every language; build errors of guest sources.

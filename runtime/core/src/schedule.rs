@@ -4,6 +4,7 @@
 //! MMCV's policy-name rule and argument checks; [`Schedule`] computes the regular value and
 //! the warmup. The hooks in [`crate::hooks`] apply them at MMCV's stages.
 
+mod args;
 mod parse;
 mod policy;
 mod warmup;

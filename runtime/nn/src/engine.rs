@@ -7,7 +7,7 @@ use std::sync::Mutex;
 use serde_json::{Value, json};
 use tch::{Device, Kind, TchError, Tensor};
 use weft_config::schema::Phase;
-use weft_core::plugin::{GradView, ParamStat};
+use weft_core::plugin::GradView;
 use weft_core::{
     DeviceValue, Engine, EngineError, Momentum, ParamGroup, Predictions, Scalar, Split, StepOutputs,
 };
@@ -16,6 +16,7 @@ use weft_data::{Batch, Loader};
 use crate::checkpoint::{self, OPTIMIZER_PREFIX};
 use crate::clip;
 use crate::device::device_name;
+use crate::grads::Grads;
 use crate::models::{Loss, Model};
 use crate::optim::{OptimizerSetup, StepError};
 
@@ -38,58 +39,6 @@ fn deferred(t: Tensor) -> Scalar {
 
 fn engine_err(e: impl std::fmt::Display) -> EngineError {
     EngineError::new(e.to_string())
-}
-
-/// Shallow copies of the gradients at one moment.
-struct Grads(Vec<(String, u64, Tensor)>);
-
-impl GradView for Grads {
-    fn norm(&self, p: f64) -> Result<Option<f64>, EngineError> {
-        let grads: Vec<Tensor> = self
-            .0
-            .iter()
-            .filter(|(_, _, g)| g.defined())
-            .map(|(_, _, g)| g.shallow_clone())
-            .collect();
-        if grads.is_empty() {
-            return Ok(None);
-        }
-        clip::total_norm(&grads, p)
-            .and_then(|n| n.f_double_value(&[]))
-            .map(Some)
-            .map_err(engine_err)
-    }
-
-    fn stats(&self) -> Result<Vec<ParamStat>, EngineError> {
-        self.0
-            .iter()
-            .map(|(name, numel, g)| {
-                if !g.defined() {
-                    return Ok(ParamStat {
-                        name: name.clone(),
-                        numel: *numel,
-                        norm: 0.0,
-                        abs_max: 0.0,
-                        finite: true,
-                    });
-                }
-                let value = |t: Result<Tensor, TchError>| {
-                    t.and_then(|t| t.f_double_value(&[])).map_err(engine_err)
-                };
-                Ok(ParamStat {
-                    name: name.clone(),
-                    numel: *numel,
-                    norm: value(clip::total_norm(&[g.shallow_clone()], 2.0))?,
-                    abs_max: value(g.f_abs().and_then(|a| a.f_max()))?,
-                    finite: value(
-                        g.f_isfinite()
-                            .and_then(|f| f.f_all())
-                            .and_then(|f| f.f_to_kind(Kind::Double)),
-                    )? == 1.0,
-                })
-            })
-            .collect()
-    }
 }
 
 /// The loaders of a run.

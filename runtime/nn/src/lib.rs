@@ -12,6 +12,7 @@ pub mod checkpoint;
 pub mod clip;
 mod device;
 mod engine;
+mod grads;
 pub mod init;
 pub mod layers;
 mod memory;
