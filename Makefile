@@ -44,7 +44,7 @@ SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 GUEST_WORKSPACES := guest-examples tests/guests
 GUEST_TARGET := $(CURDIR)/target/guests
 
-.PHONY: all setup system-packages libtorch wasm-target readers guest-toolchains build run test lint fmt clean-cache guests sdk-tables
+.PHONY: all setup system-packages libtorch wasm-target readers guest-toolchains build run test lint fmt clean-cache guests sdk-tables crash-points
 
 all: run
 
@@ -151,6 +151,12 @@ lint: guest-toolchains
 
 test: setup readers guest-toolchains lint
 	cargo test --workspace
+
+# The long forms of the durability harnesses (docs/reliability.md): 20 random kills of a
+# training run, and a crash at every stage of every checkpoint write (about 3 minutes).
+crash-points: setup readers guest-toolchains
+	WEFT_CRASH_POINTS=20 WEFT_ATOMICITY_POINTS=all cargo test -p weft --test integration -- \
+		crash_points checkpoint_atomicity --nocapture
 
 # The hook-point tables of every guest SDK, rendered from wit/ (tests fail when they are stale).
 sdk-tables:

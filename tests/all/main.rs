@@ -22,6 +22,12 @@ mod cli;
 mod training;
 // Resume around evaluation and early stopping; resuming a finished run.
 mod resume_exact;
+// R1: killed at random moments and resumed, a run ends bit for bit as an uninterrupted one.
+mod crash_points;
+// R5: a crash at any stage of a checkpoint write never loses the last good checkpoint.
+mod checkpoint_atomicity;
+// The work dir filling up mid-run.
+mod disk_full;
 // TensorBoard and MLflow output, read back with their Python readers.
 mod loggers;
 // `weft test` and `weft plot`.

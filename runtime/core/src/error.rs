@@ -153,12 +153,12 @@ pub enum RunError {
     #[error(transparent)]
     Hook(#[from] HookError),
     /// The engine failed outside any hook (forward pass, data).
-    #[error("{point}: {source}")]
+    #[error("{point}: {error}")]
     Engine {
         /// Where.
         point: RunPoint,
-        /// What.
-        source: EngineError,
+        /// What (shown in the message, not again as its cause).
+        error: EngineError,
     },
     /// The user interrupted the run (Ctrl-C); the state was saved.
     #[error("interrupted {0}")]

@@ -18,6 +18,7 @@ pub mod action;
 pub mod build;
 mod clock;
 mod context;
+pub mod crash;
 pub mod dry;
 mod engine;
 mod error;

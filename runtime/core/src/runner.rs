@@ -341,10 +341,10 @@ impl Runner {
         }
     }
 
-    fn engine_error(&self, stage: Stage, source: EngineError) -> RunError {
+    fn engine_error(&self, stage: Stage, error: EngineError) -> RunError {
         RunError::Engine {
             point: self.point(stage),
-            source,
+            error,
         }
     }
 

@@ -13,6 +13,7 @@ use std::path::Path;
 
 use safetensors::tensor::{Dtype, TensorView};
 use tch::{Device, Kind, TchError, Tensor};
+use weft_core::crash;
 
 /// Prefix of optimizer-state tensors.
 pub const OPTIMIZER_PREFIX: &str = "optimizer.";
@@ -157,12 +158,25 @@ pub fn write(
             .map(|n| n.to_string_lossy())
             .unwrap_or_default()
     ));
-    {
+    crash::begin_write();
+    let written = (|| {
         let mut file = std::fs::File::create(&tmp)?;
-        file.write_all(&serialized)?;
+        crash::at(crash::Stage::TempCreated);
+        let (first, second) = serialized.split_at(serialized.len() / 2);
+        file.write_all(first)?;
+        crash::at(crash::Stage::HalfWritten);
+        file.write_all(second)?;
+        crash::at(crash::Stage::Written);
         file.sync_all()?;
+        crash::at(crash::Stage::Synced);
+        std::fs::rename(&tmp, path)
+    })();
+    if let Err(e) = written {
+        // A full disk or a write error: the partial file goes, the last good one stays.
+        let _ = std::fs::remove_file(&tmp);
+        return Err(e.into());
     }
-    std::fs::rename(&tmp, path)?;
+    crash::at(crash::Stage::Renamed);
     // Make the rename itself durable.
     if let Ok(d) = std::fs::File::open(dir) {
         let _ = d.sync_all();

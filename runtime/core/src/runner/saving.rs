@@ -6,8 +6,8 @@ use std::path::Path;
 use serde_json::{Value, json};
 
 use super::{ResumePoint, Runner};
+use crate::crash;
 use crate::error::{EngineError, RunError};
-use crate::stage::Stage;
 
 /// File name `latest.safetensors` points through.
 pub const LATEST: &str = "latest.safetensors";
@@ -21,29 +21,34 @@ impl Runner {
         let mut latest = None;
         for request in &requests {
             let path = request.path.as_deref().expect("resolved when queued");
-            self.save_now(path, request.with_optimizer)?;
-            if request.link_latest {
-                latest = Some(path);
-            }
+            // Recorded before the write (MMCV records it after), so that the checkpoint names
+            // itself as the last one: a run resumed from it has the bookkeeping of the run
+            // that wrote it.
             if request.record_as_last {
                 let shown = path.display().to_string();
                 self.ctx
                     .hook_msgs()
                     .insert("last_ckpt".into(), Value::String(shown));
             }
+            self.save_now(path, request.with_optimizer)?;
+            if request.link_latest {
+                latest = Some(path);
+            }
         }
+        crash::at(crash::Stage::FilesDone);
         if let Some(path) = latest {
             let dir = path.parent().unwrap_or(Path::new("."));
             link_latest(dir, path).map_err(|e| {
                 RunError::Invalid(format!("cannot update {}: {e}", dir.join(LATEST).display()))
             })?;
+            crash::at(crash::Stage::LatestLinked);
         }
         for old in requests.iter().flat_map(|r| &r.remove_after) {
             if requests.iter().any(|r| r.path.as_ref() == Some(old)) {
                 continue;
             }
             match std::fs::remove_file(old) {
-                Ok(()) => {}
+                Ok(()) => crash::at(crash::Stage::Removing),
                 Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
                 Err(e) => self.ctx.log.warn(&format!(
                     "cannot remove old checkpoint {}: {e}",
@@ -61,8 +66,8 @@ impl Runner {
             .engine
             .save_checkpoint(path, &meta, with_optimizer)
             .map_err(|e| RunError::Engine {
-                point: self.point(Stage::AfterTrainIter),
-                source: EngineError::new(format!("cannot save {}: {}", path.display(), e.message)),
+                point: self.point(self.ctx.stage),
+                error: EngineError::new(format!("cannot save {}: {}", path.display(), e.message)),
             })
     }
 
@@ -200,5 +205,11 @@ pub fn link_latest(dir: &Path, target: &Path) -> std::io::Result<()> {
     std::os::unix::fs::symlink(name, &tmp)?;
     #[cfg(not(unix))]
     std::fs::copy(target, &tmp)?;
-    std::fs::rename(&tmp, dir.join(LATEST))
+    crash::at(crash::Stage::LatestTemp);
+    std::fs::rename(&tmp, dir.join(LATEST))?;
+    // The rename is durable only once the directory is synced.
+    if let Ok(d) = std::fs::File::open(dir) {
+        let _ = d.sync_all();
+    }
+    Ok(())
 }
