@@ -28,6 +28,8 @@ mod crash_points;
 mod checkpoint_atomicity;
 // The work dir filling up mid-run.
 mod disk_full;
+// R4: the fuzz targets over their corpus and mutations of it (the short form of `make fuzz`).
+mod fuzz_corpus;
 // TensorBoard and MLflow output, read back with their Python readers.
 mod loggers;
 // `weft test` and `weft plot`.

@@ -177,3 +177,91 @@ fn a_failing_init_follows_on_error_too() {
     );
     assert!(run.logged("failed in init"), "{:#?}", run.log);
 }
+
+#[test]
+fn a_call_that_runs_past_its_deadline_stops_within_milliseconds_of_it() {
+    use std::time::Instant;
+
+    use weft_core::{Dispatch, Hook, RunContext, RunLog, RunnerKind, Stage};
+
+    let log = RunLog::capturing();
+    let mut overshoots = Vec::new();
+    for timeout_ms in [50u64, 200] {
+        let limits = weft_host::Limits {
+            call_timeout_ms: timeout_ms,
+            ..weft_host::Limits::default()
+        };
+        let plugin = weft_host::open_with(&guest("faulty"), None, log.clone(), limits).unwrap();
+        let config = serde_json::json!({ "fault": "loop", "at": "after_train_iter" });
+        let mut hook = weft_host::hook::WasmHook::new(plugin, &config).unwrap();
+        let mut ctx = RunContext::new(
+            Box::new(crate::support::dry_engine(10, 0)),
+            RunnerKind::EpochBased,
+            std::env::temp_dir(),
+            log.clone(),
+        );
+        ctx.set_stage(Stage::AfterTrainIter);
+        let point = Dispatch::of(hook.points())
+            .get(Stage::AfterTrainIter)
+            .unwrap();
+        let started = Instant::now();
+        let err = hook.call(point, &mut ctx).unwrap_err();
+        let took = started.elapsed().as_secs_f64() * 1e3;
+        assert!(err.message.contains("deadline"), "{}", err.message);
+        assert!(took >= timeout_ms as f64, "stopped after {took:.1} ms");
+        overshoots.push((timeout_ms, took - timeout_ms as f64));
+    }
+    // For docs/reliability.md (run with --nocapture).
+    eprintln!("deadline overshoot (timeout ms, ms past it): {overshoots:.1?}");
+    for (timeout, over) in overshoots {
+        assert!(over < 50.0, "{over:.1} ms past a {timeout} ms deadline");
+    }
+}
+
+#[test]
+fn a_call_blocked_in_the_kernel_is_interrupted_at_its_deadline() {
+    use std::os::unix::fs::OpenOptionsExt;
+    use std::time::{Duration, Instant};
+
+    // A named pipe in a granted directory: opening it for writing blocks until someone opens
+    // it for reading, which no one does, so only the watchdog can end the call.
+    let dir = temp_dir("fifo-granted");
+    let granted = dir.join("granted");
+    std::fs::create_dir_all(&granted).unwrap();
+    let fifo = granted.join("pipe");
+    let made = std::process::Command::new("mkfifo")
+        .arg(&fifo)
+        .status()
+        .unwrap();
+    assert!(made.success());
+    // Should the watchdog fail, this opens the reading end after a while, so the test fails
+    // on its time check instead of hanging the suite.
+    let rescue = fifo.clone();
+    std::thread::spawn(move || {
+        std::thread::sleep(Duration::from_secs(60));
+        let _ = std::fs::OpenOptions::new()
+            .read(true)
+            .custom_flags(libc::O_NONBLOCK)
+            .open(rescue);
+    });
+    let started = Instant::now();
+    let run = faulty(
+        "fifo",
+        &format!(
+            "fault = \"write\", at = \"before_run\", file = {:?}",
+            fifo.to_str().unwrap()
+        ),
+        &format!(
+            ", allow_dirs = [{:?}], limits = {{ call_timeout_ms = 300 }}",
+            granted.to_str().unwrap()
+        ),
+    );
+    let took = started.elapsed();
+    let err = run.error();
+    assert!(err.contains("deadline"), "{err}");
+    assert!(err.contains("before_run"), "{err}");
+    assert!(
+        took < Duration::from_secs(30),
+        "the blocked call took {took:?}"
+    );
+}

@@ -64,7 +64,9 @@ fn parse_iterable(val: &str, origin: &Origin) -> Result<Node, String> {
         inner
     } else if let Some(inner) = val.strip_prefix('[').and_then(|v| v.strip_suffix(']')) {
         inner
-    } else if !val.contains(',') {
+    } else if next_top_level_comma(val) == val.len() {
+        // No comma outside brackets (`a=[1,2]`): one value. MMCV's `_parse_iterable` recurses
+        // on the whole string here, forever (found by fuzzing).
         return Ok(node(scalar(val), origin));
     } else {
         val
@@ -315,6 +317,16 @@ mod tests {
     fn missing_equals_is_an_error() {
         let err = parse_option("optimizer.lr").unwrap_err();
         assert_eq!(err.kind, ErrorKind::Options);
+    }
+
+    #[test]
+    fn a_value_with_commas_only_inside_brackets_is_one_value() {
+        // Found by fuzzing: this overflowed the stack.
+        assert_eq!(parsed("a=step=[1,2]"), serde_json::json!("step=[1,2]"));
+        assert_eq!(
+            parsed("lr_config={policy=step,step=[1,2]}"),
+            serde_json::json!(["{policy=step", "step=[1,2]}"])
+        );
     }
 
     #[test]

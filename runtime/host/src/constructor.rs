@@ -65,7 +65,7 @@ impl ExternalConstructor for WasmConstructor {
         };
         let (mut store, bindings) = plugin.instantiate(|s| pre.instantiate(s))?;
         let (modules, params) = tables(table);
-        plugin.arm(&mut store)?;
+        let _call = plugin.arm(&mut store)?;
         let result = bindings.weft_plugin_constructors().call_build(
             &mut store,
             &optimizer.to_string(),

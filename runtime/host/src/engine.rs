@@ -38,6 +38,7 @@ fn build() -> Result<Runtime> {
     // Optional deterministic budgets; stores without a budget get effectively infinite fuel.
     config.consume_fuel(true);
     let engine = Engine::new(&config)?;
+    crate::watchdog::install();
     let ticker = engine.clone();
     std::thread::Builder::new()
         .name("weft-plugin-epoch".into())
@@ -45,6 +46,7 @@ fn build() -> Result<Runtime> {
             loop {
                 std::thread::sleep(TICK);
                 ticker.increment_epoch();
+                crate::watchdog::tick();
             }
         })
         .map_err(|e| wasmtime::format_err!("cannot start the epoch ticker: {e}"))?;

@@ -45,7 +45,7 @@ impl WasmHook {
             .table
             .push(RunState)
             .map_err(|e| e.to_string())?;
-        plugin.arm(&mut store)?;
+        let _call = plugin.arm(&mut store)?;
         let result = bindings
             .weft_plugin_hooks()
             .call_init(&mut store, &config.to_string());
@@ -135,7 +135,7 @@ impl WasmHook {
                 ctx.inner_iter
             ));
         }
-        self.plugin.arm(&mut live.store).map_err(HookError::new)?;
+        let _call = self.plugin.arm(&mut live.store).map_err(HookError::new)?;
         // The context is lent to the store for the call and taken back right after it, on
         // every path (`CallState::new` states the contract).
         live.store.data_mut().call = Some(CallState::new(stage, ctx));
@@ -208,7 +208,7 @@ impl WasmHook {
         let Some(live) = self.live.as_mut() else {
             return Ok(None);
         };
-        self.plugin.arm(&mut live.store).map_err(HookError::new)?;
+        let _call = self.plugin.arm(&mut live.store).map_err(HookError::new)?;
         let result = f(live.bindings.weft_plugin_hooks(), &mut live.store);
         let stderr = live.store.data_mut().flush_output();
         if let Some(t) = &live.store.data().trace {

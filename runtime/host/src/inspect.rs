@@ -13,12 +13,22 @@ use crate::sandbox::Capabilities;
 /// Loads, checks and links a plugin file with default limits and no capabilities, and asks
 /// it for its type name; its log lines go to `log`.
 pub fn open(path: &Path, sha256: Option<&str>, log: RunLog) -> Result<Arc<Plugin>, String> {
+    open_with(path, sha256, log, Limits::default())
+}
+
+/// [`open`] with other limits (what a measurement of the deadline needs).
+pub fn open_with(
+    path: &Path,
+    sha256: Option<&str>,
+    log: RunLog,
+    limits: Limits,
+) -> Result<Arc<Plugin>, String> {
     let rt = crate::engine::runtime().map_err(|e| e.to_string())?;
     let loaded = component::load(rt, path, sha256)?;
     let plugin = Plugin::link(
         rt,
         loaded,
-        Limits::default(),
+        limits,
         OnError::Abort,
         Capabilities::default(),
         log,

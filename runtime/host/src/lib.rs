@@ -33,11 +33,12 @@ mod sandbox;
 mod state;
 mod tensors;
 mod trace;
+mod watchdog;
 mod wit;
 
 pub use component::World;
 pub use engine::{Runtime, runtime};
 pub use imports::{LoadedPlugins, load_imports};
-pub use inspect::{inspect, open};
+pub use inspect::{inspect, open, open_with};
 pub use limits::{Limits, OnError};
 pub use plugin::{Plugin, PluginInfo};

@@ -38,7 +38,7 @@ impl WasmOptimizer {
         };
         let (mut store, bindings) = plugin.instantiate(|s| pre.instantiate(s))?;
         let step = step_resource(&mut store.data_mut().table).map_err(|e| e.to_string())?;
-        plugin.arm(&mut store)?;
+        let _call = plugin.arm(&mut store)?;
         let result = bindings
             .weft_plugin_optimizer()
             .call_init(&mut store, &config.to_string());
@@ -90,7 +90,7 @@ impl ExternalOptimizer for WasmOptimizer {
                 "",
             ));
         };
-        self.plugin.arm(&mut live.store)?;
+        let _call = self.plugin.arm(&mut live.store)?;
         if live.store.data().tensor_limit.is_none() {
             let params: u64 = (0..view.num_groups())
                 .flat_map(|g| view.params(g))

@@ -3,6 +3,7 @@
 
 use std::path::Path;
 use std::sync::Arc;
+use std::time::Duration;
 
 use wasmtime::component::{HasSelf, Linker};
 use wasmtime::{Store, Trap};
@@ -15,6 +16,7 @@ use crate::limits::{Limits, OnError};
 use crate::sandbox::{self, Capabilities};
 use crate::state::HostState;
 use crate::trace::Trace;
+use crate::watchdog::{self, CallGuard};
 use crate::wit::latest::{constructor_world, hook_world, optimizer_world};
 
 /// What a plugin is, for logs, checkpoints and `weft plugin inspect`.
@@ -170,22 +172,25 @@ impl Plugin {
         make: impl FnOnce(&mut Store<HostState>) -> wasmtime::Result<T>,
     ) -> Result<(Store<HostState>, T), String> {
         let mut store = self.store()?;
-        self.arm(&mut store)?;
+        let _call = self.arm(&mut store)?;
         let instance = make(&mut store)
             .map_err(|e| self.fault("instantiation", &e, &store.data_mut().flush_output()))?;
         Ok((store, instance))
     }
 
-    /// Arms the per-call limits and budgets.
-    pub(crate) fn arm(&self, store: &mut Store<HostState>) -> Result<(), String> {
+    /// Arms the per-call limits and budgets; the call lasts as long as the guard (which the
+    /// watchdog needs to know: see `watchdog.rs`).
+    pub(crate) fn arm(&self, store: &mut Store<HostState>) -> Result<CallGuard, String> {
         sandbox::arm(store, &self.limits).map_err(|e| e.to_string())?;
         store.data_mut().begin_call(self.limits.call_timeout_ms);
-        Ok(())
+        Ok(watchdog::begin(Duration::from_millis(
+            self.limits.call_timeout_ms,
+        )))
     }
 
     fn ask_type_name(&self) -> Result<String, String> {
         let mut store = self.store()?;
-        self.arm(&mut store)?;
+        let _call = self.arm(&mut store)?;
         let result = match &self.linked {
             Linked::Hook(pre) => pre
                 .instantiate(&mut store)

@@ -23,7 +23,8 @@ use weft_core::ParamGroup;
 use crate::store::Param;
 
 pub use build::{
-    CONSTRUCTORS, OptimizerSetup, build_optimizer, build_with_groups, groups_json, model_table,
+    CONSTRUCTORS, OptimizerSetup, build_optimizer, build_with_groups, check_constructor_groups,
+    groups_json, model_table,
 };
 pub use elementwise::Elementwise;
 pub use kinds::{KINDS, MomentumKey, OptimizerKind, kind};

@@ -188,7 +188,7 @@ fn constructor_groups(
         other => match ext.constructors.get(other) {
             Some(factory) => factory()
                 .and_then(|mut c| c.build(&plugin_json(table, true), &model))
-                .and_then(|groups| check_plugin_groups(&model, groups))
+                .and_then(|groups| check_constructor_groups(&model, groups))
                 .map_err(|m| format!("constructor {other}: {m}")),
             None => {
                 let origin = constructor
@@ -224,7 +224,7 @@ fn constructor_groups(
 
 /// A plugin constructor's groups must name valid first entries, each at most once, and cover
 /// every trainable parameter.
-fn check_plugin_groups(
+pub fn check_constructor_groups(
     model: &ModelTable,
     groups: Vec<GroupSpec>,
 ) -> Result<Vec<GroupSpec>, String> {
