@@ -44,7 +44,7 @@ SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 GUEST_WORKSPACES := guest-examples tests/guests
 GUEST_TARGET := $(CURDIR)/target/guests
 
-.PHONY: all setup system-packages libtorch wasm-target readers guest-toolchains build run test lint fmt clean-cache guests sdk-tables crash-points fuzz
+.PHONY: all setup system-packages libtorch wasm-target readers guest-toolchains build run test lint fmt clean-cache guests sdk-tables crash-points fuzz video-data video-accuracy bench-video
 
 all: run
 
@@ -60,6 +60,11 @@ system-packages:
 	[ -x /usr/bin/wasm-ld ] || missing="$$missing lld"; \
 	[ -d /usr/include/wasm32-wasi ] || missing="$$missing wasi-libc"; \
 	ls /usr/lib/llvm-*/lib/clang/*/lib/wasi/libclang_rt.builtins-wasm32.a >/dev/null 2>&1 || missing="$$missing libclang-rt-14-dev-wasm32"; \
+	for pc in libavcodec libavformat libavutil libswscale; do \
+		pkg-config --exists $$pc 2>/dev/null || missing="$$missing $$pc-dev"; \
+	done; \
+	command -v pkg-config >/dev/null || missing="$$missing pkg-config"; \
+	ls /usr/lib/x86_64-linux-gnu/libclang-*.so.1 /usr/lib/llvm-*/lib/libclang.so* >/dev/null 2>&1 || missing="$$missing libclang1-14"; \
 	if [ -n "$$missing" ]; then \
 		echo "installing Debian packages:$$missing"; \
 		$(SUDO) apt-get update -qq && $(SUDO) apt-get install -y -qq $$missing; \
@@ -183,6 +188,30 @@ fuzz: setup
 			-max_len=65536 -timeout=10 -print_final_stats=1 -artifact_prefix=target/fuzz/artifacts-$$t- \
 			2>&1 | grep -E "^(#[0-9]+.*DONE|stat::number_of_executed_units|stat::peak_rss|==[0-9]+== ERROR|SUMMARY)" || exit 1; \
 	done
+
+# Moving-Fashion-MNIST in both MMAction2 layouts (2000 + 500 clips, about 20 s), where the
+# configs in configs/recognition/ read it.
+video-data: build
+	@[ -f data/mfmnist/meta.json ] || ./target/release/weft data moving-fmnist --out data/mfmnist
+
+# The long form of the recognizers' test (docs/benchmarks.md): TSM and I3D trained with their
+# configs must reach 97 % top-1 on the val split within their 8 epochs (about 14 minutes on
+# 2 cores: TSM 5, I3D 9).
+VIDEO_CONFIGS ?= tsm/tsm_r18_1x1x8_mfmnist_rgb i3d/i3d_r18_8x2x1_mfmnist_rgb
+video-accuracy: video-data
+	@for c in $(VIDEO_CONFIGS); do \
+		work=target/video-accuracy/$$(basename $$c); rm -rf $$work; \
+		/usr/bin/time -f "$$c: %e s" ./target/release/weft train configs/recognition/$$c.toml --work-dir $$work >/dev/null || exit 1; \
+		python3 -c 'import json, sys, glob; \
+			lines = [json.loads(l) for f in glob.glob(sys.argv[1] + "/*.log.json") for l in open(f)]; \
+			best = max(l["top1_acc"] for l in lines if l.get("mode") == "val" and "top5_acc" in l); \
+			print(sys.argv[2], "best val top-1", best); sys.exit(best < 0.97)' $$work $$c || exit 1; \
+	done
+
+# Clips per second through the video pipelines, weft (cargo bench) and MMAction2 0.24.1 side by
+# side on the same data (benches/video_pipeline.sh; about 15 minutes with MMAction2 set up).
+bench-video: video-data
+	benches/video_pipeline.sh
 
 # The hook-point tables of every guest SDK, rendered from wit/ (tests fail when they are stale).
 sdk-tables:

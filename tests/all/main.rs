@@ -30,6 +30,10 @@ mod checkpoint_atomicity;
 mod disk_full;
 // R4: the fuzz targets over their corpus and mutations of it (the short form of `make fuzz`).
 mod fuzz_corpus;
+// Video data: the Moving-Fashion-MNIST generator, MMAction2's datasets and pipelines.
+mod video_data;
+// TSM and I3D recognizers trained, tested with several views and resumed on that data.
+mod recognition;
 // TensorBoard and MLflow output, read back with their Python readers.
 mod loggers;
 // `weft test` and `weft plot`.

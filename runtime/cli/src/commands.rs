@@ -1,5 +1,6 @@
 //! One module per subcommand.
 
+pub mod data;
 pub mod param_groups;
 pub mod plot;
 pub mod plugin;

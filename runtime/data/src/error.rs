@@ -20,6 +20,14 @@ pub enum DataError {
         /// What is wrong.
         message: String,
     },
+    /// One sample could not be prepared (a missing or corrupt frame, a short video...).
+    #[error("{sample}: {message}")]
+    Sample {
+        /// Which sample: its index, path and annotation line.
+        sample: String,
+        /// What went wrong, with the transform's name.
+        message: String,
+    },
     /// libtorch failed while building a batch.
     #[error("building a batch: {0}")]
     Torch(#[from] tch::TchError),

@@ -62,3 +62,18 @@ pub fn read_idx(path: &Path) -> Result<IdxArray, DataError> {
     raw.drain(..header);
     Ok(IdxArray { dims, data: raw })
 }
+
+/// The IDX file `stem` in `root`, gzip-compressed (`stem.gz`) or raw.
+pub(crate) fn find_idx(root: &Path, stem: &str) -> Result<std::path::PathBuf, DataError> {
+    for candidate in [root.join(format!("{stem}.gz")), root.join(stem)] {
+        if candidate.is_file() {
+            return Ok(candidate);
+        }
+    }
+    Err(DataError::Missing {
+        message: format!(
+            "{stem}[.gz] not found in {}; install Fashion-MNIST with `sudo apt-get install dataset-fashion-mnist` (or `make setup`)",
+            root.display()
+        ),
+    })
+}

@@ -6,10 +6,10 @@ use std::thread::JoinHandle;
 
 use crossbeam_channel::{Receiver, Sender, bounded, unbounded};
 
-use crate::Dataset;
 use crate::batch::Batch;
 use crate::error::DataError;
 use crate::sampler::epoch_order;
+use crate::{Dataset, Draw};
 
 /// How a loader batches and prepares data.
 #[derive(Debug, Clone, PartialEq)]
@@ -34,6 +34,7 @@ struct Job {
     generation: u64,
     index: usize,
     indices: Vec<usize>,
+    draw: Draw,
 }
 
 type Done = (u64, usize, Result<Batch, DataError>);
@@ -62,6 +63,7 @@ pub struct Loader {
     next_out: usize,
     next_sent: usize,
     generation: u64,
+    epoch: u64,
     ready: BTreeMap<usize, Result<Batch, DataError>>,
     pool: Option<Pool>,
 }
@@ -82,7 +84,7 @@ impl Loader {
                         .name(format!("weft-data-{i}"))
                         .spawn(move || {
                             for job in jobs {
-                                let batch = prepare(dataset.as_ref(), &job.indices, pin);
+                                let batch = prepare(dataset.as_ref(), &job.indices, job.draw, pin);
                                 if done.send((job.generation, job.index, batch)).is_err() {
                                     break;
                                 }
@@ -104,6 +106,7 @@ impl Loader {
             next_out: 0,
             next_sent: 0,
             generation: 0,
+            epoch: 0,
             ready: BTreeMap::new(),
             pool,
         }
@@ -150,9 +153,17 @@ impl Loader {
             .map(<[usize]>::to_vec)
             .collect();
         self.generation += 1;
+        self.epoch = epoch;
         self.ready.clear();
         self.next_out = (skip as usize).min(self.batches.len());
         self.next_sent = self.next_out;
+    }
+
+    fn draw(&self) -> Draw {
+        Draw {
+            seed: self.settings.seed,
+            epoch: self.epoch,
+        }
     }
 
     /// The next batch of the epoch, or `None` at its end.
@@ -166,6 +177,7 @@ impl Loader {
             return prepare(
                 self.dataset.as_ref(),
                 &self.batches[index],
+                self.draw(),
                 self.settings.pin_memory,
             )
             .map(Some);
@@ -180,6 +192,7 @@ impl Loader {
                 generation: self.generation,
                 index: self.next_sent,
                 indices: self.batches[self.next_sent].clone(),
+                draw: self.draw(),
             };
             jobs.send(job)
                 .map_err(|_| DataError::Worker("job queue closed".into()))?;
@@ -200,8 +213,13 @@ impl Loader {
     }
 }
 
-fn prepare(dataset: &dyn Dataset, indices: &[usize], pin: bool) -> Result<Batch, DataError> {
-    let mut batch = dataset.collate(indices)?;
+fn prepare(
+    dataset: &dyn Dataset,
+    indices: &[usize],
+    draw: Draw,
+    pin: bool,
+) -> Result<Batch, DataError> {
+    let mut batch = dataset.collate(indices, draw)?;
     if pin {
         batch.inputs = batch.inputs.f_pin_memory(tch::Device::Cuda(0))?;
         batch.labels = batch.labels.f_pin_memory(tch::Device::Cuda(0))?;

@@ -3,9 +3,9 @@
 
 use tch::{Kind, Tensor};
 
-use crate::Dataset;
 use crate::batch::Batch;
 use crate::error::DataError;
+use crate::{Dataset, Draw};
 
 /// Samples with float inputs and either float targets or class labels.
 pub struct InMemory {
@@ -49,11 +49,7 @@ impl Dataset for InMemory {
         }
     }
 
-    fn input_shape(&self) -> Vec<i64> {
-        self.input_shape.clone()
-    }
-
-    fn collate(&self, indices: &[usize]) -> Result<Batch, DataError> {
+    fn collate(&self, indices: &[usize], _draw: Draw) -> Result<Batch, DataError> {
         let size = InMemory::sample_size(&self.input_shape);
         let mut x = Vec::with_capacity(indices.len() * size);
         for &i in indices {

@@ -2,9 +2,9 @@
 
 use tch::Tensor;
 
-use crate::Dataset;
 use crate::batch::Batch;
 use crate::error::DataError;
+use crate::{Dataset, Draw};
 
 /// `(x / 255 - mean) / std`, per channel.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -71,11 +71,7 @@ impl Dataset for ImageClassification {
         self.num_classes
     }
 
-    fn input_shape(&self) -> Vec<i64> {
-        vec![1, self.height as i64, self.width as i64]
-    }
-
-    fn collate(&self, indices: &[usize]) -> Result<Batch, DataError> {
+    fn collate(&self, indices: &[usize], _draw: Draw) -> Result<Batch, DataError> {
         let pixels = self.height * self.width;
         let scale = 1.0 / (255.0 * self.normalize.std);
         let shift = self.normalize.mean / self.normalize.std;

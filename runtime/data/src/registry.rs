@@ -6,14 +6,40 @@ use std::sync::Arc;
 use serde::Deserialize;
 use weft_config::{Config, ConfigError, ErrorKind, Located, Node, unknown_name_error};
 
-use crate::Dataset;
 use crate::error::DataError;
-use crate::idx::read_idx;
+use crate::idx::{find_idx, read_idx};
 use crate::memory::{InMemory, Targets};
 use crate::mnist::{ImageClassification, Normalize};
+use crate::{Dataset, video};
 
 /// The dataset types a config may name.
-pub const DATASET_TYPES: [&str; 3] = ["FashionMNIST", "MNIST", "InMemory"];
+pub const DATASET_TYPES: [&str; 5] = [
+    "FashionMNIST",
+    "MNIST",
+    "InMemory",
+    "RawframeDataset",
+    "VideoDataset",
+];
+
+/// The video dataset type `node` names, if it names one.
+fn clip_type(node: &Node) -> Option<&'static str> {
+    match node.get("type").and_then(Node::as_str) {
+        Some("RawframeDataset") => Some("RawframeDataset"),
+        Some("VideoDataset") => Some("VideoDataset"),
+        _ => None,
+    }
+}
+
+/// A copy of a dataset table without its `type`.
+fn args_of(node: &Node) -> Node {
+    let mut rest = node.as_table().cloned().unwrap_or_default();
+    rest.shift_remove("type");
+    Node {
+        value: weft_config::Value::Table(rest),
+        origin: node.origin.clone(),
+        key_origin: node.key_origin.clone(),
+    }
+}
 
 const FASHION_ROOT: &str = "/usr/share/datasets/fashion-mnist";
 
@@ -78,6 +104,9 @@ struct Resolved {
 /// The number of samples a dataset config yields, reading only its label file (for
 /// `weft schedule`, which needs the epoch length but no images).
 pub fn dataset_len(node: &Node, cfg: &Config) -> Result<usize, BuildError> {
+    if let Some(name) = clip_type(node) {
+        return Ok(video::dataset::len(&args_of(node), cfg, name)?);
+    }
     if node.get("type").and_then(Node::as_str) == Some("InMemory") {
         return Ok(build_dataset(node, cfg)?.len());
     }
@@ -174,6 +203,9 @@ fn in_memory(node: &Node, cfg: &Config) -> Result<Arc<dyn Dataset>, BuildError> 
 /// Checks a dataset's config table (its type and every key) without reading any file: what
 /// every command runs before it acts.
 pub fn check_dataset(node: &Node, cfg: &Config) -> Result<(), ConfigError> {
+    if let Some(name) = clip_type(node) {
+        return video::dataset::check(&args_of(node), cfg, name);
+    }
     let result = if node.get("type").and_then(Node::as_str) == Some("InMemory") {
         build_dataset(node, cfg).map(|_| ())
     } else {
@@ -189,17 +221,11 @@ pub fn check_dataset(node: &Node, cfg: &Config) -> Result<(), ConfigError> {
 
 /// Builds a dataset from its config table.
 pub fn build_dataset(node: &Node, cfg: &Config) -> Result<Arc<dyn Dataset>, BuildError> {
+    if let Some(name) = clip_type(node) {
+        return Ok(Arc::new(video::dataset::build(&args_of(node), cfg, name)?));
+    }
     if node.get("type").and_then(Node::as_str) == Some("InMemory") {
-        let mut rest = node.as_table().cloned().unwrap_or_default();
-        rest.shift_remove("type");
-        return in_memory(
-            &Node {
-                value: weft_config::Value::Table(rest),
-                origin: node.origin.clone(),
-                key_origin: None,
-            },
-            cfg,
-        );
+        return in_memory(&args_of(node), cfg);
     }
     let r = resolve(node, cfg)?;
     let (name, root, prefix) = (r.name, r.root, r.prefix);
@@ -324,10 +350,8 @@ fn resolve(node: &Node, cfg: &Config) -> Result<Resolved, BuildError> {
 }
 
 fn find(root: &Path, stem: &str, name: &str) -> Result<PathBuf, DataError> {
-    for candidate in [root.join(format!("{stem}.gz")), root.join(stem)] {
-        if candidate.is_file() {
-            return Ok(candidate);
-        }
+    if let Ok(found) = find_idx(root, stem) {
+        return Ok(found);
     }
     let hint = if name == "FashionMNIST" {
         "install it with `sudo apt-get install dataset-fashion-mnist` (or run `make setup`), or set `data_root`"

@@ -1,7 +1,9 @@
-//! Models by config `type`: `LeNet5`, `ResNet`, and `Modules` (standard layers in order).
+//! Models by config `type`: `LeNet5`, `ResNet`, `Modules` (standard layers in order), and
+//! MMAction2's action recognizers `Recognizer2D` and `Recognizer3D` (`recognition/`).
 
 mod lenet;
 mod modules;
+pub mod recognition;
 mod resnet;
 
 use serde::Deserialize;
@@ -15,7 +17,13 @@ pub use modules::Sequential;
 pub use resnet::ResNet;
 
 /// The model types a config may name.
-pub const MODEL_TYPES: [&str; 3] = ["LeNet5", "ResNet", "Modules"];
+pub const MODEL_TYPES: [&str; 5] = [
+    "LeNet5",
+    "ResNet",
+    "Modules",
+    "Recognizer2D",
+    "Recognizer3D",
+];
 
 /// A network's forward pass from inputs to class scores.
 pub trait Network: Send {
@@ -42,12 +50,14 @@ pub struct Model {
     pub net: Box<dyn Network>,
     /// The loss (`model.loss`: `"cross_entropy"` or `"mse"`).
     pub loss: Loss,
+    /// The loss's factor (a recognizer head's `loss_cls.loss_weight`; 1 otherwise).
+    pub loss_weight: f64,
 }
 
 impl Model {
     /// The loss of `outputs` against `targets`.
     pub fn loss(&self, outputs: &Tensor, targets: &Tensor) -> Result<Tensor, TchError> {
-        match self.loss {
+        let loss = match self.loss {
             Loss::CrossEntropy => outputs.f_cross_entropy_loss::<Tensor>(
                 &targets.f_to_kind(tch::Kind::Int64)?,
                 None,
@@ -58,6 +68,11 @@ impl Model {
             Loss::Mse => {
                 outputs.f_mse_loss(&targets.f_to_kind(outputs.kind())?, tch::Reduction::Mean)
             }
+        }?;
+        if self.loss_weight == 1.0 {
+            Ok(loss)
+        } else {
+            loss.f_mul_scalar(self.loss_weight)
         }
     }
 }
@@ -111,7 +126,20 @@ pub fn build_model(node: &Node, cfg: &Config, device: Device) -> Result<Model, C
     };
     let args = without(table, &["type", "loss"], node);
     let mut store = ParamStore::new(device);
+    let mut loss_weight = 1.0;
     let net: Box<dyn Network> = match kind.as_str() {
+        "Recognizer2D" | "Recognizer3D" => {
+            if let Some(l) = table.get("loss") {
+                return Err(cfg.error_at(
+                    ErrorKind::InvalidValue,
+                    "a recognizer's loss is its head's `loss_cls`",
+                    &l.origin,
+                ));
+            }
+            let r = recognition::build(&mut store, &args, cfg, kind == "Recognizer3D")?;
+            loss_weight = r.loss_weight();
+            Box::new(r)
+        }
         "LeNet5" => Box::new(
             LeNet5::new(&mut store, &cfg.read(&args)?).map_err(|e| torch_error(cfg, node, e))?,
         ),
@@ -134,6 +162,7 @@ pub fn build_model(node: &Node, cfg: &Config, device: Device) -> Result<Model, C
         store,
         net,
         loss,
+        loss_weight,
     })
 }
 

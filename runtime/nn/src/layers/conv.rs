@@ -130,6 +130,14 @@ impl Conv {
     }
 }
 
+impl Conv {
+    /// The weight (`[out, in / groups, kernel...]`), for initialisations other than the
+    /// default.
+    pub fn weight(&self) -> &Tensor {
+        &self.weight
+    }
+}
+
 impl Layer for Conv {
     fn replace_param(&mut self, local: &str, tensor: Tensor) -> bool {
         match local {

@@ -67,6 +67,13 @@ impl Linear {
     }
 }
 
+impl Linear {
+    /// The weight and the bias, for initialisations other than the default.
+    pub fn tensors(&self) -> (&Tensor, Option<&Tensor>) {
+        (&self.weight, self.bias.as_ref())
+    }
+}
+
 impl Layer for Linear {
     fn replace_param(&mut self, local: &str, tensor: Tensor) -> bool {
         match local {

@@ -127,6 +127,13 @@ impl BatchNorm {
     }
 }
 
+impl BatchNorm {
+    /// The scale (`None` without `affine`).
+    pub fn weight(&self) -> Option<&Tensor> {
+        self.affine.weight.as_ref()
+    }
+}
+
 impl Layer for BatchNorm {
     fn forward(&self, x: &Tensor, train: bool) -> Result<Tensor, TchError> {
         let use_batch = train || self.running.is_none();
