@@ -138,6 +138,7 @@ fn run(ds: &Arc<dyn Dataset>, workers: usize, min_batches: usize, min_secs: f64)
 }
 
 fn main() {
+    // As the `weft` binary does (see its allocator module).
     weft::allocator::keep_freed_memory();
     // One libtorch thread: batches are collated on the workers, and the training step (not
     // measured here) would own the cores.

@@ -5,6 +5,7 @@
 //! errors. The binary in `main.rs` only parses arguments and calls into here; tests build
 //! sessions directly.
 
+pub mod allocator;
 pub mod commands;
 pub mod plot;
 pub mod plugins;

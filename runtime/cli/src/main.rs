@@ -266,6 +266,7 @@ fn default_sigpipe() {
 
 fn main() -> ExitCode {
     default_sigpipe();
+    weft::allocator::keep_freed_memory();
     let cli = Cli::parse();
     let result = match cli.command {
         Command::Train {

@@ -1,7 +1,8 @@
 //! The transforms a pipeline may name, by MMAction2 0.24's names, one file per family:
-//! sampling, decoding, geometry, colour, formatting.
+//! sampling, decoding, geometry (and its crops), colour, formatting.
 
 pub mod colour;
+pub mod crops;
 pub mod decoding;
 pub mod formatting;
 pub mod geometry;
@@ -132,12 +133,12 @@ pub fn build(node: &Node, cfg: &Config, layout: Layout) -> Result<Box<dyn Transf
                 .map(|t| Box::new(t) as Box<dyn Transform>)
         }
         "Resize" => boxed(read::<geometry::Resize>(cfg, &args)?.validate()),
-        "RandomCrop" => boxed(read::<geometry::RandomCrop>(cfg, &args)?.validate()),
-        "RandomResizedCrop" => boxed(read::<geometry::RandomResizedCrop>(cfg, &args)?.validate()),
-        "MultiScaleCrop" => boxed(read::<geometry::MultiScaleCrop>(cfg, &args)?.validate()),
-        "CenterCrop" => boxed(read::<geometry::CenterCrop>(cfg, &args)?.validate()),
-        "ThreeCrop" => boxed(read::<geometry::MultiCrop>(cfg, &args)?.validate(false)),
-        "TenCrop" => boxed(read::<geometry::MultiCrop>(cfg, &args)?.validate(true)),
+        "RandomCrop" => boxed(read::<crops::RandomCrop>(cfg, &args)?.validate()),
+        "RandomResizedCrop" => boxed(read::<crops::RandomResizedCrop>(cfg, &args)?.validate()),
+        "MultiScaleCrop" => boxed(read::<crops::MultiScaleCrop>(cfg, &args)?.validate()),
+        "CenterCrop" => boxed(read::<crops::CenterCrop>(cfg, &args)?.validate()),
+        "ThreeCrop" => boxed(read::<crops::MultiCrop>(cfg, &args)?.validate(false)),
+        "TenCrop" => boxed(read::<crops::MultiCrop>(cfg, &args)?.validate(true)),
         "Flip" => boxed(read::<geometry::Flip>(cfg, &args)?.validate()),
         "ColorJitter" => boxed(read::<colour::ColorJitter>(cfg, &args)?.validate()),
         "Normalize" => boxed(read::<colour::Normalize>(cfg, &args)?.validate()),
