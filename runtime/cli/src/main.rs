@@ -138,69 +138,7 @@ enum DataCommand {
     /// Moving-Fashion-MNIST in MMAction2's layouts: clips of Fashion-MNIST garments moving on
     /// a torus, labelled by their motion (right, left, up, down, the diagonals; with --zoom,
     /// zoom in and out). Raw frames bit-exact with the reference generator.
-    MovingFmnist {
-        /// The folder to write (new or empty; see --force).
-        #[arg(long)]
-        out: PathBuf,
-        /// Train clips (items from Fashion-MNIST's train split).
-        #[arg(long, default_value_t = 2000)]
-        train: usize,
-        /// Val clips (items from t10k).
-        #[arg(long, default_value_t = 500)]
-        val: usize,
-        /// Frames per clip.
-        #[arg(long, default_value_t = 16)]
-        frames: usize,
-        /// Side of the square canvas in pixels (at least 28).
-        #[arg(long, default_value_t = 64)]
-        size: usize,
-        /// Items per clip are 1..=max-items.
-        #[arg(long, default_value_t = 2)]
-        max_items: usize,
-        /// Slowest speed in pixels per frame.
-        #[arg(long, default_value_t = 1)]
-        speed_min: usize,
-        /// Fastest speed in pixels per frame.
-        #[arg(long, default_value_t = 3)]
-        speed_max: usize,
-        /// Add classes 8 (zoom in) and 9 (zoom out).
-        #[arg(long)]
-        zoom: bool,
-        /// Seed (below 2^32).
-        #[arg(long, default_value_t = 0)]
-        seed: u64,
-        /// Layouts to write: rawframes, videos.
-        #[arg(long, value_delimiter = ',', default_value = "videos,rawframes")]
-        layouts: Vec<String>,
-        /// JPEG quality of the raw frames (1-100).
-        #[arg(long, default_value_t = 95)]
-        jpeg_quality: u8,
-        /// libx264 quality (0-51, lower is better).
-        #[arg(long, default_value_t = 18)]
-        crf: u32,
-        /// libx264 preset.
-        #[arg(long, default_value = "medium")]
-        preset: String,
-        /// Frames per second of the videos.
-        #[arg(long, default_value_t = 16)]
-        fps: u32,
-        /// Folder with {train,t10k}-{images-idx3,labels-idx1}-ubyte[.gz].
-        #[arg(
-            long,
-            env = "FASHION_MNIST",
-            default_value = "/usr/share/datasets/fashion-mnist"
-        )]
-        fmnist: PathBuf,
-        /// Worker threads (default: one per core).
-        #[arg(long)]
-        jobs: Option<usize>,
-        /// Replace --out if it is not empty.
-        #[arg(long)]
-        force: bool,
-        /// Print one JSON object (with each split's SHA-256 of the raw frames).
-        #[arg(long)]
-        json: bool,
-    },
+    MovingFmnist(commands::data::MovingFmnistOptions),
 }
 
 #[derive(Subcommand)]
@@ -366,50 +304,8 @@ fn main() -> ExitCode {
             cfg_options,
         } => commands::param_groups::run(&config, &cfg_options, json).map(|_| 0),
         Command::Data {
-            command:
-                DataCommand::MovingFmnist {
-                    out,
-                    train,
-                    val,
-                    frames,
-                    size,
-                    max_items,
-                    speed_min,
-                    speed_max,
-                    zoom,
-                    seed,
-                    layouts,
-                    jpeg_quality,
-                    crf,
-                    preset,
-                    fps,
-                    fmnist,
-                    jobs,
-                    force,
-                    json,
-                },
-        } => commands::data::moving_fmnist(&commands::data::MovingFmnistOptions {
-            out,
-            train,
-            val,
-            frames,
-            size,
-            max_items,
-            speed_min,
-            speed_max,
-            zoom,
-            seed,
-            layouts,
-            jpeg_quality,
-            crf,
-            preset,
-            fps,
-            fmnist,
-            jobs,
-            force,
-            json,
-        })
-        .map(|_| 0),
+            command: DataCommand::MovingFmnist(options),
+        } => commands::data::moving_fmnist(&options).map(|_| 0),
     };
     match result {
         Ok(code) => ExitCode::from(code as u8),

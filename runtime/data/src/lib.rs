@@ -21,6 +21,7 @@ mod memory;
 mod mnist;
 mod registry;
 mod sampler;
+mod splitmix;
 pub mod synth;
 pub mod video;
 

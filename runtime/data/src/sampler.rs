@@ -1,30 +1,7 @@
 //! The order of samples in an epoch: a seeded shuffle that depends only on (seed, epoch), so a
 //! resumed run reproduces it without saving any generator state.
 
-/// SplitMix64: small, fast, and good enough to seed a shuffle.
-struct SplitMix64(u64);
-
-impl SplitMix64 {
-    fn next(&mut self) -> u64 {
-        self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
-        let mut z = self.0;
-        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
-        z ^ (z >> 31)
-    }
-
-    /// Uniform in `0..n` (Lemire's method without the rare rejection step's bias).
-    fn below(&mut self, n: u64) -> u64 {
-        loop {
-            let x = self.next();
-            let m = (x as u128) * (n as u128);
-            let low = m as u64;
-            if low >= n.wrapping_neg() % n {
-                return (m >> 64) as u64;
-            }
-        }
-    }
-}
+use crate::splitmix::SplitMix64;
 
 /// The sample order of `epoch`: `0..len` shuffled (Fisher-Yates) with a generator seeded from
 /// `seed` and `epoch`, or in order when `shuffle` is false.

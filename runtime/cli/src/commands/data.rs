@@ -10,45 +10,68 @@ use weft_data::synth::clip::ClipShape;
 use weft_data::synth::{Layouts, MovingFmnist, VideoEncoding};
 
 /// `weft data moving-fmnist`'s arguments.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, clap::Args)]
 pub struct MovingFmnistOptions {
-    /// Output folder.
+    /// The folder to write (new or empty; see --force).
+    #[arg(long)]
     pub out: PathBuf,
-    /// Train clips.
+    /// Train clips (items from Fashion-MNIST's train split).
+    #[arg(long, default_value_t = 2000)]
     pub train: usize,
-    /// Val clips.
+    /// Val clips (items from t10k).
+    #[arg(long, default_value_t = 500)]
     pub val: usize,
     /// Frames per clip.
+    #[arg(long, default_value_t = 16)]
     pub frames: usize,
-    /// Canvas side.
+    /// Side of the square canvas in pixels (at least 28).
+    #[arg(long, default_value_t = 64)]
     pub size: usize,
-    /// Items per clip at most.
+    /// Items per clip are 1..=max-items.
+    #[arg(long, default_value_t = 2)]
     pub max_items: usize,
-    /// Slowest speed.
+    /// Slowest speed in pixels per frame.
+    #[arg(long, default_value_t = 1)]
     pub speed_min: usize,
-    /// Fastest speed.
+    /// Fastest speed in pixels per frame.
+    #[arg(long, default_value_t = 3)]
     pub speed_max: usize,
-    /// Add the zoom classes.
+    /// Add classes 8 (zoom in) and 9 (zoom out).
+    #[arg(long)]
     pub zoom: bool,
-    /// Seed.
+    /// Seed (below 2^32).
+    #[arg(long, default_value_t = 0)]
     pub seed: u64,
-    /// `rawframes`, `videos` or both.
+    /// Layouts to write: rawframes, videos.
+    #[arg(long, value_delimiter = ',', default_value = "videos,rawframes")]
     pub layouts: Vec<String>,
-    /// JPEG quality.
+    /// JPEG quality of the raw frames (1-100).
+    #[arg(long, default_value_t = 95)]
     pub jpeg_quality: u8,
-    /// libx264 CRF.
+    /// libx264 quality (0-51, lower is better).
+    #[arg(long, default_value_t = 18)]
     pub crf: u32,
     /// libx264 preset.
+    #[arg(long, default_value = "medium")]
     pub preset: String,
-    /// Frames per second.
+    /// Frames per second of the videos.
+    #[arg(long, default_value_t = 16)]
     pub fps: u32,
-    /// Fashion-MNIST's folder.
+    /// Folder with {train,t10k}-{images-idx3,labels-idx1}-ubyte[.gz].
+    #[arg(
+        long,
+        env = "FASHION_MNIST",
+        default_value = "/usr/share/datasets/fashion-mnist"
+    )]
     pub fmnist: PathBuf,
     /// Worker threads (default: one per core).
+    #[arg(long)]
     pub jobs: Option<usize>,
-    /// Replace a non-empty output folder.
+    /// Replace --out if it is not empty.
+    #[arg(long)]
     pub force: bool,
-    /// Print one JSON object instead of a summary.
+    /// Print one JSON object (with each split's SHA-256 of the raw frames).
+    #[arg(long)]
     pub json: bool,
 }
 

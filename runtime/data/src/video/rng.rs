@@ -5,40 +5,31 @@
 //! from (seed, epoch, sample index) alone: any number of workers yields the same batches, and
 //! a run resumed mid-epoch draws what the uninterrupted run drew.
 
-/// SplitMix64 seeded from (seed, epoch, index) through the same mixer, so neighbouring
-/// samples and epochs get unrelated streams.
-#[derive(Debug, Clone)]
-pub struct SampleRng(u64);
+use crate::splitmix::{SplitMix64, mix};
 
-fn mix(mut z: u64) -> u64 {
-    z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
-    z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
-    z ^ (z >> 31)
-}
+/// SplitMix64 seeded from (seed, epoch, index) through its own mixer, so neighbouring samples
+/// and epochs get unrelated streams.
+#[derive(Debug, Clone)]
+pub struct SampleRng(SplitMix64);
 
 impl SampleRng {
     /// The stream of sample `index` in `epoch` of a run seeded with `seed`.
     pub fn new(seed: u64, epoch: u64, index: u64) -> SampleRng {
         let a = mix(seed ^ 0x7765_6674_7669_6465); // "weftvide"
         let b = mix(a ^ epoch.wrapping_mul(0x9E37_79B9_7F4A_7C15));
-        SampleRng(mix(b ^ index.wrapping_mul(0xD1B5_4A32_D192_ED03)))
+        SampleRng(SplitMix64(mix(
+            b ^ index.wrapping_mul(0xD1B5_4A32_D192_ED03)
+        )))
     }
 
     /// The next 64 random bits.
     pub fn next_u64(&mut self) -> u64 {
-        self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
-        mix(self.0)
+        self.0.next()
     }
 
-    /// Uniform in `0..n` (`n > 0`), without modulo bias (Lemire's method).
+    /// Uniform in `0..n` (`n > 0`), without modulo bias.
     pub fn below(&mut self, n: u64) -> u64 {
-        debug_assert!(n > 0);
-        loop {
-            let m = (self.next_u64() as u128) * (n as u128);
-            if (m as u64) >= n.wrapping_neg() % n {
-                return (m >> 64) as u64;
-            }
-        }
+        self.0.below(n)
     }
 
     /// Uniform in `lo..=hi` (Python's `random.randint`).

@@ -143,6 +143,26 @@ fn taps(
         .collect()
 }
 
+/// The bytes of a row the column taps read (a crop reads only part of each row).
+fn columns(xs: &[(usize, usize, f32, f32)], channels: usize) -> std::ops::Range<usize> {
+    let first = xs.iter().map(|t| t.0).min().unwrap_or(0);
+    let last = xs.iter().map(|t| t.1).max().unwrap_or(0);
+    first * channels..(last + 1) * channels
+}
+
+/// `row[span] = a * w0 + b * w1` for the two source rows of one output row's tap.
+fn blend_rows(
+    frame: &Frame,
+    (a, b, w0, w1): (usize, usize, f32, f32),
+    span: std::ops::Range<usize>,
+    row: &mut [f32],
+) {
+    let (ra, rb) = (&frame.row(a)[span.clone()], &frame.row(b)[span.clone()]);
+    for ((r, &pa), &pb) in row[span].iter_mut().zip(ra).zip(rb) {
+        *r = pa as f32 * w0 + pb as f32 * w1;
+    }
+}
+
 /// Samples one view of a frame, calling `emit(channel, index, value)` for each output value
 /// (`index` runs over the output's `height × width` pixels).
 fn sample(frame: &Frame, view: &View, mut emit: impl FnMut(usize, usize, f32)) {
@@ -151,17 +171,11 @@ fn sample(frame: &Frame, view: &View, mut emit: impl FnMut(usize, usize, f32)) {
     let [x0, y0, x1, y1] = view.bbox;
     let xs = taps(x0, x1, frame.width, w, view.flip_h, view.interpolation);
     let ys = taps(y0, y1, frame.height, h, view.flip_v, view.interpolation);
-    // Rows first (a contiguous blend that vectorises), over the columns the view reads,
-    // then the columns of that one row.
-    let first = xs.iter().map(|t| t.0).min().unwrap_or(0);
-    let last = xs.iter().map(|t| t.1).max().unwrap_or(0);
-    let span = first * c..(last + 1) * c;
+    // Rows first (a contiguous blend that vectorises), then the columns of that one row.
+    let span = columns(&xs, c);
     let mut row = vec![0f32; frame.width * c];
-    for (oy, &(a, b, w0, w1)) in ys.iter().enumerate() {
-        let (ra, rb) = (&frame.row(a)[span.clone()], &frame.row(b)[span.clone()]);
-        for ((r, &pa), &pb) in row[span.clone()].iter_mut().zip(ra).zip(rb) {
-            *r = pa as f32 * w0 + pb as f32 * w1;
-        }
+    for (oy, &y) in ys.iter().enumerate() {
+        blend_rows(frame, y, span.clone(), &mut row);
         let base = oy * w;
         for (ox, &(a, b, u0, u1)) in xs.iter().enumerate() {
             let (pa, pb) = (&row[a * c..a * c + c], &row[b * c..b * c + c]);
@@ -238,18 +252,13 @@ fn normalize_one(
     let [x0, y0, x1, y1] = view.bbox;
     let xs = taps(x0, x1, frame.width, w, view.flip_h, view.interpolation);
     let ys = taps(y0, y1, frame.height, h, view.flip_v, view.interpolation);
-    let first = xs.iter().map(|t| t.0).min().unwrap_or(0);
-    let last = xs.iter().map(|t| t.1).max().unwrap_or(0);
-    let span = first * 3..(last + 1) * 3;
+    let span = columns(&xs, 3);
     let mut row = vec![0f32; frame.width * 3];
     let (p0, rest) = dst.split_at_mut(w * h);
     let (p1, p2) = rest.split_at_mut(w * h);
     let [s0, s1, s2] = order;
-    for (oy, &(a, b, w0, w1)) in ys.iter().enumerate() {
-        let (ra, rb) = (&frame.row(a)[span.clone()], &frame.row(b)[span.clone()]);
-        for ((r, &pa), &pb) in row[span.clone()].iter_mut().zip(ra).zip(rb) {
-            *r = pa as f32 * w0 + pb as f32 * w1;
-        }
+    for (oy, &y) in ys.iter().enumerate() {
+        blend_rows(frame, y, span.clone(), &mut row);
         let line = oy * w..(oy + 1) * w;
         let (o0, o1, o2) = (&mut p0[line.clone()], &mut p1[line.clone()], &mut p2[line]);
         for (((&(a, b, u0, u1), d0), d1), d2) in xs.iter().zip(o0).zip(o1).zip(o2) {

@@ -236,3 +236,127 @@ pub fn freeze_under(store: &mut ParamStore, prefix: &str, only: impl Fn(&str) ->
         store.freeze(&n);
     }
 }
+
+/// What both ResNet families check alike.
+pub struct ResNetCommon<'a> {
+    /// `depth`.
+    pub depth: u32,
+    /// `num_stages`.
+    pub num_stages: usize,
+    /// `out_indices`.
+    pub out_indices: Option<&'a [usize]>,
+    /// `style`.
+    pub style: &'a str,
+    /// `pretrained`.
+    pub pretrained: Option<&'a str>,
+    /// `with_cp`.
+    pub with_cp: bool,
+    /// `frozen_stages`.
+    pub frozen_stages: i64,
+    /// `base_channels`.
+    pub base_channels: i64,
+    /// `in_channels`.
+    pub in_channels: i64,
+}
+
+impl ResNetCommon<'_> {
+    /// Checks the settings; returns whether the blocks are bottlenecks and the blocks per
+    /// stage (MMAction2's `arch_settings`).
+    pub fn check(&self) -> Result<(bool, [usize; 4]), String> {
+        let arch = match self.depth {
+            18 => (false, [2, 2, 2, 2]),
+            34 => (false, [3, 4, 6, 3]),
+            50 => (true, [3, 4, 6, 3]),
+            101 => (true, [3, 4, 23, 3]),
+            152 => (true, [3, 8, 36, 3]),
+            d => return Err(format!("depth {d} is not one of 18, 34, 50, 101, 152")),
+        };
+        let n = self.num_stages;
+        if !(1..=4).contains(&n) {
+            return Err(format!("num_stages must be 1-4, not {n}"));
+        }
+        if let Some(o) = self.out_indices
+            && o != [n - 1]
+        {
+            return Err(format!(
+                "out_indices must be [{}] (the last stage's feature, what a recognizer head takes)",
+                n - 1
+            ));
+        }
+        if self.style != "pytorch" && self.style != "caffe" {
+            return Err(format!(
+                "style must be \"pytorch\" or \"caffe\", not {:?}",
+                self.style
+            ));
+        }
+        if let Some(p) = self.pretrained {
+            return Err(format!(
+                "pretrained = {p:?}: loading backbone weights here is not supported yet; \
+                 start from a whole model's weights with `load_from`"
+            ));
+        }
+        if self.with_cp {
+            return Err("with_cp (activation checkpointing) is not supported".into());
+        }
+        if !(-1..=n as i64).contains(&self.frozen_stages) {
+            return Err(format!(
+                "frozen_stages must be -1-{n}, not {}",
+                self.frozen_stages
+            ));
+        }
+        if !(1..=1024).contains(&self.base_channels) || !(1..=64).contains(&self.in_channels) {
+            return Err("base_channels must be 1-1024 and in_channels 1-64".into());
+        }
+        Ok(arch)
+    }
+}
+
+/// A per-stage setting: its key, the config's value if given, and MMAction2's default.
+pub type StageSetting<'a> = (&'a str, Option<&'a Vec<i64>>, &'a [i64]);
+
+/// Per-stage values (`strides`, `dilations`...), each given or defaulted, `n` of each, 1-8.
+pub fn stage_values(n: usize, lists: &[StageSetting<'_>]) -> Result<Vec<Vec<i64>>, String> {
+    lists
+        .iter()
+        .map(|(name, given, default)| {
+            let v = given.cloned().unwrap_or_else(|| default[..n].to_vec());
+            if v.len() != n {
+                return Err(format!("{name} needs {n} values (num_stages)"));
+            }
+            if v.iter().any(|x| !(1..=8).contains(x)) {
+                return Err(format!("{name} must be 1-8, not {v:?}"));
+            }
+            Ok(v)
+        })
+        .collect()
+}
+
+/// Freezes the stem and the first `frozen_stages` stages (and every norm's scale and shift
+/// when `norms_train` is false); returns the module prefixes whose norms stay in eval mode.
+pub fn freeze_stages(
+    store: &mut ParamStore,
+    prefix: &str,
+    frozen_stages: i64,
+    norms_train: bool,
+) -> Vec<String> {
+    let mut eval = Vec::new();
+    if frozen_stages >= 0 {
+        freeze_under(store, &format!("{prefix}.conv1."), |_| true);
+        eval.push(format!("{prefix}.conv1"));
+    }
+    for i in 1..=frozen_stages.max(0) {
+        let layer = format!("{prefix}.layer{i}");
+        freeze_under(store, &format!("{layer}."), |_| true);
+        eval.push(layer);
+    }
+    if !norms_train {
+        freeze_under(store, &format!("{prefix}."), |n| n.contains(".bn."));
+    }
+    eval
+}
+
+/// Whether a norm at `path` uses batch statistics: only in training, and not under
+/// `norm_eval` or in a module kept in eval mode (MMAction2's `train()` overrides).
+pub fn norm_trains(train: bool, norm_eval: bool, eval_prefixes: &[String], path: &str) -> bool {
+    train && !norm_eval && !eval_prefixes.iter().any(|p| path.starts_with(p.as_str()))
+}

@@ -8,7 +8,10 @@ use serde::Deserialize;
 use serde_json::{Map, json};
 use tch::{TchError, Tensor};
 
-use super::blocks::{ConvModule, ConvSpec, LayerCfg, Residual, freeze_under};
+use super::blocks::{
+    ConvModule, ConvSpec, LayerCfg, ResNetCommon, Residual, freeze_stages, freeze_under,
+    norm_trains, stage_values,
+};
 use crate::store::ParamStore;
 
 /// `backbone = { type = "ResNet" | "ResNetTSM", depth = 50, ... }`: MMAction2's keys, plus
@@ -150,71 +153,28 @@ impl ResNet2d {
         a: &ResNetArgs,
         tsm: bool,
     ) -> Result<ResNet2d, String> {
-        let (bottleneck, blocks): (bool, [usize; 4]) = match a.depth {
-            18 => (false, [2, 2, 2, 2]),
-            34 => (false, [3, 4, 6, 3]),
-            50 => (true, [3, 4, 6, 3]),
-            101 => (true, [3, 4, 23, 3]),
-            152 => (true, [3, 8, 36, 3]),
-            d => {
-                return Err(format!(
-                    "ResNet depth {d} is not one of 18, 34, 50, 101, 152"
-                ));
-            }
-        };
-        if !(1..=4).contains(&a.num_stages) {
-            return Err(format!("num_stages must be 1-4, not {}", a.num_stages));
+        let (bottleneck, blocks) = ResNetCommon {
+            depth: a.depth,
+            num_stages: a.num_stages,
+            out_indices: a.out_indices.as_deref(),
+            style: &a.style,
+            pretrained: a.pretrained.as_deref(),
+            with_cp: a.with_cp,
+            frozen_stages: a.frozen_stages,
+            base_channels: a.base_channels,
+            in_channels: a.in_channels,
         }
+        .check()?;
         let n = a.num_stages;
-        let strides = a
-            .strides
-            .clone()
-            .unwrap_or_else(|| vec![1, 2, 2, 2][..n].to_vec());
-        let dilations = a.dilations.clone().unwrap_or_else(|| vec![1; n]);
-        if strides.len() != n || dilations.len() != n {
-            return Err(format!(
-                "strides and dilations need {n} values each (num_stages)"
-            ));
-        }
-        if strides
-            .iter()
-            .chain(&dilations)
-            .any(|&v| !(1..=8).contains(&v))
-        {
-            return Err("strides and dilations must be 1-8".into());
-        }
-        if let Some(o) = &a.out_indices
-            && o != &[n - 1]
-        {
-            return Err(format!(
-                "out_indices must be [{}] (the last stage's feature, what a recognizer head takes)",
-                n - 1
-            ));
-        }
-        if a.style != "pytorch" && a.style != "caffe" {
-            return Err(format!(
-                "style must be \"pytorch\" or \"caffe\", not {:?}",
-                a.style
-            ));
-        }
-        if let Some(p) = &a.pretrained {
-            return Err(format!(
-                "pretrained = {p:?}: loading backbone weights here is not supported yet; \
-                 start from a whole model's weights with `load_from`"
-            ));
-        }
-        if a.with_cp {
-            return Err("with_cp (activation checkpointing) is not supported".into());
-        }
-        if !(-1..=n as i64).contains(&a.frozen_stages) {
-            return Err(format!(
-                "frozen_stages must be -1-{n}, not {}",
-                a.frozen_stages
-            ));
-        }
-        if !(1..=1024).contains(&a.base_channels) || !(1..=64).contains(&a.in_channels) {
-            return Err("base_channels must be 1-1024 and in_channels 1-64".into());
-        }
+        let [strides, dilations]: [Vec<i64>; 2] = stage_values(
+            n,
+            &[
+                ("strides", a.strides.as_ref(), &[1, 2, 2, 2]),
+                ("dilations", a.dilations.as_ref(), &[1, 1, 1, 1]),
+            ],
+        )?
+        .try_into()
+        .expect("two lists");
         LayerCfg::check_conv(a.conv_cfg.as_ref(), 2)?;
         let norms_train = LayerCfg::check_norm(a.norm_cfg.as_ref(), 2)?;
         LayerCfg::check_act(a.act_cfg.as_ref())?;
@@ -353,19 +313,7 @@ impl ResNet2d {
             }
             stages.push(stage);
         }
-        let mut eval_norms = Vec::new();
-        if a.frozen_stages >= 0 {
-            freeze_under(store, &p("conv1."), |_| true);
-            eval_norms.push(p("conv1"));
-        }
-        for i in 1..=a.frozen_stages.max(0) {
-            let layer = p(&format!("layer{i}"));
-            freeze_under(store, &format!("{layer}."), |_| true);
-            eval_norms.push(layer);
-        }
-        if !norms_train {
-            freeze_under(store, &format!("{prefix}."), |n| n.contains(".bn."));
-        }
+        let mut eval_norms = freeze_stages(store, prefix, a.frozen_stages, norms_train);
         if a.partial_bn {
             // Every batch norm but the first stays in eval mode with fixed scale and shift.
             freeze_under(store, &format!("{prefix}.layer"), |n| n.contains(".bn."));
@@ -385,11 +333,7 @@ impl ResNet2d {
     pub fn forward(&self, x: &Tensor, train: bool) -> Result<Tensor, TchError> {
         // A batch norm uses batch statistics only in training, and not under `norm_eval` or
         // in a frozen stage (MMAction2's `train()` override puts those in eval mode).
-        let bn_train = |path: &str| {
-            train
-                && !self.norm_eval
-                && !self.eval_norms.iter().any(|p| path.starts_with(p.as_str()))
-        };
+        let bn_train = |path: &str| norm_trains(train, self.norm_eval, &self.eval_norms, path);
         let x = self.conv1.forward(x, bn_train(&self.conv1.path))?;
         let mut x = x.f_max_pool2d([3, 3], [2, 2], [1, 1], [1, 1], false)?;
         for stage in &self.stages {

@@ -7,7 +7,10 @@ use serde::Deserialize;
 use serde_json::{Map, json};
 use tch::{TchError, Tensor};
 
-use super::blocks::{ConvModule, ConvSpec, LayerCfg, Residual, freeze_under};
+use super::blocks::{
+    ConvModule, ConvSpec, LayerCfg, ResNetCommon, Residual, freeze_stages, norm_trains,
+    stage_values,
+};
 use crate::store::ParamStore;
 
 /// A per-stage setting given for the whole stage or per block.
@@ -170,86 +173,46 @@ impl ResNet3d {
         a: &ResNet3dArgs,
         slow_only: bool,
     ) -> Result<ResNet3d, String> {
-        let (bottleneck, default_blocks): (bool, [usize; 4]) = match a.depth {
-            18 => (false, [2, 2, 2, 2]),
-            34 => (false, [3, 4, 6, 3]),
-            50 => (true, [3, 4, 6, 3]),
-            101 => (true, [3, 4, 23, 3]),
-            152 => (true, [3, 8, 36, 3]),
-            d => {
-                return Err(format!(
-                    "ResNet3d depth {d} is not one of 18, 34, 50, 101, 152"
-                ));
-            }
-        };
-        let n = a.num_stages;
-        if !(1..=4).contains(&n) {
-            return Err(format!("num_stages must be 1-4, not {n}"));
+        let (bottleneck, default_blocks) = ResNetCommon {
+            depth: a.depth,
+            num_stages: a.num_stages,
+            out_indices: a.out_indices.as_deref(),
+            style: &a.style,
+            pretrained: a.pretrained.as_deref(),
+            with_cp: a.with_cp,
+            frozen_stages: a.frozen_stages,
+            base_channels: a.base_channels,
+            in_channels: a.in_channels,
         }
+        .check()?;
+        let n = a.num_stages;
         let blocks: Vec<usize> = match &a.stage_blocks {
             Some(b) if b.len() == n && b.iter().all(|&c| (1..=64).contains(&c)) => b.clone(),
             Some(_) => return Err(format!("stage_blocks needs {n} counts of 1-64")),
             None => default_blocks[..n].to_vec(),
         };
-        let spatial = a
-            .spatial_strides
-            .clone()
-            .unwrap_or_else(|| vec![1, 2, 2, 2][..n].to_vec());
-        let temporal = a.temporal_strides.clone().unwrap_or_else(|| vec![1; n]);
-        let dilations = a.dilations.clone().unwrap_or_else(|| vec![1; n]);
-        if spatial.len() != n || temporal.len() != n || dilations.len() != n {
-            return Err(format!(
-                "spatial_strides, temporal_strides and dilations need {n} values each"
-            ));
-        }
-        if spatial
-            .iter()
-            .chain(&temporal)
-            .chain(&dilations)
-            .any(|&v| !(1..=8).contains(&v))
-        {
-            return Err("strides and dilations must be 1-8".into());
-        }
-        if let Some(o) = &a.out_indices
-            && o != &[n - 1]
-        {
-            return Err(format!(
-                "out_indices must be [{}] (the last stage's feature)",
-                n - 1
-            ));
-        }
-        if a.style != "pytorch" && a.style != "caffe" {
-            return Err(format!(
-                "style must be \"pytorch\" or \"caffe\", not {:?}",
-                a.style
-            ));
-        }
+        let [spatial, temporal, dilations]: [Vec<i64>; 3] = stage_values(
+            n,
+            &[
+                ("spatial_strides", a.spatial_strides.as_ref(), &[1, 2, 2, 2]),
+                (
+                    "temporal_strides",
+                    a.temporal_strides.as_ref(),
+                    &[1, 1, 1, 1],
+                ),
+                ("dilations", a.dilations.as_ref(), &[1, 1, 1, 1]),
+            ],
+        )?
+        .try_into()
+        .expect("three lists");
         if a.inflate_style != "3x1x1" && a.inflate_style != "3x3x3" {
             return Err(format!(
                 "inflate_style must be \"3x1x1\" or \"3x3x3\", not {:?}",
                 a.inflate_style
             ));
         }
-        if let Some(p) = &a.pretrained {
-            return Err(format!(
-                "pretrained = {p:?}: loading backbone weights here is not supported yet; \
-                 start from a whole model's weights with `load_from`"
-            ));
-        }
-        if a.with_cp {
-            return Err("with_cp (activation checkpointing) is not supported".into());
-        }
         if a.lateral == Some(true) {
             return Err("lateral connections (SlowFast) are not supported".into());
-        }
-        if !(-1..=n as i64).contains(&a.frozen_stages) {
-            return Err(format!(
-                "frozen_stages must be -1-{n}, not {}",
-                a.frozen_stages
-            ));
-        }
-        if !(1..=1024).contains(&a.base_channels) || !(1..=64).contains(&a.in_channels) {
-            return Err("base_channels must be 1-1024 and in_channels 1-64".into());
         }
         LayerCfg::check_conv(a.conv_cfg.as_ref(), 3)?;
         let norms_train = LayerCfg::check_norm(a.norm_cfg.as_ref(), 3)?;
@@ -416,19 +379,7 @@ impl ResNet3d {
             }
             stages.push(stage);
         }
-        let mut eval_norms = Vec::new();
-        if a.frozen_stages >= 0 {
-            freeze_under(store, &p("conv1."), |_| true);
-            eval_norms.push(p("conv1"));
-        }
-        for i in 1..=a.frozen_stages.max(0) {
-            let layer = p(&format!("layer{i}"));
-            freeze_under(store, &format!("{layer}."), |_| true);
-            eval_norms.push(layer);
-        }
-        if !norms_train {
-            freeze_under(store, &format!("{prefix}."), |n| n.contains(".bn."));
-        }
+        let eval_norms = freeze_stages(store, prefix, a.frozen_stages, norms_train);
         Ok(ResNet3d {
             conv1,
             pool1: a
@@ -444,11 +395,7 @@ impl ResNet3d {
 
     /// The feature volume of clips `[N, C, T, H, W]`.
     pub fn forward(&self, x: &Tensor, train: bool) -> Result<Tensor, TchError> {
-        let bn_train = |path: &str| {
-            train
-                && !self.norm_eval
-                && !self.eval_norms.iter().any(|p| path.starts_with(p.as_str()))
-        };
+        let bn_train = |path: &str| norm_trains(train, self.norm_eval, &self.eval_norms, path);
         let mut x = self.conv1.forward(x, bn_train(&self.conv1.path))?;
         if let Some(stride) = self.pool1 {
             x = x.f_max_pool3d([1, 3, 3], stride, [0, 1, 1], [1, 1, 1], false)?;
