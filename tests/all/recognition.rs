@@ -23,7 +23,12 @@ fn train(cfg: &Path, work: &Path, extra: &[&str]) {
 /// A TSM (`three_d` false) or I3D run on the small data set, shrunk to 32x32 frames and a
 /// ResNet-18 four channels wide, so an epoch takes a second or two on the CPU.
 fn config(dir: &Path, three_d: bool) -> PathBuf {
-    let root = crate::video_data::small().display().to_string();
+    config_on(dir, crate::video_data::small(), three_d)
+}
+
+/// [`config`] over the data set in `root`.
+fn config_on(dir: &Path, root: &Path, three_d: bool) -> PathBuf {
+    let root = root.display().to_string();
     let norm = r#"{ type = "Normalize", mean = [72.9, 72.9, 72.9], std = [90.0, 90.0, 90.0] }"#;
     let (model, fmt, train_sampler, test_sampler) = if three_d {
         (
@@ -263,4 +268,45 @@ fn a_model_that_does_not_fit_is_named_by_file_and_line() {
         "type = \"ResNetTMS\"",
         &["tsm.toml:", "ResNetTSM"],
     );
+}
+
+#[test]
+fn a_frame_that_breaks_mid_training_names_the_sample_and_keeps_the_state() {
+    let dir = temp_dir("recog-broken");
+    let root = dir.join("data");
+    crate::video_data::copy_dir(crate::video_data::small(), &root);
+    // Clip 5's inner frames are corrupt; its first and last frame (checked at start-up) are
+    // not, so the run starts and fails when the clip is first sampled.
+    for t in 2..=15 {
+        std::fs::write(
+            root.join(format!("rawframes/clip_000005/img_{t:05}.jpg")),
+            b"broken",
+        )
+        .unwrap();
+    }
+    let cfg = config_on(&dir, &root, false);
+    let work = dir.join("work");
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_weft"))
+        .args([
+            "train",
+            cfg.to_str().unwrap(),
+            "--work-dir",
+            work.to_str().unwrap(),
+        ])
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{err}");
+    for wanted in [
+        "sample 4",
+        "clip_000005",
+        "line 5",
+        "RawFrameDecode",
+        "not a valid JPEG",
+    ] {
+        assert!(err.contains(wanted), "{err:?} lacks {wanted:?}");
+    }
+    // The state before the failing batch is saved, and readable.
+    let saved = work.join("emergency.safetensors");
+    assert!(weft_nn::checkpoint::read(&saved).is_ok(), "{err}");
 }

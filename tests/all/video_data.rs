@@ -357,7 +357,7 @@ fn bad_input_is_named_by_file_and_line() {
     expect_error(&dir, &tsn_train(&root, "videos"), &["clip_000001.mp4"]);
 }
 
-fn copy_dir(from: &Path, to: &Path) {
+pub fn copy_dir(from: &Path, to: &Path) {
     std::fs::create_dir_all(to).unwrap();
     for entry in std::fs::read_dir(from).unwrap() {
         let entry = entry.unwrap();
