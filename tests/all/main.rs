@@ -13,6 +13,8 @@ mod text_log_oracle;
 
 // Every file in configs/ loads.
 mod configs;
+// MMCV Python configs read without Python, and `weft import-mmcv`.
+mod import_mmcv;
 // The checks every command runs: ranges, datasets, ignored keys, plugin look-up and pins.
 mod config_checks;
 
@@ -38,6 +40,8 @@ mod recognition;
 mod loggers;
 // `weft test` and `weft plot`.
 mod tools;
+// PyTorch's .pth: read without Python, written for torch.load, load_from and weft convert.
+mod pth;
 // The progress bar of interactive runs.
 mod progress;
 

@@ -310,3 +310,151 @@ fn a_frame_that_breaks_mid_training_names_the_sample_and_keeps_the_state() {
     let saved = work.join("emergency.safetensors");
     assert!(weft_nn::checkpoint::read(&saved).is_ok(), "{err}");
 }
+
+/// The backbone's tensors of a weft checkpoint under torchvision's names (written out here
+/// rule by rule, apart from weft's own mapping): `conv1.weight`, `bn1.*`,
+/// `layer1.0.downsample.0.weight`; TSM's `.net` dropped, as MMAction2 loads before shifting.
+fn torchvision_names(ckpt: &Path) -> Vec<(String, tch::Tensor)> {
+    let loaded = weft_nn::checkpoint::read(ckpt).unwrap();
+    let mut out: Vec<(String, tch::Tensor)> = loaded
+        .tensors
+        .into_iter()
+        .filter_map(|(name, t)| {
+            let mut n = name
+                .strip_prefix("backbone.")?
+                .replace(".conv.net.", ".conv.");
+            n = n.replace("downsample.conv.", "downsample.0.");
+            n = n.replace("downsample.bn.", "downsample.1.");
+            for k in 1..=3 {
+                n = n.replace(&format!("conv{k}.conv."), &format!("conv{k}."));
+                n = n.replace(&format!("conv{k}.bn."), &format!("bn{k}."));
+            }
+            // New values, so that loading shows.
+            Some((
+                n,
+                tch::Tensor::randn_like(&t.to_kind(tch::Kind::Float)).to_kind(t.kind()),
+            ))
+        })
+        .collect();
+    // torchvision's classifier, which a backbone has no use for.
+    out.push((
+        "fc.weight".into(),
+        tch::Tensor::zeros([10, 32], tch::kind::FLOAT_CPU),
+    ));
+    out.sort_by(|a, b| a.0.cmp(&b.0));
+    out
+}
+
+#[test]
+fn a_backbone_loads_torchvision_weights_and_a_3d_one_inflates_them() {
+    let dir = temp_dir("pretrained");
+    let first = dir.join("first");
+    train(
+        &config(&dir, false),
+        &first,
+        &["--cfg-options", "total_epochs=1"],
+    );
+    let file = dir.join("resnet18_tv.pth");
+    let tv = torchvision_names(&first.join("epoch_1.safetensors"));
+    weft_nn::pth::write(&file, &tv, &serde_json::Value::Null).unwrap();
+    let get = |name: &str| &tv.iter().find(|(n, _)| n == name).unwrap().1;
+    // lr 0: what the run saves after an epoch is what it loaded.
+    let frozen = [
+        "total_epochs=1",
+        "optimizer.lr=0",
+        "optimizer.weight_decay=0",
+    ];
+    let pretrained = format!("model.backbone.pretrained={}", file.display());
+
+    let tsm = dir.join("tsm");
+    let mut args = vec!["--cfg-options", &pretrained];
+    args.extend(frozen);
+    train(&config(&dir, false), &tsm, &args);
+    let saved = weft_nn::checkpoint::read(&tsm.join("epoch_1.safetensors")).unwrap();
+    for (ours, theirs) in [
+        ("backbone.conv1.conv.weight", "conv1.weight"),
+        ("backbone.conv1.bn.weight", "bn1.weight"),
+        (
+            "backbone.layer1.0.conv1.conv.net.weight",
+            "layer1.0.conv1.weight",
+        ),
+        ("backbone.layer2.0.conv2.bn.bias", "layer2.0.bn2.bias"),
+        (
+            "backbone.layer3.0.downsample.conv.weight",
+            "layer3.0.downsample.0.weight",
+        ),
+    ] {
+        assert!(
+            saved.tensors[ours].equal(get(theirs)),
+            "{ours} is not {theirs}"
+        );
+    }
+    let log = std::fs::read_dir(&tsm)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .find(|p| p.extension().is_some_and(|e| e == "log"))
+        .unwrap();
+    let text = std::fs::read_to_string(log).unwrap();
+    assert!(
+        text.contains("load torchvision checkpoint from local path"),
+        "{text}"
+    );
+
+    // I3D from the same 2D file: each kernel repeated over time and divided by its length.
+    let i3d = dir.join("i3d");
+    let mut args = vec![
+        "--cfg-options",
+        &pretrained,
+        "model.backbone.pretrained2d=true",
+    ];
+    args.extend(frozen);
+    train(&config(&dir, true), &i3d, &args);
+    let saved = weft_nn::checkpoint::read(&i3d.join("epoch_1.safetensors")).unwrap();
+    let stem = &saved.tensors["backbone.conv1.conv.weight"];
+    assert_eq!(stem.size(), [4, 3, 3, 7, 7]);
+    let want = get("conv1.weight")
+        .unsqueeze(2)
+        .expand([4, 3, 3, 7, 7], false)
+        / 3.0;
+    assert!(stem.allclose(&want, 1e-6, 1e-7, false));
+    assert!(saved.tensors["backbone.conv1.bn.weight"].equal(get("bn1.weight")));
+
+    // A URL, and a file of another model, are refused with the backbone named.
+    let err = weft_err(
+        &config(&dir, false),
+        &[
+            "--cfg-options",
+            "model.backbone.pretrained=torchvision://resnet18",
+        ],
+    );
+    assert!(err.contains("does not download"), "{err}");
+    let other = crate::support::fixture("pth/mmcv_lenet.pth");
+    let err = weft_err(
+        &config(&dir, false),
+        &[
+            "--cfg-options",
+            &format!("model.backbone.pretrained={}", other.display()),
+        ],
+    );
+    assert!(
+        err.contains("ResNetTSM") && err.contains("none of the file's names"),
+        "{err}"
+    );
+}
+
+fn weft_err(cfg: &Path, extra: &[&str]) -> String {
+    let dir = cfg.parent().unwrap().join("refused");
+    let mut args = vec![
+        "train",
+        cfg.to_str().unwrap(),
+        "--work-dir",
+        dir.to_str().unwrap(),
+    ];
+    args.extend(extra);
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_weft"))
+        .args(&args)
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    String::from_utf8_lossy(&out.stderr).into_owned()
+}

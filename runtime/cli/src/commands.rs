@@ -1,6 +1,8 @@
 //! One module per subcommand.
 
+pub mod convert;
 pub mod data;
+pub mod import_mmcv;
 pub mod param_groups;
 pub mod plot;
 pub mod plugin;

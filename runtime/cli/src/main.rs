@@ -77,7 +77,7 @@ enum Command {
     Test {
         /// The config file.
         config: PathBuf,
-        /// The checkpoint (.safetensors).
+        /// The checkpoint (.safetensors, or a PyTorch .pth).
         checkpoint: PathBuf,
         /// Metrics to compute (default: the config's `evaluation.metrics`):
         /// top_k_accuracy, mean_class_accuracy.
@@ -123,10 +123,38 @@ enum Command {
         #[command(subcommand)]
         command: DataCommand,
     },
+    /// Convert a checkpoint between weft's safetensors and PyTorch's .pth (MMCV's
+    /// {meta, state_dict} layout, read by `torch.load` and MMCV's `load_checkpoint`).
+    Convert {
+        /// The checkpoint to read (.safetensors, or a torch.save file).
+        input: PathBuf,
+        /// The file to write; its extension (.pth, .pt or .safetensors) picks the format.
+        #[arg(short, long)]
+        output: PathBuf,
+        /// Print one JSON object: {"input", "output", "tensors", "elements", "left_out"}.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Convert an MMCV/MMAction2 Python config (with its `_base_` files) to weft TOML,
+    /// without Python: merged into one file, or one TOML file per Python file.
+    ImportMmcv {
+        /// The Python config.
+        config: PathBuf,
+        /// Where to write (default: print the merged TOML; with --keep-bases, CONFIG.toml).
+        #[arg(short, long)]
+        output: Option<PathBuf>,
+        /// Keep the `_base_` chain: each base becomes a .toml beside its .py.
+        #[arg(long)]
+        keep_bases: bool,
+    },
     /// Print the fully merged config (after `_base_`, `_delete_` and --cfg-options) as TOML.
     PrintConfig {
-        /// The config file.
+        /// The config file (TOML, or an MMCV Python config).
         config: PathBuf,
+        /// Print without checking the config against what weft can run (as MMCV's
+        /// print_config.py does), for configs of models or data weft does not build.
+        #[arg(long)]
+        no_check: bool,
         /// Override config keys, as for `train`.
         #[arg(long, num_args = 1.., value_name = "KEY=VALUE")]
         cfg_options: Vec<String>,
@@ -227,8 +255,14 @@ fn main() -> ExitCode {
         }),
         Command::PrintConfig {
             config,
+            no_check,
             cfg_options,
-        } => commands::print_config::run(&config, &cfg_options).map(|_| 0),
+        } => commands::print_config::run(&config, &cfg_options, !no_check).map(|_| 0),
+        Command::ImportMmcv {
+            config,
+            output,
+            keep_bases,
+        } => commands::import_mmcv::run(&config, output.as_deref(), keep_bases).map(|_| 0),
         Command::Schedule {
             config,
             iters_per_epoch,
@@ -306,6 +340,11 @@ fn main() -> ExitCode {
         Command::Data {
             command: DataCommand::MovingFmnist(options),
         } => commands::data::moving_fmnist(&options).map(|_| 0),
+        Command::Convert {
+            input,
+            output,
+            json,
+        } => commands::convert::run(&input, &output, json).map(|_| 0),
     };
     match result {
         Ok(code) => ExitCode::from(code as u8),

@@ -119,6 +119,9 @@ pub fn prepare(opts: &TrainOptions) -> Result<Session> {
     );
     std::fs::write(&config_copy, config.to_toml_string())
         .with_context(|| format!("cannot write {}", config_copy.display()))?;
+    for note in &model.notes {
+        log.info(note);
+    }
     log.info(&format!(
         "model {}: {} trainable parameters; optimizer {}; device {}",
         model.kind,
@@ -208,12 +211,15 @@ pub fn prepare(opts: &TrainOptions) -> Result<Session> {
             .log
             .info(&format!("resumed from {}", path.display()));
     } else if let Some(path) = &schema.load_from {
-        runner
+        let meta = runner
             .ctx
             .engine
             .load_checkpoint(Path::new(path), false)
             .map_err(|e| anyhow!("cannot load weights: {}", e.message))?;
         runner.ctx.log.info(&format!("load checkpoint from {path}"));
+        if let Some(report) = meta.get(weft_core::LOAD_REPORT).and_then(|v| v.as_str()) {
+            runner.ctx.log.warn(report);
+        }
     }
     Ok(Session {
         runner,

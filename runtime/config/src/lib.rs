@@ -26,11 +26,13 @@
 
 mod de;
 mod error;
+pub mod import;
 mod load;
 mod merge;
 mod options;
 mod parse;
 mod print;
+pub mod python;
 pub mod schema;
 mod source;
 mod value;

@@ -51,17 +51,7 @@ fn load_inner(
             None => err,
         });
     }
-    let raw = std::fs::read_to_string(path).map_err(|e| ConfigError::io(path, &e))?;
-    if path.extension().is_some_and(|e| e == "py") {
-        return Err(ConfigError::new(
-            ErrorKind::Syntax,
-            format!("{} is a Python config; weft reads TOML", path.display()),
-        )
-        .with_help("write the same keys in TOML (docs/mmcv-differences.md shows how MMCV's Python configs translate)"));
-    }
-    let text = substitute_predefined(&raw, &canonical);
-    let id = sources.add(path.to_path_buf(), text.clone());
-    let mut root = parse_toml(&text, id, sources)?;
+    let mut root = parse_file(path, sources)?;
     let Value::Table(table) = &mut root.value else {
         unreachable!("a TOML document is always a table");
     };
@@ -119,6 +109,20 @@ fn load_inner(
         origin: root.origin,
         key_origin: None,
     })
+}
+
+/// One file's own table, unmerged: read, predefined variables substituted, parsed as TOML
+/// or (`.py`) as an MMCV Python config.
+pub(crate) fn parse_file(path: &Path, sources: &mut Sources) -> Result<Node, ConfigError> {
+    let raw = std::fs::read_to_string(path).map_err(|e| ConfigError::io(path, &e))?;
+    let canonical = std::fs::canonicalize(path).map_err(|e| ConfigError::io(path, &e))?;
+    let text = substitute_predefined(&raw, &canonical);
+    let id = sources.add(path.to_path_buf(), text.clone());
+    if path.extension().is_some_and(|e| e == "py") {
+        crate::python::parse_python(&text, id, sources)
+    } else {
+        parse_toml(&text, id, sources)
+    }
 }
 
 fn base_list(node: &Node, sources: &Sources) -> Result<Vec<(String, Origin)>, ConfigError> {

@@ -178,6 +178,10 @@ pub struct LoaderPosition {
     pub batch: u64,
 }
 
+/// The key of the metadata [`Engine::load_checkpoint`] returns that holds, when a weights load
+/// left names out, MMCV's text saying which (for the run's log, as a warning).
+pub const LOAD_REPORT: &str = "load_report";
+
 /// The model, optimizer and data behind a run.
 pub trait Engine: Send {
     /// Batches per epoch of a phase's loader (0 if the phase has no data).
@@ -241,7 +245,10 @@ pub trait Engine: Send {
         with_optimizer: bool,
     ) -> Result<(), EngineError>;
 
-    /// Loads weights (and optimizer state if asked and present); returns the metadata.
+    /// Resumes from a checkpoint (`with_optimizer`: weights, optimizer state, every name
+    /// matching) or loads weights from one (MMCV's non-strict load: names the model lacks or
+    /// the file lacks are left out and listed under [`LOAD_REPORT`] in the returned
+    /// metadata); returns the checkpoint's metadata.
     fn load_checkpoint(
         &mut self,
         path: &Path,

@@ -42,8 +42,8 @@ pub use action::{Action, SaveRequest};
 pub use clock::{Clock, SteppingClock, SystemClock};
 pub use context::{RunContext, RunnerKind};
 pub use engine::{
-    DeviceValue, Engine, LoaderPosition, Momentum, ParamGroup, Predictions, Scalar, Split,
-    StepOutputs,
+    DeviceValue, Engine, LOAD_REPORT, LoaderPosition, Momentum, ParamGroup, Predictions, Scalar,
+    Split, StepOutputs,
 };
 pub use error::{EngineError, HookError, HookResult, RunError, RunPoint};
 pub use hook::Hook;

@@ -1,5 +1,6 @@
 //! Reading a plugin file: digest, component or not, which `weft:plugin` world it targets and
-//! at which WIT version, compiled (or loaded from the cache) once per file.
+//! at which WIT version (read before compiling), compiled (or loaded from the cache) once per
+//! file.
 
 use std::fmt;
 use std::path::{Path, PathBuf};
@@ -115,7 +116,9 @@ pub fn load(rt: &Runtime, path: &Path, expected: Option<&str>) -> Result<Loaded,
              (rebuilt or replaced since it was pinned?)"
         ));
     }
-    check_header(&bytes).map_err(|m| format!("plugin {shown}: {m}"))?;
+    // World and version first, from the component's type information: a plugin built for
+    // another weft is refused without paying for its compilation (seconds for Python and JS).
+    let (world, version) = read_interface(&bytes).map_err(|m| format!("plugin {shown}: {m}"))?;
     let component = crate::cache::compile(rt, &bytes, &sha256).map_err(|e| {
         format!(
             "plugin {shown}: not a valid component: {}",
@@ -125,8 +128,6 @@ pub fn load(rt: &Runtime, path: &Path, expected: Option<&str>) -> Result<Loaded,
     let ty = component.component_type();
     let imports: Vec<String> = ty.imports(&rt.engine).map(|(n, _)| n.to_string()).collect();
     let exports: Vec<String> = ty.exports(&rt.engine).map(|(n, _)| n.to_string()).collect();
-    let (world, version) = detect_world(&exports).map_err(|m| format!("plugin {shown}: {m}"))?;
-    check_version(&version).map_err(|m| format!("plugin {shown}: {m}"))?;
     Ok(Loaded {
         path: path.to_path_buf(),
         sha256,
@@ -137,6 +138,32 @@ pub fn load(rt: &Runtime, path: &Path, expected: Option<&str>) -> Result<Loaded,
         exports,
         component,
     })
+}
+
+/// The world a component targets and the WIT version it was built against, read from its
+/// type information without compiling it: the header, the binary's validity and its
+/// `weft:plugin` export, and whether this weft serves that version.
+pub fn read_interface(bytes: &[u8]) -> Result<(World, String), String> {
+    check_header(bytes)?;
+    // Validate the whole binary before anything builds from it: a 38 KiB file declaring
+    // more than it holds made both wit-component's decoder and wasmtime's compiler allocate
+    // gigabytes (found by `make fuzz`); the validator rejects it in under a millisecond.
+    wasmparser::Validator::new_with_features(wasmparser::WasmFeatures::all())
+        .validate_all(bytes)
+        .map_err(|e| format!("not a valid component: {e}"))?;
+    let decoded = wit_component::decode(bytes)
+        .map_err(|e| format!("not a valid component: {}", e.root_cause()))?;
+    let wit_component::DecodedWasm::Component(resolve, world) = decoded else {
+        return Err("a WIT package, not a component".into());
+    };
+    let exports: Vec<String> = resolve.worlds[world]
+        .exports
+        .keys()
+        .map(|k| resolve.name_world_key(k))
+        .collect();
+    let (world, version) = detect_world(&exports)?;
+    check_version(&version)?;
+    Ok((world, version))
 }
 
 /// Tells a core module, a truncated file and a non-WebAssembly file apart before wasmtime's

@@ -1,4 +1,4 @@
-//! Checkpoints as safetensors files: model tensors under PyTorch names, optimizer state under
+//! Checkpoints as safetensors files (and PyTorch's `.pth`, read through [`crate::pth`]): model tensors under PyTorch names, optimizer state under
 //! `optimizer.<parameter>.<key>`, and the run metadata as JSON in the header. Written to a
 //! temporary file, synced and renamed, so a crash never leaves a partial file behind.
 //!
@@ -192,9 +192,19 @@ pub struct Loaded {
     pub meta: serde_json::Value,
 }
 
-/// Reads a safetensors file.
+/// Reads a checkpoint: a safetensors file, or a PyTorch `.pth` (told apart by their first
+/// bytes, not their names). A `.pth`'s metadata reads as `{"meta": <MMCV's meta>, "pth":
+/// true}`: it has no weft resume record or optimizer state.
 pub fn read(path: &Path) -> Result<Loaded, TchError> {
     let data = std::fs::read(path)?;
+    if crate::pth::is_zip(&data) || crate::pth::is_legacy(&data) {
+        let pth = crate::pth::read_bytes(&data, &path.display().to_string())
+            .map_err(|e| TchError::FileFormat(e.to_string()))?;
+        return Ok(Loaded {
+            tensors: pth.state_dict.into_iter().collect(),
+            meta: serde_json::json!({ "meta": pth.meta, "pth": true }),
+        });
+    }
     let parsed = safetensors::SafeTensors::deserialize(&data).map_err(|e| {
         TchError::FileFormat(format!("{} is not a safetensors file: {e}", path.display()))
     })?;

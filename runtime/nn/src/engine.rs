@@ -9,7 +9,8 @@ use tch::{Device, Kind, TchError, Tensor};
 use weft_config::schema::Phase;
 use weft_core::plugin::GradView;
 use weft_core::{
-    DeviceValue, Engine, EngineError, Momentum, ParamGroup, Predictions, Scalar, Split, StepOutputs,
+    DeviceValue, Engine, EngineError, LOAD_REPORT, Momentum, ParamGroup, Predictions, Scalar,
+    Split, StepOutputs,
 };
 use weft_data::{Batch, Loader};
 
@@ -407,10 +408,27 @@ impl Engine for TorchEngine {
         let loaded = checkpoint::read(path).map_err(|e| {
             EngineError::new(format!("cannot read checkpoint {}: {e}", path.display()))
         })?;
-        let mut tensors = loaded.tensors;
+        if with_optimizer && loaded.meta.get("pth") == Some(&Value::Bool(true)) {
+            return Err(EngineError::new(format!(
+                "{} is a PyTorch checkpoint: weft resumes only from its own, which hold the \
+                 optimizer, hook and data-order state an exact resume needs; start from its \
+                 weights with `load_from` instead",
+                path.display()
+            )));
+        }
+        // MMCV's default `revise_keys`: weights saved from a DataParallel/DDP wrapper.
+        let mut tensors: HashMap<String, Tensor> = loaded
+            .tensors
+            .into_iter()
+            .map(|(k, v)| match k.strip_prefix("module.") {
+                Some(rest) => (rest.to_string(), v),
+                None => (k, v),
+            })
+            .collect();
         let store = &self.model.store;
         let mut missing = Vec::new();
         let mut mismatched = Vec::new();
+        let mut matched = 0;
         for (name, t) in store.state_dict() {
             match tensors.remove(name) {
                 None => missing.push(name.to_string()),
@@ -422,6 +440,7 @@ impl Engine for TorchEngine {
                 Some(src) => {
                     let mut dst = t.shallow_clone();
                     tch::no_grad(|| dst.f_copy_(&src)).map_err(engine_err)?;
+                    matched += 1;
                 }
             }
         }
@@ -430,7 +449,13 @@ impl Engine for TorchEngine {
             .filter(|k| !k.starts_with(OPTIMIZER_PREFIX))
             .cloned()
             .collect();
-        if !missing.is_empty() || !mismatched.is_empty() || !unexpected.is_empty() {
+        // Resuming must be exact, so every difference is an error. Loading weights is
+        // non-strict as MMCV's runner loads them (missing and unexpected keys are reported),
+        // except that a shape mismatch, or nothing at all in common, is an error: MMCV only
+        // warns, and the run then trains a model that silently started from scratch.
+        let strict = with_optimizer;
+        let differs = !missing.is_empty() || !unexpected.is_empty();
+        if strict && differs || !mismatched.is_empty() || matched == 0 {
             let mut msg = format!(
                 "{} does not fit this model ({})",
                 path.display(),
@@ -440,6 +465,9 @@ impl Engine for TorchEngine {
                 v.iter().take(5).cloned().collect::<Vec<_>>().join(", ")
                     + if v.len() > 5 { ", ..." } else { "" }
             };
+            if matched == 0 && mismatched.is_empty() {
+                msg += "; none of its tensors has a name the model uses";
+            }
             if !missing.is_empty() {
                 msg += &format!("; missing: {}", list(&missing));
             }
@@ -451,7 +479,20 @@ impl Engine for TorchEngine {
             }
             return Err(EngineError::new(msg));
         }
-        if with_optimizer && let Some(opt) = loaded.meta.get("optimizer") {
+        if !strict {
+            let mut meta = loaded.meta.get("meta").cloned().unwrap_or(Value::Null);
+            if !missing.is_empty() || !unexpected.is_empty() {
+                missing.sort();
+                let mut unexpected = unexpected;
+                unexpected.sort();
+                if !meta.is_object() {
+                    meta = json!({});
+                }
+                meta[LOAD_REPORT] = json!(mismatch_report(&missing, &unexpected));
+            }
+            return Ok(meta);
+        }
+        if let Some(opt) = loaded.meta.get("optimizer") {
             let s = &mut self.setup;
             let ty = opt.get("type").and_then(Value::as_str).unwrap_or_default();
             if ty != s.optimizer.name() {
@@ -511,6 +552,24 @@ impl Engine for TorchEngine {
             .collect();
         Some(Box::new(Grads(entries)))
     }
+}
+
+/// What MMCV's `load_state_dict` logs when a non-strict load leaves keys out, in its words.
+fn mismatch_report(missing: &[String], unexpected: &[String]) -> String {
+    let mut parts = vec!["The model and loaded state dict do not match exactly\n".to_string()];
+    if !unexpected.is_empty() {
+        parts.push(format!(
+            "unexpected key in source state_dict: {}\n",
+            unexpected.join(", ")
+        ));
+    }
+    if !missing.is_empty() {
+        parts.push(format!(
+            "missing keys in source state_dict: {}\n",
+            missing.join(", ")
+        ));
+    }
+    parts.join("\n")
 }
 
 fn group_json(g: &ParamGroup) -> Value {

@@ -18,6 +18,7 @@ pub mod layers;
 mod memory;
 pub mod models;
 pub mod optim;
+pub mod pth;
 pub mod store;
 
 pub use device::{

@@ -52,6 +52,9 @@ pub struct Model {
     pub loss: Loss,
     /// The loss's factor (a recognizer head's `loss_cls.loss_weight`; 1 otherwise).
     pub loss_weight: f64,
+    /// What building it did that the run's log should say (a backbone's `pretrained` file
+    /// loaded, and what it lacked).
+    pub notes: Vec<String>,
 }
 
 impl Model {
@@ -127,6 +130,7 @@ pub fn build_model(node: &Node, cfg: &Config, device: Device) -> Result<Model, C
     let args = without(table, &["type", "loss"], node);
     let mut store = ParamStore::new(device);
     let mut loss_weight = 1.0;
+    let mut notes = Vec::new();
     let net: Box<dyn Network> = match kind.as_str() {
         "Recognizer2D" | "Recognizer3D" => {
             if let Some(l) = table.get("loss") {
@@ -136,7 +140,7 @@ pub fn build_model(node: &Node, cfg: &Config, device: Device) -> Result<Model, C
                     &l.origin,
                 ));
             }
-            let r = recognition::build(&mut store, &args, cfg, kind == "Recognizer3D")?;
+            let r = recognition::build(&mut store, &args, cfg, kind == "Recognizer3D", &mut notes)?;
             loss_weight = r.loss_weight();
             Box::new(r)
         }
@@ -163,6 +167,7 @@ pub fn build_model(node: &Node, cfg: &Config, device: Device) -> Result<Model, C
         net,
         loss,
         loss_weight,
+        notes,
     })
 }
 

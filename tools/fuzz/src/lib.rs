@@ -16,10 +16,12 @@ pub use guest_values::guest_values;
 pub type Target = fn(&[u8]);
 
 /// The targets by name (the names of the corpus folders and the libFuzzer binaries).
-pub const TARGETS: [(&str, Target); 4] = [
+pub const TARGETS: [(&str, Target); 6] = [
     ("config", config),
+    ("python_config", python_config),
     ("checkpoint", checkpoint),
     ("component", component),
+    ("component_compile", component_compile),
     ("guest_values", guest_values),
 ];
 
@@ -51,15 +53,31 @@ pub fn config(data: &[u8]) {
     }
 }
 
+/// An MMCV Python config: lexed, parsed, run over values, merged, typed and written as TOML
+/// (what `weft train x.py` and `weft import-mmcv` do with it).
+pub fn python_config(data: &[u8]) {
+    let path = scratch("config.py", data);
+    if let Ok(cfg) = weft_config::Config::from_file(&path) {
+        let _ = cfg.schema();
+        let _ = cfg.to_toml_string();
+    }
+}
+
 /// A checkpoint file, read as `--resume-from` and `load_from` read one.
 pub fn checkpoint(data: &[u8]) {
     let path = scratch("checkpoint.safetensors", data);
     let _ = weft_nn::checkpoint::read(&path);
 }
 
-/// A plugin file, read as `custom_imports` and `weft plugin inspect` read one (compiled
-/// through a cache of this process's own, so fuzzing leaves the user's alone).
+/// A plugin file's interface, read as `custom_imports` and `weft plugin inspect` read it
+/// before compiling: header, validity, world and WIT version.
 pub fn component(data: &[u8]) {
+    let _ = weft_host::component::read_interface(data);
+}
+
+/// A plugin file read whole, compilation included (through a cache of this process's own, so
+/// fuzzing leaves the user's alone). Slow: each input that decodes is compiled by cranelift.
+pub fn component_compile(data: &[u8]) {
     static CACHE: std::sync::Once = std::sync::Once::new();
     CACHE.call_once(|| {
         let dir = std::env::temp_dir().join(format!("weft-fuzz-cache-{}", std::process::id()));

@@ -93,9 +93,12 @@ pub fn run(o: &TestOptions<'_>) -> Result<()> {
         },
     };
     let mut engine = TorchEngine::new(model, setup, loaders, device, seed);
-    engine
+    let meta = engine
         .load_checkpoint(o.checkpoint, false)
         .map_err(|e| anyhow!("cannot load {}: {}", o.checkpoint.display(), e.message))?;
+    if let Some(report) = meta.get(weft_core::LOAD_REPORT).and_then(|v| v.as_str()) {
+        eprintln!("warning: {report}");
+    }
     let predictions = engine
         .predict(split)
         .map_err(|e| anyhow!("evaluation failed: {}", e.message))?;

@@ -7,6 +7,38 @@ use serde::Deserialize;
 use super::{CheckpointConfig, DataConfig, EvalConfig, LogConfig, OptimizerHookConfig};
 use crate::{Config, ConfigError, Located, RawNode, Value, from_node};
 
+/// Every top-level key [`RunConfig`] reads (a test checks this against the struct).
+pub const TOP_LEVEL_KEYS: [&str; 28] = [
+    "model",
+    "data",
+    "optimizer",
+    "optimizer_config",
+    "lr_config",
+    "momentum_config",
+    "runner",
+    "total_epochs",
+    "workflow",
+    "checkpoint_config",
+    "log_config",
+    "evaluation",
+    "custom_hooks",
+    "custom_imports",
+    "work_dir",
+    "load_from",
+    "resume_from",
+    "auto_resume",
+    "seed",
+    "deterministic",
+    "device",
+    "threads",
+    "log_level",
+    "dist_params",
+    "gpu_ids",
+    "opencv_num_threads",
+    "mp_start_method",
+    "find_unused_parameters",
+];
+
 /// The top-level keys weft understands, with MMCV's names.
 ///
 /// Top-level keys that start with an underscore are free variables: they are not validated
@@ -149,5 +181,30 @@ impl RunConfig {
             t.retain(|k, _| !k.starts_with('_'));
         }
         from_node(&root, cfg.sources())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_list_of_top_level_keys_is_the_structs() {
+        // serde lists the fields it expected when it meets an unknown one.
+        let err = toml::from_str::<RunConfig>("not_a_key = 1")
+            .unwrap_err()
+            .to_string();
+        let listed = err.split("expected one of").nth(1).expect(&err);
+        let mut fields: Vec<&str> = listed
+            .split(',')
+            .map(|f| {
+                f.trim()
+                    .trim_matches(|c: char| c == '`' || c.is_whitespace())
+            })
+            .collect();
+        fields.sort_unstable();
+        let mut keys = TOP_LEVEL_KEYS.to_vec();
+        keys.sort_unstable();
+        assert_eq!(fields, keys);
     }
 }

@@ -13,6 +13,7 @@
 
 mod blocks;
 mod heads;
+mod pretrained;
 mod resnet2d;
 mod resnet3d;
 
@@ -121,6 +122,7 @@ pub fn build(
     args: &Node,
     cfg: &Config,
     three_d: bool,
+    notes: &mut Vec<String>,
 ) -> Result<Recognizer, ConfigError> {
     let a: RecognizerArgs = cfg.read(args)?;
     let bad = |m: String, node: &Node| cfg.error_at(ErrorKind::InvalidValue, m, &node.origin);
@@ -196,6 +198,31 @@ pub fn build(
             )));
         }
     };
+    // MMAction2 loads `pretrained` in init_weights, after building and initialising the
+    // backbone (and, for TSM, before adding the shift: the file's names are unshifted).
+    let pretrained = match &backbone {
+        Backbone::Flat(b) => b.pretrained.clone().map(|p| (p, false)),
+        Backbone::Volume(b) => b.pretrained.clone().map(|p| (p, b.pretrained2d)),
+    };
+    if let Some((file, inflate)) = pretrained {
+        let done = pretrained::load(store, "backbone", &file, inflate).map_err(bb_err)?;
+        notes.push(format!(
+            "load {} checkpoint from local path: {file} ({} backbone tensors)",
+            if done.torchvision {
+                "torchvision"
+            } else {
+                "MMAction2"
+            },
+            done.loaded
+        ));
+        if !done.missing.is_empty() {
+            notes.push(format!(
+                "These parameters in the backbone are not in {file}, so they keep their \
+                 initial values: {}",
+                done.missing.join(", ")
+            ));
+        }
+    }
     let (head_type, head_args) = sub_type(&a.cls_head.0, cfg, "cls_head", &HEAD_TYPES)?;
     let kind = match (head_type, three_d) {
         ("TSNHead", false) => HeadKind::Tsn,

@@ -247,8 +247,6 @@ pub struct ResNetCommon<'a> {
     pub out_indices: Option<&'a [usize]>,
     /// `style`.
     pub style: &'a str,
-    /// `pretrained`.
-    pub pretrained: Option<&'a str>,
     /// `with_cp`.
     pub with_cp: bool,
     /// `frozen_stages`.
@@ -287,12 +285,6 @@ impl ResNetCommon<'_> {
             return Err(format!(
                 "style must be \"pytorch\" or \"caffe\", not {:?}",
                 self.style
-            ));
-        }
-        if let Some(p) = self.pretrained {
-            return Err(format!(
-                "pretrained = {p:?}: loading backbone weights here is not supported yet; \
-                 start from a whole model's weights with `load_from`"
             ));
         }
         if self.with_cp {

@@ -21,7 +21,11 @@ use crate::store::ParamStore;
 pub struct ResNetArgs {
     depth: u32,
     pretrained: Option<String>,
-    #[allow(dead_code, reason = "accepted for MMAction2 configs; see `pretrained`")]
+    /// Whether `pretrained` has torchvision's names: accepted, and read from the file itself.
+    #[allow(
+        dead_code,
+        reason = "the file's names say which; see recognition/pretrained.rs"
+    )]
     torchvision_pretrain: Option<bool>,
     #[serde(default = "three")]
     in_channels: i64,
@@ -135,6 +139,8 @@ fn block_forward(
 
 /// MMAction2's `ResNet` / `ResNetTSM` backbone.
 pub struct ResNet2d {
+    /// A file to load the backbone's weights from once it is built.
+    pub pretrained: Option<String>,
     conv1: ConvModule,
     stages: Vec<Vec<Residual>>,
     shift: Option<Shift>,
@@ -158,7 +164,6 @@ impl ResNet2d {
             num_stages: a.num_stages,
             out_indices: a.out_indices.as_deref(),
             style: &a.style,
-            pretrained: a.pretrained.as_deref(),
             with_cp: a.with_cp,
             frozen_stages: a.frozen_stages,
             base_channels: a.base_channels,
@@ -320,6 +325,7 @@ impl ResNet2d {
             eval_norms.push(p("layer"));
         }
         Ok(ResNet2d {
+            pretrained: a.pretrained.clone(),
             conv1,
             stages,
             shift,

@@ -45,8 +45,7 @@ impl Triple {
 pub struct ResNet3dArgs {
     depth: u32,
     pretrained: Option<String>,
-    /// Inflate a 2D checkpoint given as `pretrained` (which is refused for now).
-    #[allow(dead_code, reason = "accepted for MMAction2 configs; see `pretrained`")]
+    /// Inflate a 2D checkpoint given as `pretrained` over time (MMAction2's default: true).
     pretrained2d: Option<bool>,
     stage_blocks: Option<Vec<usize>>,
     #[serde(default = "three")]
@@ -127,6 +126,10 @@ fn three_one_one() -> String {
 
 /// MMAction2's `ResNet3d` / `ResNet3dSlowOnly`.
 pub struct ResNet3d {
+    /// A file to load the backbone's weights from once it is built.
+    pub pretrained: Option<String>,
+    /// Whether that file's 2D kernels are inflated over time.
+    pub pretrained2d: bool,
     conv1: ConvModule,
     pool1: Option<[i64; 3]>,
     with_pool2: bool,
@@ -178,7 +181,6 @@ impl ResNet3d {
             num_stages: a.num_stages,
             out_indices: a.out_indices.as_deref(),
             style: &a.style,
-            pretrained: a.pretrained.as_deref(),
             with_cp: a.with_cp,
             frozen_stages: a.frozen_stages,
             base_channels: a.base_channels,
@@ -381,6 +383,8 @@ impl ResNet3d {
         }
         let eval_norms = freeze_stages(store, prefix, a.frozen_stages, norms_train);
         Ok(ResNet3d {
+            pretrained: a.pretrained.clone(),
+            pretrained2d: a.pretrained2d.unwrap_or(true),
             conv1,
             pool1: a
                 .with_pool1
