@@ -165,11 +165,12 @@ crash-points: setup readers guest-toolchains
 
 # Coverage-guided fuzzing (docs/reliability.md): libFuzzer over every weft-fuzz target,
 # FUZZ_RUNS executions or FUZZ_SECONDS seconds each, whichever ends first (a million, ten
-# minutes). config, checkpoint, component and guest_values reach a million in 4-7 minutes
-# each; component_compile compiles what it is given (about 23 per second) and stops at the
-# time limit. The first build instruments every crate, about 13 minutes on 2 cores; the whole
-# run takes about 45. Inputs that fail are written to target/fuzz/artifacts-*; copy them into
-# tools/fuzz/corpus/<target>/, where `make test` replays them.
+# minutes). config, python_config, checkpoint, component and guest_values reach a million in
+# 4-7 minutes each; component_compile compiles what it is given (about 23 per second) and
+# stops at the time limit. The first build instruments every crate, about 13 minutes on 2
+# cores; the whole run takes about 50. Inputs that fail are written to
+# target/fuzz/artifacts-*; copy them into tools/fuzz/corpus/<target>/, where `make test`
+# replays them.
 FUZZ_RUNS ?= 1000000
 FUZZ_SECONDS ?= 600
 FUZZ_TARGETS ?= config python_config checkpoint component component_compile guest_values
@@ -187,7 +188,9 @@ fuzz: setup
 		LD_LIBRARY_PATH=$$torch_lib target/fuzz/$(HOST_TRIPLE)/release/$$t \
 			target/fuzz/corpus/$$t tools/fuzz/corpus/$$t -runs=$(FUZZ_RUNS) -max_total_time=$(FUZZ_SECONDS) -rss_limit_mb=4096 \
 			-max_len=65536 -timeout=10 -print_final_stats=1 -artifact_prefix=target/fuzz/artifacts-$$t- \
-			2>&1 | grep -E "^(#[0-9]+.*DONE|stat::number_of_executed_units|stat::peak_rss|==[0-9]+== ERROR|SUMMARY)" || exit 1; \
+			> target/fuzz/$$t.log 2>&1; status=$$?; \
+		grep -E "^(#[0-9]+.*DONE|stat::number_of_executed_units|stat::peak_rss|==[0-9]+== ERROR|SUMMARY)" target/fuzz/$$t.log; \
+		[ $$status -eq 0 ] || { echo "fuzzing $$t failed: target/fuzz/$$t.log, target/fuzz/artifacts-$$t-*"; exit 1; }; \
 	done
 
 # Moving-Fashion-MNIST in both MMAction2 layouts (2000 + 500 clips, about 20 s), where the

@@ -1,6 +1,6 @@
 //! Links libtorch's directory into test binaries' rpath, and compiles `csrc/`: the fused
-//! optimizer kernels that tch's C API does not reach, and the evaluator of plugins'
-//! elementwise programs.
+//! optimizer kernels that tch's C API does not reach, the evaluator of plugins' elementwise
+//! programs, and the TorchScript module access tch lacks (module classes, buffers).
 
 use std::path::Path;
 use std::process::Command;
@@ -9,6 +9,7 @@ fn main() {
     println!("cargo:rerun-if-changed=csrc/fused.cpp");
     println!("cargo:rerun-if-changed=csrc/program.cpp");
     println!("cargo:rerun-if-changed=csrc/memory.cpp");
+    println!("cargo:rerun-if-changed=csrc/script.cpp");
     // torch-sys (links = "tch") exports the directory it linked against.
     let Ok(lib) = std::env::var("DEP_TCH_LIBTORCH_LIB") else {
         panic!("torch-sys did not report libtorch's directory (DEP_TCH_LIBTORCH_LIB)");
@@ -37,6 +38,7 @@ fn main() {
         .file("csrc/fused.cpp")
         .file("csrc/program.cpp")
         .file("csrc/memory.cpp")
+        .file("csrc/script.cpp")
         .compile("weft_fused");
 }
 

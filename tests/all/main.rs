@@ -42,6 +42,8 @@ mod loggers;
 mod tools;
 // PyTorch's .pth: read without Python, written for torch.load, load_from and weft convert.
 mod pth;
+// TorchScript models trained as PyTorch trains them, and exported back.
+mod torchscript;
 // The progress bar of interactive runs.
 mod progress;
 

@@ -135,6 +135,20 @@ enum Command {
         #[arg(long)]
         json: bool,
     },
+    /// Write a trained TorchScript model (`model.type = "TorchScript"`) back as TorchScript,
+    /// with a checkpoint's weights and buffers, for `torch.jit.load`.
+    Export {
+        /// The config the model was trained with.
+        config: PathBuf,
+        /// The checkpoint (.safetensors or .pth).
+        checkpoint: PathBuf,
+        /// The TorchScript file to write.
+        #[arg(long, value_name = "OUT.pt")]
+        torchscript: PathBuf,
+        /// Override config keys, as for `train`.
+        #[arg(long, num_args = 1.., value_name = "KEY=VALUE")]
+        cfg_options: Vec<String>,
+    },
     /// Convert an MMCV/MMAction2 Python config (with its `_base_` files) to weft TOML,
     /// without Python: merged into one file, or one TOML file per Python file.
     ImportMmcv {
@@ -258,6 +272,13 @@ fn main() -> ExitCode {
             no_check,
             cfg_options,
         } => commands::print_config::run(&config, &cfg_options, !no_check).map(|_| 0),
+        Command::Export {
+            config,
+            checkpoint,
+            torchscript,
+            cfg_options,
+        } => commands::export::torchscript(&config, &checkpoint, &torchscript, &cfg_options)
+            .map(|_| 0),
         Command::ImportMmcv {
             config,
             output,

@@ -126,15 +126,48 @@ impl TorchEngine {
     }
 
     /// Loss and, for classification, batch accuracy.
-    fn forward(
-        &self,
-        x: &Tensor,
-        y: &Tensor,
-        train: bool,
-    ) -> Result<(Tensor, Option<Tensor>), EngineError> {
-        let logits = self.model.net.forward(x, train).map_err(|e| {
+    /// The loss of a batch, its top-1 accuracy when the network gives scores, and the named
+    /// parts of a loss the network computes itself.
+    fn forward(&self, x: &Tensor, y: &Tensor, train: bool) -> Result<Forward, EngineError> {
+        let failed = |e: TchError| {
             EngineError::new(format!("forward pass of {} failed: {e}", self.model.kind))
-        })?;
+        };
+        if let Some(parts) = self.model.net.losses(x, y, train) {
+            // MMCV's _parse_losses: every entry is logged (as its mean); those named `*loss*`
+            // add up to the loss.
+            let parts: Vec<(String, Tensor)> = parts
+                .map_err(failed)?
+                .into_iter()
+                .map(|(k, v)| v.f_mean(None::<Kind>).map(|m| (k, m)))
+                .collect::<Result<_, _>>()
+                .map_err(engine_err)?;
+            let mut total: Option<Tensor> = None;
+            for (k, v) in &parts {
+                if k.contains("loss") {
+                    total = Some(match total {
+                        None => v.shallow_clone(),
+                        Some(t) => t.f_add(v).map_err(engine_err)?,
+                    });
+                }
+            }
+            let loss = total.ok_or_else(|| {
+                EngineError::new(format!(
+                    "{} returned no entry named `*loss*` (it returned {})",
+                    self.model.kind,
+                    parts
+                        .iter()
+                        .map(|(k, _)| k.as_str())
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                ))
+            })?;
+            return Ok(Forward {
+                loss,
+                acc: None,
+                parts,
+            });
+        }
+        let logits = self.model.net.forward(x, train).map_err(failed)?;
         let loss = self.model.loss(&logits, y).map_err(|e| {
             EngineError::new(format!(
                 "loss: {e} (do the model's outputs match the targets?)"
@@ -153,7 +186,11 @@ impl TorchEngine {
             ),
             Loss::Mse => None,
         };
-        Ok((loss, acc))
+        Ok(Forward {
+            loss,
+            acc,
+            parts: Vec::new(),
+        })
     }
 
     fn grads(&self) -> Vec<Tensor> {
@@ -190,12 +227,13 @@ impl Engine for TorchEngine {
         // Randomness of a step depends on (seed, iter) only, so resumed runs repeat it.
         tch::manual_seed((self.seed ^ iter.wrapping_mul(0x9E37_79B9_7F4A_7C15)) as i64);
         let (x, y) = self.inputs()?;
-        let (loss, acc) = self.forward(&x, &y, true)?;
+        let Forward { loss, acc, parts } = self.forward(&x, &y, true)?;
         let n = y.size().first().copied().unwrap_or(0) as usize;
-        let mut log_vars = vec![(
+        let mut log_vars = log_parts(parts)?;
+        log_vars.push((
             "loss".to_string(),
             deferred(loss.f_detach().map_err(engine_err)?),
-        )];
+        ));
         log_vars.extend(acc.map(|a| ("top1_acc".to_string(), deferred(a))));
         let outputs = StepOutputs {
             log_vars,
@@ -207,9 +245,10 @@ impl Engine for TorchEngine {
 
     fn val_step(&mut self) -> Result<StepOutputs, EngineError> {
         let (x, y) = self.inputs()?;
-        let (loss, acc) = tch::no_grad(|| self.forward(&x, &y, false))?;
+        let Forward { loss, acc, parts } = tch::no_grad(|| self.forward(&x, &y, false))?;
         let n = y.size().first().copied().unwrap_or(0) as usize;
-        let mut log_vars = vec![("loss".to_string(), deferred(loss))];
+        let mut log_vars = log_parts(parts)?;
+        log_vars.push(("loss".to_string(), deferred(loss)));
         log_vars.extend(acc.map(|a| ("top1_acc".to_string(), deferred(a))));
         Ok(StepOutputs {
             log_vars,
@@ -552,6 +591,23 @@ impl Engine for TorchEngine {
             .collect();
         Some(Box::new(Grads(entries)))
     }
+}
+
+/// What a forward pass gives the step.
+struct Forward {
+    loss: Tensor,
+    acc: Option<Tensor>,
+    /// A self-computed loss's named parts, logged before `loss` as MMCV logs them.
+    parts: Vec<(String, Tensor)>,
+}
+
+fn log_parts(parts: Vec<(String, Tensor)>) -> Result<Vec<(String, Scalar)>, EngineError> {
+    // A part named `loss` is the total itself (MMCV overwrites it with the sum).
+    parts
+        .into_iter()
+        .filter(|(k, _)| k != "loss")
+        .map(|(k, v)| Ok((k, deferred(v.f_detach().map_err(engine_err)?))))
+        .collect()
 }
 
 /// What MMCV's `load_state_dict` logs when a non-strict load leaves keys out, in its words.

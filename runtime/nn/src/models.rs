@@ -5,6 +5,7 @@ mod lenet;
 mod modules;
 pub mod recognition;
 mod resnet;
+pub mod script;
 
 use serde::Deserialize;
 use tch::{Device, TchError, Tensor};
@@ -17,18 +18,36 @@ pub use modules::Sequential;
 pub use resnet::ResNet;
 
 /// The model types a config may name.
-pub const MODEL_TYPES: [&str; 5] = [
+pub const MODEL_TYPES: [&str; 6] = [
     "LeNet5",
     "ResNet",
     "Modules",
     "Recognizer2D",
     "Recognizer3D",
+    "TorchScript",
 ];
 
 /// A network's forward pass from inputs to class scores.
 pub trait Network: Send {
     /// Logits `[N, num_classes]`.
     fn forward(&self, x: &Tensor, train: bool) -> Result<Tensor, TchError>;
+
+    /// For a network that computes its own loss (a TorchScript module with `returns =
+    /// "losses"`): the named losses of a batch, as MMCV's `_parse_losses` reads them; `None`
+    /// for networks whose scores weft's loss applies to.
+    fn losses(
+        &self,
+        _x: &Tensor,
+        _labels: &Tensor,
+        _train: bool,
+    ) -> Option<Result<Vec<(String, Tensor)>, TchError>> {
+        None
+    }
+
+    /// The TorchScript module behind the network, if it is one (`weft export`).
+    fn script(&self) -> Option<&script::Script> {
+        None
+    }
 }
 
 /// The training objective over the network's outputs.
@@ -155,6 +174,13 @@ pub fn build_model(node: &Node, cfg: &Config, device: Device) -> Result<Model, C
             )
         }
         "Modules" => Box::new(modules::build(&mut store, &args, cfg)?),
+        "TorchScript" => {
+            let a: script::ScriptArgs = cfg.read(&args)?;
+            Box::new(
+                script::Script::load(&mut store, &a)
+                    .map_err(|e| cfg.error_at(ErrorKind::InvalidValue, e, &node.origin))?,
+            )
+        }
         other => {
             return Err(unknown_name_error("model", other, MODEL_TYPES)
                 .with_location(cfg.sources().locate(&ty.origin)));

@@ -169,6 +169,31 @@ impl ParamStore {
         Ok(handle)
     }
 
+    /// Adds a parameter that already exists elsewhere (a TorchScript module's): the store
+    /// holds a handle to the same tensor, so gradients and the optimizer's steps reach it.
+    pub fn adopt_param(&mut self, module: usize, local: &str, tensor: Tensor) {
+        let name = qualified(&self.modules[module].path, local);
+        let requires_grad = tensor.requires_grad();
+        self.params.push(Param {
+            name,
+            tensor,
+            requires_grad,
+            module,
+            seq: self.next_seq,
+        });
+        self.next_seq += 1;
+    }
+
+    /// Adds a buffer that already exists elsewhere, as [`ParamStore::adopt_param`].
+    pub fn adopt_buffer(&mut self, module: usize, local: &str, tensor: Tensor) {
+        let name = qualified(&self.modules[module].path, local);
+        self.buffers.push(Buffer {
+            name,
+            tensor,
+            module,
+        });
+    }
+
     /// Stops training a parameter (`requires_grad = false`); false if there is no such name.
     pub fn freeze(&mut self, name: &str) -> bool {
         let Some(p) = self.params.iter_mut().find(|p| p.name == name) else {
