@@ -229,7 +229,7 @@ total_epochs = 2 ** 3 if split == 1 else 0
             ("import os\n", "t.py:1:1", "an import of code"),
             ("x = 1\nf = lambda y: y\n", "t.py:2:5", "a lambda"),
             ("if True:\n    x = 1\n", "t.py:1:1", "a `if` statement"),
-            ("x = dict(a=1\n", "t.py:1:", "a bracket is never closed"),
+            ("x = dict(a=1\n", "t.py:1:9", "this bracket is never closed"),
             ("x = y\n", "t.py:1:5", "`y` is not defined"),
             ("x = open('f')\n", "t.py:1:5", "`open` is not a function"),
             (

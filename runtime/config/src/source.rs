@@ -126,7 +126,11 @@ impl fmt::Display for Location {
 }
 
 fn line_column(text: &str, offset: usize) -> (usize, usize, String) {
-    let offset = offset.min(text.len());
+    // A span from a byte-level reader may end inside a character: step back to its start.
+    let mut offset = offset.min(text.len());
+    while !text.is_char_boundary(offset) {
+        offset -= 1;
+    }
     let before = &text[..offset];
     let line = before.matches('\n').count() + 1;
     let line_start = before.rfind('\n').map_or(0, |i| i + 1);
@@ -143,6 +147,12 @@ fn line_column(text: &str, offset: usize) -> (usize, usize, String) {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn an_offset_inside_a_character_points_at_the_character() {
+        // Found by `make fuzz` (python_config): `<(Ö` with an error one byte into the `Ö`.
+        assert_eq!(line_column("<(\u{d6}", 3), (1, 3, "<(\u{d6}".to_string()));
+    }
 
     #[test]
     fn line_and_column_are_one_based_and_count_characters() {

@@ -10,6 +10,7 @@
 
 pub mod checkpoint;
 pub mod clip;
+pub mod convert;
 mod device;
 mod engine;
 mod grads;

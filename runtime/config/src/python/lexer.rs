@@ -64,6 +64,7 @@ pub fn lex(text: &str, base: usize) -> Result<Vec<Token>, LexError> {
         pos: 0,
         base,
         depth: 0,
+        open: Vec::new(),
         out: Vec::new(),
         line_start: true,
     }
@@ -75,6 +76,8 @@ struct Lexer<'a> {
     pos: usize,
     base: usize,
     depth: usize,
+    /// Where each open bracket is, innermost last.
+    open: Vec<usize>,
     out: Vec<Token>,
     line_start: bool,
 }
@@ -174,12 +177,16 @@ impl Lexer<'_> {
                     };
                     self.pos += op.len();
                     match *op {
-                        "(" | "[" | "{" => self.depth += 1,
+                        "(" | "[" | "{" => {
+                            self.depth += 1;
+                            self.open.push(start);
+                        }
                         ")" | "]" | "}" => {
                             if self.depth == 0 {
                                 return self.err(format!("unmatched {op:?}"), start);
                             }
                             self.depth -= 1;
+                            self.open.pop();
                         }
                         _ => {}
                     }
@@ -187,8 +194,9 @@ impl Lexer<'_> {
                 }
             }
         }
-        if self.depth > 0 {
-            return self.err("a bracket is never closed", self.pos.saturating_sub(1));
+        if let Some(&at) = self.open.last() {
+            self.pos = at + 1;
+            return self.err("this bracket is never closed", at);
         }
         let end = self.pos;
         if !matches!(self.out.last().map(|t| &t.kind), None | Some(Tok::Newline)) {

@@ -287,6 +287,51 @@ impl Script {
     }
 }
 
+/// Puts `checkpoint`'s weights and buffers (every name of the module, nothing else) into
+/// `model`'s TorchScript module and saves it to `out` in eval mode (`weft export`).
+pub fn export(model: &super::Model, checkpoint: &Path, out: &Path) -> Result<(), String> {
+    let Some(script) = model.net.script() else {
+        return Err(format!(
+            "the config's model is {}: only a TorchScript model exports to TorchScript \
+             (`weft convert` writes any checkpoint as a .pth)",
+            model.kind
+        ));
+    };
+    let shown = checkpoint.display();
+    let mut loaded =
+        crate::checkpoint::read(checkpoint).map_err(|e| format!("cannot read {shown}: {e}"))?;
+    let mut missing = Vec::new();
+    for (name, t) in model.store.state_dict() {
+        let Some(src) = loaded.tensors.remove(name) else {
+            missing.push(name.to_string());
+            continue;
+        };
+        if src.size() != t.size() {
+            return Err(format!(
+                "{shown}: {name} is {:?} there and {:?} in the module",
+                src.size(),
+                t.size()
+            ));
+        }
+        let mut dst = t.shallow_clone();
+        tch::no_grad(|| dst.f_copy_(&src)).map_err(|e| format!("{name}: {e}"))?;
+    }
+    let extra: Vec<&String> = loaded
+        .tensors
+        .keys()
+        .filter(|k| !k.starts_with(crate::checkpoint::OPTIMIZER_PREFIX))
+        .collect();
+    if !missing.is_empty() || !extra.is_empty() {
+        return Err(format!(
+            "{shown} is not a checkpoint of this module: missing {missing:?}, not in the \
+             module {extra:?}"
+        ));
+    }
+    script
+        .save(out)
+        .map_err(|e| format!("cannot write {}: {e}", out.display()))
+}
+
 /// What a method call gave.
 enum Called {
     Tensor(Tensor),

@@ -643,3 +643,71 @@ fn numpy_scalar(code: &str, bytes: &[u8]) -> Option<Py> {
         _ => return None,
     })
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn err(pickle: &[u8]) -> String {
+        match read(pickle, "t.pth") {
+            Ok(v) => panic!("read {v:?}"),
+            Err(e) => e.to_string(),
+        }
+    }
+
+    #[test]
+    fn plain_values_read_as_python_wrote_them() {
+        // pickle.dumps({'a': [1, -2, 300000, 2.5], 'b': (None, True)}, protocol=2)
+        let p = b"\x80\x02}q\x00(X\x01\x00\x00\x00aq\x01]q\x02(K\x01J\xfe\xff\xff\xffJ\xe0\x93\x04\x00G@\x04\x00\x00\x00\x00\x00\x00eX\x01\x00\x00\x00bq\x03N\x88\x86q\x04u.";
+        let v = read(p, "t").unwrap();
+        assert_eq!(
+            v,
+            Py::Dict(vec![
+                (
+                    Py::Str("a".into()),
+                    Py::List(vec![
+                        Py::Int(1),
+                        Py::Int(-2),
+                        Py::Int(300000),
+                        Py::Float(2.5)
+                    ])
+                ),
+                (
+                    Py::Str("b".into()),
+                    Py::Tuple(vec![Py::None, Py::Bool(true)])
+                ),
+            ])
+        );
+    }
+
+    #[test]
+    fn hostile_pickles_end_in_an_error_not_a_crash_or_gigabytes() {
+        // Code: os.system named by GLOBAL.
+        assert!(
+            err(b"\x80\x02cposix\nsystem\nq\x00X\x02\x00\x00\x00lsq\x01\x85q\x02Rq\x03.")
+                .contains("posix.system")
+        );
+        // A million nested lists: EMPTY_LIST then APPEND over and over would nest.
+        let mut deep = vec![0x80, 2];
+        deep.extend(std::iter::repeat_n(b']', 100_000));
+        deep.extend(std::iter::repeat_n(b'a', 100_000));
+        deep.push(b'.');
+        assert!(err(&deep).contains("nested over"));
+        // A list copied into itself by DUP + APPEND doubles each time.
+        let mut bomb = vec![0x80, 2, b']', b'K', 1, b'a'];
+        for _ in 0..64 {
+            bomb.extend_from_slice(b"2a");
+        }
+        bomb.push(b'.');
+        let e = err(&bomb);
+        assert!(
+            e.contains("pickle bomb") || e.contains("nested over"),
+            "{e}"
+        );
+        // A list stored in the memo, changed, and recalled would be read stale: refused.
+        assert!(err(b"\x80\x02]q\x00K\x01ah\x00.").contains("shared by reference"));
+        // Truncated, and unknown opcodes.
+        assert!(err(b"\x80\x02]q").contains("ends early"));
+        assert!(err(b"\x80\x02\xff.").contains("opcode 0xff"));
+    }
+}
