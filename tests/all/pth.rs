@@ -9,7 +9,7 @@ use serde_json::{Value, json};
 use tch::{Kind, Tensor};
 use weft_nn::pth::{self, PthError};
 
-use crate::support::{fixture, temp_dir, weft_json};
+use crate::support::{fixture, temp_dir, weft_err, weft_json};
 use crate::training::{json_lines, model_tensors, small_config, train};
 
 fn expected() -> Value {
@@ -365,15 +365,6 @@ fn load_from_takes_an_mmcv_pth_and_reports_keys_as_mmcv_does() {
         err.contains("is a PyTorch checkpoint") && err.contains("load_from"),
         "{err}"
     );
-}
-
-fn weft_err(args: &[&str]) -> String {
-    let out = Command::new(env!("CARGO_BIN_EXE_weft"))
-        .args(args)
-        .output()
-        .unwrap();
-    assert_eq!(out.status.code(), Some(2), "{args:?}");
-    String::from_utf8_lossy(&out.stderr).into_owned()
 }
 
 #[test]

@@ -451,10 +451,5 @@ fn weft_err(cfg: &Path, extra: &[&str]) -> String {
         dir.to_str().unwrap(),
     ];
     args.extend(extra);
-    let out = std::process::Command::new(env!("CARGO_BIN_EXE_weft"))
-        .args(&args)
-        .output()
-        .unwrap();
-    assert_eq!(out.status.code(), Some(2));
-    String::from_utf8_lossy(&out.stderr).into_owned()
+    crate::support::weft_err(&args)
 }

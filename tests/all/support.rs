@@ -88,6 +88,23 @@ pub fn weft_ok(args: &[&str]) -> std::process::Output {
     out
 }
 
+/// Runs the `weft` binary with `args`, asserting that it fails with exit code 2 (a clear
+/// error, not a panic); returns its stderr.
+pub fn weft_err(args: &[&str]) -> String {
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_weft"))
+        .args(args)
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
+    assert_eq!(
+        out.status.code(),
+        Some(2),
+        "weft {}: {stderr}",
+        args.join(" ")
+    );
+    stderr
+}
+
 /// [`weft_ok`] for a command that prints one JSON object (`--json`), parsed.
 pub fn weft_json(args: &[&str]) -> Value {
     let out = weft_ok(args);

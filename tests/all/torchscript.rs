@@ -35,6 +35,21 @@ train = {{ type = "FashionMNIST", split = "train", num_samples = 40, mean = 0.0,
     path
 }
 
+/// Asserts that weft's checkpoint holds every tensor of PyTorch's, bit for bit; returns how
+/// many there are.
+fn assert_same_state(ours: &Path, fixture_name: &str) -> usize {
+    let ours = weft_nn::checkpoint::read(ours).unwrap();
+    let theirs = weft_nn::pth::read(&fixture(&format!("torchscript/{fixture_name}"))).unwrap();
+    for (name, want) in &theirs.state_dict {
+        let got = ours
+            .tensors
+            .get(name)
+            .unwrap_or_else(|| panic!("{name} is not in weft's checkpoint"));
+        assert!(got.equal(want), "{name} differs from PyTorch's");
+    }
+    theirs.state_dict.len()
+}
+
 #[test]
 fn a_scripted_model_trains_bit_for_bit_as_pytorch_and_exports_back() {
     let dir = temp_dir("torchscript");
@@ -46,17 +61,9 @@ fn a_scripted_model_trains_bit_for_bit_as_pytorch_and_exports_back() {
         "--work-dir",
         work.to_str().unwrap(),
     ]);
-    let ours = weft_nn::checkpoint::read(&work.join("iter_5.safetensors")).unwrap();
-    let theirs = weft_nn::pth::read(&fixture("torchscript/after_5_steps.pth")).unwrap();
     // Every parameter and buffer under PyTorch's name, batch-norm statistics included.
-    assert_eq!(theirs.state_dict.len(), 22);
-    for (name, want) in &theirs.state_dict {
-        let got = ours
-            .tensors
-            .get(name)
-            .unwrap_or_else(|| panic!("{name} is not in weft's checkpoint"));
-        assert!(got.equal(want), "{name} differs from PyTorch's");
-    }
+    let n = assert_same_state(&work.join("iter_5.safetensors"), "after_5_steps.pth");
+    assert_eq!(n, 22);
 
     // Back to TorchScript: torch.jit.load reads it, in eval mode, with the trained state.
     let exported = dir.join("trained.pt");
@@ -180,15 +187,14 @@ fn a_module_that_computes_its_own_loss_trains_as_pytorch_and_evaluates_with_its_
         "--work-dir",
         work.to_str().unwrap(),
     ]);
-    let ours = weft_nn::checkpoint::read(&work.join("iter_5.safetensors")).unwrap();
-    let theirs = weft_nn::pth::read(&fixture("torchscript/with_loss_after_5_steps.pth")).unwrap();
-    for (name, want) in &theirs.state_dict {
-        assert!(name.starts_with("net."), "{name}");
-        assert!(
-            ours.tensors[name].equal(want),
-            "{name} differs from PyTorch's"
-        );
-    }
+    // The wrapped network's tensors are `net.*`, as in PyTorch's state_dict.
+    assert_eq!(
+        assert_same_state(
+            &work.join("iter_5.safetensors"),
+            "with_loss_after_5_steps.pth"
+        ),
+        22
+    );
     // The module's own entries are logged by name, the `*loss*` ones summed into `loss`.
     let lines = crate::training::json_lines(&work);
     let train = lines.iter().find(|l| l["mode"] == "train").unwrap();

@@ -20,6 +20,7 @@ mod memory;
 pub mod models;
 pub mod optim;
 pub mod pth;
+mod shim;
 pub mod store;
 
 pub use device::{

@@ -134,20 +134,12 @@ impl ParamStore {
         init: Tensor,
         requires_grad: bool,
     ) -> Result<Tensor, tch::TchError> {
-        let name = qualified(&self.modules[module].path, local);
         let tensor = init
             .f_to_device(self.device)?
             .f_detach()?
             .f_set_requires_grad(requires_grad)?;
         let handle = tensor.shallow_clone();
-        self.params.push(Param {
-            name,
-            tensor,
-            requires_grad,
-            module,
-            seq: self.next_seq,
-        });
-        self.next_seq += 1;
+        self.adopt_param(module, local, tensor);
         Ok(handle)
     }
 
@@ -158,14 +150,9 @@ impl ParamStore {
         local: &str,
         init: Tensor,
     ) -> Result<Tensor, tch::TchError> {
-        let name = qualified(&self.modules[module].path, local);
         let tensor = init.f_to_device(self.device)?;
         let handle = tensor.shallow_clone();
-        self.buffers.push(Buffer {
-            name,
-            tensor,
-            module,
-        });
+        self.adopt_buffer(module, local, tensor);
         Ok(handle)
     }
 

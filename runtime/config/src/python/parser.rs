@@ -415,30 +415,27 @@ impl Parser<'_> {
     }
 
     fn or_expr(&mut self) -> Result<Expr, ParseError> {
-        let mut left = self.and_expr()?;
-        let outer = self.depth;
-        while self.eat_name("or") {
-            self.enter()?;
-            let right = self.and_expr()?;
-            let span = left.span.start..right.span.end;
-            left = Expr {
-                kind: ExprKind::Logic(false, Box::new(left), Box::new(right)),
-                span,
-            };
-        }
-        self.depth = outer;
-        Ok(left)
+        self.logic("or", Self::and_expr)
     }
 
     fn and_expr(&mut self) -> Result<Expr, ParseError> {
-        let mut left = self.not_expr()?;
+        self.logic("and", Self::not_expr)
+    }
+
+    /// `a or b or c` / `a and b and c`, left to right, each operand parsed by `operand`.
+    fn logic(
+        &mut self,
+        word: &str,
+        operand: fn(&mut Self) -> Result<Expr, ParseError>,
+    ) -> Result<Expr, ParseError> {
+        let mut left = operand(self)?;
         let outer = self.depth;
-        while self.eat_name("and") {
+        while self.eat_name(word) {
             self.enter()?;
-            let right = self.not_expr()?;
+            let right = operand(self)?;
             let span = left.span.start..right.span.end;
             left = Expr {
-                kind: ExprKind::Logic(true, Box::new(left), Box::new(right)),
+                kind: ExprKind::Logic(word == "and", Box::new(left), Box::new(right)),
                 span,
             };
         }

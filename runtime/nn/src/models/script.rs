@@ -27,6 +27,7 @@ use tch::{Device, TchError, Tensor};
 use torch_sys::C_tensor;
 
 use super::Network;
+use crate::shim::check;
 use crate::store::ParamStore;
 
 #[repr(C)]
@@ -39,7 +40,6 @@ type TensorCb = extern "C" fn(*mut c_void, *const c_char, *mut C_tensor, c_int);
 type EntryCb = extern "C" fn(*mut c_void, *const c_char, *mut C_tensor);
 
 unsafe extern "C" {
-    fn weft_free(message: *mut c_char);
     fn weft_script_load(
         path: *const c_char,
         device_type: c_int,
@@ -64,24 +64,6 @@ unsafe extern "C" {
         on_entry: EntryCb,
         ctx: *mut c_void,
     ) -> *mut c_char;
-}
-
-fn check(message: *mut c_char) -> Result<(), TchError> {
-    if message.is_null() {
-        return Ok(());
-    }
-    // SAFETY: a non-null result is a NUL-terminated string malloc'd by the shim, freed once here.
-    let text = unsafe { CStr::from_ptr(message) }
-        .to_string_lossy()
-        .into_owned();
-    // SAFETY: as above; the pointer is not used afterwards.
-    unsafe { weft_free(message) };
-    // libtorch's messages carry a C++ backtrace after the first line or two.
-    let short: Vec<&str> = text
-        .lines()
-        .take_while(|l| !l.starts_with("Exception raised from"))
-        .collect();
-    Err(TchError::Torch(short.join("\n")))
 }
 
 /// The config of a TorchScript model.

@@ -6,13 +6,14 @@
     reason = "FFI into the C++ shim over libtorch's fused kernels"
 )]
 
-use std::ffi::{CStr, c_char, c_int};
+use std::ffi::{c_char, c_int};
 
 use tch::{Device, Kind, TchError, Tensor};
 use torch_sys::C_tensor;
 
+use crate::shim::check;
+
 unsafe extern "C" {
-    fn weft_free(message: *mut c_char);
     fn weft_fused_sgd(
         params: *const *mut C_tensor,
         grads: *const *mut C_tensor,
@@ -69,19 +70,6 @@ impl Ptrs {
         debug_assert_eq!(self.owned.len(), self.ptrs.len());
         self.ptrs.as_ptr()
     }
-}
-
-fn check(message: *mut c_char) -> Result<(), TchError> {
-    if message.is_null() {
-        return Ok(());
-    }
-    // SAFETY: a non-null result is a NUL-terminated string malloc'd by the shim, freed once here.
-    let text = unsafe { CStr::from_ptr(message) }
-        .to_string_lossy()
-        .into_owned();
-    // SAFETY: as above; the pointer is not used afterwards.
-    unsafe { weft_free(message) };
-    Err(TchError::Torch(text))
 }
 
 /// Whether the fused kernels accept these tensors: one device, one floating dtype.
