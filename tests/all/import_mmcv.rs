@@ -214,3 +214,41 @@ fn a_python_config_trains_checks_and_fails_as_a_toml_one_does() {
         "{err}"
     );
 }
+
+#[test]
+fn the_command_writes_its_files_and_never_clobbers_one_it_did_not_write() {
+    let dir = temp_dir("import-mmcv-cli");
+    std::fs::write(
+        dir.join("base.py"),
+        "optimizer = dict(type='SGD', lr=0.1)\n",
+    )
+    .unwrap();
+    std::fs::write(
+        dir.join("run.py"),
+        "_base_ = './base.py'\noptimizer = dict(lr=0.2)\n",
+    )
+    .unwrap();
+    let run = dir.join("run.py");
+    let s = |p: &Path| p.to_str().unwrap().to_string();
+    // Merged, to stdout.
+    let out = crate::support::weft_ok(&["import-mmcv", &s(&run)]);
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        text.contains("lr = 0.2") && text.contains("type = \"SGD\""),
+        "{text}"
+    );
+    // With bases: a hand-written base.toml is kept unless --force.
+    std::fs::write(dir.join("base.toml"), "# mine\n").unwrap();
+    let err = crate::support::weft_err(&["import-mmcv", &s(&run), "--keep-bases"]);
+    assert!(err.contains("was not written by weft import-mmcv"), "{err}");
+    assert_eq!(
+        std::fs::read_to_string(dir.join("base.toml")).unwrap(),
+        "# mine\n"
+    );
+    crate::support::weft_ok(&["import-mmcv", &s(&run), "--keep-bases", "--force"]);
+    // Its own files it replaces freely; the result trains the same config.
+    crate::support::weft_ok(&["import-mmcv", &s(&run), "--keep-bases"]);
+    let cfg = Config::from_file(&dir.join("run.toml")).unwrap();
+    assert_eq!(cfg.root().to_json()["optimizer"]["lr"], 0.2);
+    assert_eq!(cfg.root().to_json()["optimizer"]["type"], "SGD");
+}

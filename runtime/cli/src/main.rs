@@ -160,6 +160,9 @@ enum Command {
         /// Keep the `_base_` chain: each base becomes a .toml beside its .py.
         #[arg(long)]
         keep_bases: bool,
+        /// Replace existing files that weft import-mmcv did not write.
+        #[arg(long)]
+        force: bool,
     },
     /// Print the fully merged config (after `_base_`, `_delete_` and --cfg-options) as TOML.
     PrintConfig {
@@ -283,7 +286,8 @@ fn main() -> ExitCode {
             config,
             output,
             keep_bases,
-        } => commands::import_mmcv::run(&config, output.as_deref(), keep_bases).map(|_| 0),
+            force,
+        } => commands::import_mmcv::run(&config, output.as_deref(), keep_bases, force).map(|_| 0),
         Command::Schedule {
             config,
             iters_per_epoch,
