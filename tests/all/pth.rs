@@ -11,6 +11,7 @@ use weft_nn::pth::{self, PthError};
 
 use crate::support::{fixture, temp_dir, weft_err, weft_json};
 use crate::training::{json_lines, model_tensors, small_config, train};
+use weft::session::{TrainOptions, prepare};
 
 fn expected() -> Value {
     serde_json::from_str(&std::fs::read_to_string(fixture("pth/expected.json")).unwrap()).unwrap()
@@ -81,7 +82,14 @@ fn mmcv_checkpoint_reads_with_its_meta_and_every_tensor_as_torch_saved_it() {
         "a NumPy float64"
     );
     assert_eq!(ckpt.meta["CLASSES"], json!(["T-shirt/top", "Trouser"]));
-    assert_eq!(ckpt.skipped, vec!["optimizer".to_string()]);
+    assert!(ckpt.skipped.is_empty());
+    // torch.optim.SGD's state after one step: a momentum buffer per parameter, one group.
+    let opt = ckpt.optimizer.expect("the optimizer's state_dict");
+    assert_eq!(opt.state.len(), 10);
+    assert_eq!(opt.state[0].1[0].0, "momentum_buffer");
+    assert_eq!(opt.groups.len(), 1);
+    assert_eq!(opt.groups[0]["momentum"], 0.9);
+    assert_eq!(opt.groups[0]["params"].as_array().unwrap().len(), 10);
 }
 
 #[test]
@@ -351,20 +359,76 @@ fn load_from_takes_an_mmcv_pth_and_reports_keys_as_mmcv_does() {
         err.contains("none of its tensors has a name the model uses"),
         "{err}"
     );
+    // Resuming needs an optimizer state; a bare state_dict has none.
     let err = weft_err(&[
         "train",
         cfg.to_str().unwrap(),
         "--work-dir",
         dir.join("w4").to_str().unwrap(),
         "--resume-from",
-        zoo.to_str().unwrap(),
+        fixture("pth/bare_state_dict.pth").to_str().unwrap(),
         "--cfg-options",
         "total_epochs=1",
     ]);
-    assert!(
-        err.contains("is a PyTorch checkpoint") && err.contains("load_from"),
-        "{err}"
+    assert!(err.contains("without an optimizer state"), "{err}");
+}
+
+#[test]
+fn an_mmcv_pth_resumes_at_its_epoch_with_torch_optims_state() {
+    let dir = temp_dir("pth-resume");
+    let zoo = fixture("pth/mmcv_lenet.pth");
+    let cfg = small_config(&dir, &[], "");
+    let options = |work: &str| TrainOptions {
+        config: cfg.clone(),
+        work_dir: Some(dir.join(work)),
+        cfg_options: vec![
+            "total_epochs=4".into(),
+            "data.train.num_samples=64".into(),
+            "optimizer.lr=0.01".into(),
+        ],
+        resume_from: Some(zoo.clone()),
+        ..TrainOptions::default()
+    };
+    // The optimizer state as resumed: torch.optim's momentum buffers under weft's names.
+    let mut session = prepare(&options("peek")).unwrap();
+    let saved = dir.join("peek/state.safetensors");
+    session
+        .runner
+        .ctx
+        .engine
+        .save_checkpoint(&saved, &json!({}), true)
+        .unwrap();
+    let ours = weft_nn::checkpoint::read(&saved).unwrap();
+    let theirs = pth::read(&zoo).unwrap().optimizer.unwrap();
+    let names = [
+        "conv1.weight",
+        "conv1.bias",
+        "conv2.weight",
+        "conv2.bias",
+        "fc1.weight",
+    ];
+    for (index, name) in names.iter().enumerate() {
+        let (i, entries) = &theirs.state[index];
+        assert_eq!(*i as usize, index);
+        let buf = &ours.tensors[&format!("optimizer.{name}.momentum_buffer")];
+        assert!(buf.equal(&entries[0].1), "{name}");
+    }
+    drop(session);
+
+    // The run goes on at epoch 4 (MMCV's meta: 3 epochs, 2811 iterations done).
+    let mut session = prepare(&options("work")).unwrap();
+    session.runner.run().unwrap();
+    let lines = json_lines(&dir.join("work"));
+    let val = lines.iter().find(|l| l.get("mode").is_some()).unwrap();
+    assert_eq!(val["epoch"], 4, "{val}");
+    assert_eq!(
+        lines.iter().filter(|l| l["mode"] == "val").count(),
+        2,
+        "one evaluation"
     );
+    let last = weft_nn::checkpoint::read(&dir.join("work/epoch_4.safetensors")).unwrap();
+    assert_eq!(last.meta["meta"]["iter"], 2813);
+    assert_eq!(last.meta["meta"]["mmcv_meta"]["mmcv_version"], "1.7.2");
 }
 
 #[test]

@@ -190,6 +190,8 @@ pub struct Loaded {
     pub tensors: HashMap<String, Tensor>,
     /// The JSON stored under [`META_KEY`] (`null` for files weft did not write).
     pub meta: serde_json::Value,
+    /// A `.pth`'s `torch.optim` state, in PyTorch's form (weft's own is in `tensors`).
+    pub torch_optimizer: Option<crate::pth::TorchOptimizer>,
 }
 
 /// Reads a checkpoint: a safetensors file, or a PyTorch `.pth` (told apart by their first
@@ -203,6 +205,7 @@ pub fn read(path: &Path) -> Result<Loaded, TchError> {
         return Ok(Loaded {
             tensors: pth.state_dict.into_iter().collect(),
             meta: serde_json::json!({ "meta": pth.meta, "pth": true }),
+            torch_optimizer: pth.optimizer,
         });
     }
     let parsed = safetensors::SafeTensors::deserialize(&data).map_err(|e| {
@@ -226,7 +229,11 @@ pub fn read(path: &Path) -> Result<Loaded, TchError> {
     }
     internalise(&mut meta, &mut tensors)
         .map_err(|e| TchError::FileFormat(format!("{}: {e}", path.display())))?;
-    Ok(Loaded { tensors, meta })
+    Ok(Loaded {
+        tensors,
+        meta,
+        torch_optimizer: None,
+    })
 }
 
 #[cfg(test)]

@@ -105,11 +105,14 @@ pub fn to_safetensors(input: &Path, output: &Path) -> Result<Converted, String> 
     let shown = input.display().to_string();
     let pth = crate::pth::read_bytes(&bytes, &shown)
         .map_err(|e| format!("cannot read {}: {e}", input.display()))?;
-    let left_out = pth
+    let mut left_out: Vec<String> = pth
         .skipped
         .iter()
-        .map(|k| format!("{k} (PyTorch's form, which weft does not read)"))
+        .map(|k| format!("{k} (not tensors of the model)"))
         .collect();
+    if pth.optimizer.is_some() {
+        left_out.push("optimizer (resume from the .pth itself to use it)".into());
+    }
     let header = json!({ "version": 1, "meta": pth.meta });
     checkpoint::write(output, &pth.state_dict, &header)
         .map_err(|e| format!("cannot write {}: {e}", output.display()))?;

@@ -193,6 +193,88 @@ impl TorchEngine {
         })
     }
 
+    /// Resumes from MMCV's `.pth`: `torch.optim`'s state mapped onto weft's groups (its
+    /// parameter indices run across the groups in order, as weft's groups list them, since
+    /// both come from MMCV's constructor over `named_parameters()`), the groups'
+    /// hyperparameters, and a resume record made from MMCV's `meta.epoch` and `meta.iter`:
+    /// the run goes on at the next epoch, as MMCV's `runner.resume` does.
+    fn resume_torch(
+        &mut self,
+        path: &Path,
+        torch: &crate::pth::TorchOptimizer,
+        meta: Option<&Value>,
+    ) -> Result<Value, EngineError> {
+        let shown = path.display();
+        let s = &mut self.setup;
+        if torch.groups.len() != s.groups.len() {
+            return Err(EngineError::new(format!(
+                "{shown} has {} parameter groups but the optimizer has {}",
+                torch.groups.len(),
+                s.groups.len()
+            )));
+        }
+        let mut order: Vec<String> = Vec::new();
+        for (g, saved) in s.groups.iter_mut().zip(&torch.groups) {
+            let n = saved
+                .get("params")
+                .and_then(Value::as_array)
+                .map_or(0, Vec::len);
+            if n != g.params.len() {
+                return Err(EngineError::new(format!(
+                    "{shown}: a parameter group of {n} parameters where the optimizer's has {}",
+                    g.params.len()
+                )));
+            }
+            restore_group(g, saved);
+            order.extend(g.params.iter().cloned());
+        }
+        let mut tensors = HashMap::new();
+        let mut scalars = serde_json::Map::new();
+        for (index, entries) in &torch.state {
+            let name = usize::try_from(*index)
+                .ok()
+                .and_then(|i| order.get(i))
+                .ok_or_else(|| {
+                    EngineError::new(format!(
+                        "{shown}: optimizer state for parameter {index}, which the model lacks"
+                    ))
+                })?;
+            for (key, t) in entries {
+                if t.dim() == 0 {
+                    let v = t.f_double_value(&[]).map_err(engine_err)?;
+                    scalars
+                        .entry(name.clone())
+                        .or_insert_with(|| json!({}))
+                        .as_object_mut()
+                        .expect("made an object")
+                        .insert(key.clone(), json!(v));
+                }
+                tensors.insert(format!("{name}.{key}"), t.shallow_clone());
+            }
+        }
+        s.optimizer
+            .load_state(
+                self.model.store.params(),
+                &mut tensors,
+                &json!({ "scalars": scalars }),
+            )
+            .map_err(engine_err)?;
+        let mmcv = meta.cloned().unwrap_or(Value::Null);
+        let epoch = mmcv.get("epoch").and_then(Value::as_u64);
+        let iter = mmcv.get("iter").and_then(Value::as_u64);
+        let (Some(epoch), Some(iter)) = (epoch, iter) else {
+            return Err(EngineError::new(format!(
+                "{shown} has no meta.epoch and meta.iter to resume at"
+            )));
+        };
+        // MMCV's meta is kept whole under a name of its own: its `seed` or `hook_msgs` are
+        // not weft's.
+        Ok(json!({
+            "resume": { "iter": iter, "train_loader": { "epoch": epoch, "batch": 0 } },
+            "mmcv_meta": mmcv,
+        }))
+    }
+
     fn grads(&self) -> Vec<Tensor> {
         self.model
             .store
@@ -447,11 +529,11 @@ impl Engine for TorchEngine {
         let loaded = checkpoint::read(path).map_err(|e| {
             EngineError::new(format!("cannot read checkpoint {}: {e}", path.display()))
         })?;
-        if with_optimizer && loaded.meta.get("pth") == Some(&Value::Bool(true)) {
+        let from_pth = loaded.meta.get("pth") == Some(&Value::Bool(true));
+        if with_optimizer && from_pth && loaded.torch_optimizer.is_none() {
             return Err(EngineError::new(format!(
-                "{} is a PyTorch checkpoint: weft resumes only from its own, which hold the \
-                 optimizer, hook and data-order state an exact resume needs; start from its \
-                 weights with `load_from` instead",
+                "{} is a PyTorch checkpoint without an optimizer state, so it cannot be resumed \
+                 from; start from its weights with `load_from` instead",
                 path.display()
             )));
         }
@@ -529,6 +611,10 @@ impl Engine for TorchEngine {
                 }
                 meta[LOAD_REPORT] = json!(mismatch_report(&missing, &unexpected));
             }
+            return Ok(meta);
+        }
+        if let Some(torch) = &loaded.torch_optimizer {
+            let meta = self.resume_torch(path, torch, loaded.meta.get("meta"))?;
             return Ok(meta);
         }
         if let Some(opt) = loaded.meta.get("optimizer") {

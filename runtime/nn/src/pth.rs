@@ -52,8 +52,20 @@ pub struct PthCheckpoint {
     /// MMCV's `meta` (`null` for a bare state_dict); NumPy scalars read as numbers, tensors
     /// inside it as `"<tensor [shape]>"`.
     pub meta: Value,
-    /// Top-level entries besides `meta` and `state_dict` (`optimizer`), by name: not read.
+    /// Top-level entries besides `meta`, `state_dict` and `optimizer`, by name: not read.
     pub skipped: Vec<String>,
+    /// `optimizer`: a `torch.optim` state_dict, as MMCV's runner saves it.
+    pub optimizer: Option<TorchOptimizer>,
+}
+
+/// A `torch.optim.Optimizer.state_dict()`: per-parameter state by the parameter's index
+/// (numbered across the groups in order), and the groups' hyperparameters.
+pub struct TorchOptimizer {
+    /// `state`: index -> (key -> tensor); numbers (an old `step`) as 0-dim tensors.
+    pub state: Vec<(i64, Vec<(String, Tensor)>)>,
+    /// `param_groups`, each as JSON (`lr`, `momentum`, `betas`, `weight_decay`, ... and
+    /// `params`, the indices).
+    pub groups: Vec<Value>,
 }
 
 /// Reads a `.pth` file.
@@ -90,6 +102,7 @@ pub fn read_bytes(bytes: &[u8], what: &str) -> Result<PthCheckpoint, PthError> {
         state_dict: Vec::new(),
         meta: Value::Null,
         skipped: Vec::new(),
+        optimizer: None,
     };
     let tensors = if mmcv {
         let mut state = None;
@@ -97,6 +110,9 @@ pub fn read_bytes(bytes: &[u8], what: &str) -> Result<PthCheckpoint, PthError> {
             match (k, v) {
                 (Py::Str(k), v) if k == "state_dict" => state = Some(v),
                 (Py::Str(k), v) if k == "meta" => out.meta = to_json(&v),
+                (Py::Str(k), v) if k == "optimizer" => {
+                    out.optimizer = Some(optimizer(v, &mut archive, what)?);
+                }
                 (k, _) => out.skipped.push(key_text(&k)),
             }
         }
@@ -135,6 +151,54 @@ pub fn read_bytes(bytes: &[u8], what: &str) -> Result<PthCheckpoint, PthError> {
         };
         let t = archive.tensor(&r)?;
         out.state_dict.push((name, t));
+    }
+    Ok(out)
+}
+
+/// Reads `{"state": {index: {key: tensor}}, "param_groups": [...]}`.
+fn optimizer(
+    v: Py,
+    archive: &mut archive::Archive<std::io::Cursor<&[u8]>>,
+    what: &str,
+) -> Result<TorchOptimizer, PthError> {
+    let bad = |m: &str| PthError::Format(format!("{what}: optimizer: {m}"));
+    let Py::Dict(entries) = v else {
+        return Err(bad("not a torch.optim state_dict"));
+    };
+    let mut out = TorchOptimizer {
+        state: Vec::new(),
+        groups: Vec::new(),
+    };
+    for (k, v) in entries {
+        match (k, v) {
+            (Py::Str(k), Py::Dict(state)) if k == "state" => {
+                for (index, entry) in state {
+                    let (Py::Int(index), Py::Dict(values)) = (index, entry) else {
+                        return Err(bad("a state entry that is not index -> dict"));
+                    };
+                    let mut tensors = Vec::new();
+                    for (key, value) in values {
+                        let Py::Str(key) = key else {
+                            return Err(bad("a state key that is not a name"));
+                        };
+                        let t = match value {
+                            Py::Tensor(r) => archive.tensor(&r)?,
+                            Py::Int(n) => Tensor::from(n as f64),
+                            Py::Float(f) => Tensor::from(f),
+                            // momentum_buffer = None before the first step
+                            Py::None => continue,
+                            _ => return Err(bad(&format!("{key} is not a tensor or number"))),
+                        };
+                        tensors.push((key, t));
+                    }
+                    out.state.push((index, tensors));
+                }
+            }
+            (Py::Str(k), Py::List(groups)) if k == "param_groups" => {
+                out.groups = groups.iter().map(to_json).collect();
+            }
+            _ => {}
+        }
     }
     Ok(out)
 }
