@@ -225,31 +225,27 @@ impl Parser<'_> {
         matches!(&self.tok().kind, Tok::Name(x) if x == n)
     }
 
-    fn eat(&mut self, k: &Tok) -> bool {
-        if self.is(k) {
+    /// Steps over the current token when `matched`; returns `matched`.
+    fn advance_if(&mut self, matched: bool) -> bool {
+        if matched {
             self.i += 1;
-            true
-        } else {
-            false
         }
+        matched
+    }
+
+    fn eat(&mut self, k: &Tok) -> bool {
+        let matched = self.is(k);
+        self.advance_if(matched)
     }
 
     fn eat_op(&mut self, op: &str) -> bool {
-        if self.is_op(op) {
-            self.i += 1;
-            true
-        } else {
-            false
-        }
+        let matched = self.is_op(op);
+        self.advance_if(matched)
     }
 
     fn eat_name(&mut self, n: &str) -> bool {
-        if self.is_name(n) {
-            self.i += 1;
-            true
-        } else {
-            false
-        }
+        let matched = self.is_name(n);
+        self.advance_if(matched)
     }
 
     fn unexpected(&self, wanted: &str) -> ParseError {
