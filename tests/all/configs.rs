@@ -1,6 +1,6 @@
-//! Every runnable config in `configs/` passes the checks every command runs
-//! (`weft::validate`): the configs without plugins on their own, the plugin configs once the
-//! example components of every language are built.
+//! Every runnable config in `configs/` (TOML, and MMCV-style Python) passes the checks every
+//! command runs (`weft::validate`): the configs without plugins on their own, the plugin
+//! configs once the example components of every language are built.
 
 use std::path::{Path, PathBuf};
 
@@ -18,7 +18,7 @@ fn configs(dir: &Path, out: &mut Vec<PathBuf>) {
         }
         if path.is_dir() {
             configs(&path, out);
-        } else if path.extension().is_some_and(|e| e == "toml") {
+        } else if path.extension().is_some_and(|e| e == "toml" || e == "py") {
             out.push(path);
         }
     }
@@ -80,5 +80,24 @@ fn every_plugin_config_validates_with_the_examples_built() {
     }
     for path in found {
         check(&path);
+    }
+}
+
+#[test]
+fn the_python_tsm_config_is_the_toml_one() {
+    let dir = root().join("recognition/tsm");
+    let py = weft_config::Config::from_file(&dir.join("tsm_r18_1x1x8_mfmnist_rgb.py")).unwrap();
+    let toml = weft_config::Config::from_file(&dir.join("tsm_r18_1x1x8_mfmnist_rgb.toml")).unwrap();
+    let (py, toml) = (py.root().to_json(), toml.root().to_json());
+    let toml = toml.as_object().unwrap();
+    for (key, value) in py.as_object().unwrap() {
+        match toml.get(key) {
+            Some(t) => assert_eq!(value, t, "{key}"),
+            // The Python file's own variables (`_train_pipeline`, ...): the TOML inlines them.
+            None => assert!(key.starts_with('_'), "{key} is only in the Python config"),
+        }
+    }
+    for key in toml.keys() {
+        assert!(py.get(key).is_some(), "{key} is only in the TOML config");
     }
 }
