@@ -44,7 +44,7 @@ SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 GUEST_WORKSPACES := guest-examples tests/guests
 GUEST_TARGET := $(CURDIR)/target/guests
 
-.PHONY: all setup system-packages libtorch wasm-target readers guest-toolchains build run test lint fmt clean-cache guests sdk-tables crash-points fuzz video-data video-accuracy bench-video
+.PHONY: all setup system-packages libtorch wasm-target readers guest-toolchains build run test lint fmt clean-cache guests sdk-tables crash-points fuzz video-data video-accuracy bench-video bench-tsm-epoch
 
 all: run
 
@@ -216,6 +216,11 @@ video-accuracy: video-data
 # side on the same data (benches/video_pipeline.sh; about 15 minutes with MMAction2 set up).
 bench-video: video-data
 	benches/video_pipeline.sh
+
+# One TSM training epoch, weft against MMAction2's runner on the same Python config
+# (docs/benchmarks.md; about 10 minutes, and 3 the first time for MMAction2's venv).
+bench-tsm-epoch: video-data
+	benches/tsm_epoch.sh
 
 # The hook-point tables of every guest SDK, rendered from wit/ (tests fail when they are stale).
 sdk-tables:
