@@ -428,7 +428,7 @@ fn a_backbone_loads_torchvision_weights_and_a_3d_one_inflates_them() {
         ],
     );
     assert!(err.contains("does not download"), "{err}");
-    let other = crate::support::fixture("pth/mmcv_lenet.pth");
+    let other = crate::support::fixture("pth/bare_state_dict.pth");
     let err = weft_err(
         &config(&dir, false),
         &[
@@ -438,6 +438,20 @@ fn a_backbone_loads_torchvision_weights_and_a_3d_one_inflates_them() {
     );
     assert!(
         err.contains("ResNetTSM") && err.contains("none of the file's names"),
+        "{err}"
+    );
+    // Saved from DataParallel (`module.conv1.weight`): the names reach the backbone, and
+    // LeNet's 5x5 kernel is named as the shape it is.
+    let lenet = crate::support::fixture("pth/mmcv_lenet.pth");
+    let err = weft_err(
+        &config(&dir, false),
+        &[
+            "--cfg-options",
+            &format!("model.backbone.pretrained={}", lenet.display()),
+        ],
+    );
+    assert!(
+        err.contains("conv1.conv.weight has shape [6, 1, 5, 5] in the file"),
         "{err}"
     );
 }

@@ -194,6 +194,18 @@ pub struct Loaded {
     pub torch_optimizer: Option<crate::pth::TorchOptimizer>,
 }
 
+/// MMCV's default `revise_keys` (`^module\.` removed): the names of weights saved from a
+/// DataParallel or DDP wrapper, as the model itself names them.
+pub fn revise_keys(tensors: HashMap<String, Tensor>) -> HashMap<String, Tensor> {
+    tensors
+        .into_iter()
+        .map(|(k, v)| match k.strip_prefix("module.") {
+            Some(rest) => (rest.to_string(), v),
+            None => (k, v),
+        })
+        .collect()
+}
+
 /// Reads a checkpoint: a safetensors file, or a PyTorch `.pth` (told apart by their first
 /// bytes, not their names). A `.pth`'s metadata reads as `{"meta": <MMCV's meta>, "pth":
 /// true}`: it has no weft resume record or optimizer state.

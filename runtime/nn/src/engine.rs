@@ -537,15 +537,7 @@ impl Engine for TorchEngine {
                 path.display()
             )));
         }
-        // MMCV's default `revise_keys`: weights saved from a DataParallel/DDP wrapper.
-        let mut tensors: HashMap<String, Tensor> = loaded
-            .tensors
-            .into_iter()
-            .map(|(k, v)| match k.strip_prefix("module.") {
-                Some(rest) => (rest.to_string(), v),
-                None => (k, v),
-            })
-            .collect();
+        let mut tensors = checkpoint::revise_keys(loaded.tensors);
         let store = &self.model.store;
         let mut missing = Vec::new();
         let mut mismatched = Vec::new();

@@ -62,12 +62,11 @@ pub fn load(store: &ParamStore, prefix: &str, file: &str, inflate: bool) -> Resu
     }
     let read = crate::checkpoint::read(Path::new(file))
         .map_err(|e| format!("pretrained = {file:?}: {e}"))?;
-    let mut tensors = read.tensors;
-    // MMCV's default revise_keys; a whole recognizer's file keeps its backbone's part.
+    let mut tensors = crate::checkpoint::revise_keys(read.tensors);
+    // A whole recognizer's file: its backbone's part.
     let stripped: Vec<(String, Tensor)> = tensors
         .iter()
         .filter_map(|(k, v)| {
-            let k = k.strip_prefix("module.").unwrap_or(k);
             k.strip_prefix("backbone.")
                 .map(|rest| (rest.to_string(), v.shallow_clone()))
         })
