@@ -44,7 +44,7 @@ SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 GUEST_WORKSPACES := guest-examples tests/guests
 GUEST_TARGET := $(CURDIR)/target/guests
 
-.PHONY: all setup system-packages libtorch wasm-target readers guest-toolchains build run test lint fmt clean-cache guests sdk-tables crash-points fuzz video-data video-accuracy bench-video bench-tsm-epoch
+.PHONY: all setup system-packages libtorch wasm-target readers guest-toolchains build run test lint fmt clean-cache guests sdk-tables crash-points fuzz video-data video-accuracy bench-video bench-tsm-epoch bench-allreduce bench-dist-step
 
 all: run
 
@@ -221,6 +221,16 @@ bench-video: video-data
 # (docs/benchmarks.md; about 10 minutes, and 3 the first time for MMAction2's venv).
 bench-tsm-epoch: video-data
 	benches/tsm_epoch.sh
+
+# Allreduce of 1M and 16M floats between 2 ranks, weft's c10d shim against Python's
+# torch.distributed, 3 alternated rounds (docs/benchmarks.md; about 2 minutes).
+bench-allreduce: setup
+	benches/allreduce.sh
+
+# ResNet-18 steps on 2 ranks, weft against PyTorch DDP, and each on 1 rank for the scaling
+# (docs/benchmarks.md; about 5 minutes).
+bench-dist-step: setup
+	benches/dist_step.sh
 
 # The hook-point tables of every guest SDK, rendered from wit/ (tests fail when they are stale).
 sdk-tables:

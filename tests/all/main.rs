@@ -46,6 +46,8 @@ mod pth;
 mod torchscript;
 // The progress bar of interactive runs.
 mod progress;
+// Data-parallel ranks on c10d's Gloo: DDP arithmetic, torchrun, a Python rank, failures.
+mod distributed;
 
 // WebAssembly plugins: the examples, the sandbox and its failure policy.
 mod plugin_faults;

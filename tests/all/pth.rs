@@ -185,7 +185,7 @@ fn find(hay: &[u8], needle: &[u8]) -> Option<usize> {
 }
 
 /// The interpreter with PyTorch 2.13.0 (`make setup` installs it).
-fn torch_python() -> PathBuf {
+pub fn torch_python() -> PathBuf {
     let home = std::env::var_os("HOME")
         .map(PathBuf::from)
         .unwrap_or_default();

@@ -172,6 +172,7 @@ fn batches(
             prefetch: 2,
             seed: 7,
             pin_memory: false,
+            shard: weft_data::Shard::default(),
         },
     );
     loader.start_epoch(epoch, skip);

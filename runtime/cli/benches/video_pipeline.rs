@@ -111,6 +111,7 @@ fn run(ds: &Arc<dyn Dataset>, workers: usize, min_batches: usize, min_secs: f64)
             prefetch: 2,
             seed: 0,
             pin_memory: false,
+            shard: weft_data::Shard::default(),
         },
     );
     let mut epoch = 0;

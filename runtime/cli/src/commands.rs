@@ -2,6 +2,7 @@
 
 pub mod convert;
 pub mod data;
+pub mod dist_train;
 pub mod export;
 pub mod import_mmcv;
 pub mod param_groups;

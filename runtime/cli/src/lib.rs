@@ -10,5 +10,6 @@ pub mod commands;
 pub mod plot;
 pub mod plugins;
 pub mod progress;
+pub mod ranks;
 pub mod session;
 pub mod validate;

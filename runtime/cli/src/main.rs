@@ -3,7 +3,9 @@
 use std::path::PathBuf;
 use std::process::ExitCode;
 
-use clap::{Parser, Subcommand};
+use std::ffi::OsString;
+
+use clap::{Args, Parser, Subcommand, ValueEnum};
 use weft::commands;
 use weft::session::TrainOptions;
 
@@ -15,33 +17,124 @@ struct Cli {
     command: Command,
 }
 
+/// What `train` and `dist-train` share.
+#[derive(Args, Clone)]
+struct TrainArgs {
+    /// The run config (TOML or MMCV Python, MMCV key names).
+    config: PathBuf,
+    /// Where checkpoints and logs go (default: the config's `work_dir`, else
+    /// ./work_dirs/<config name>).
+    #[arg(long)]
+    work_dir: Option<PathBuf>,
+    /// Override config keys, MMCV style: `optimizer.lr=0.02 'workflow=[(train,1)]'`.
+    /// Dotted keys merge into tables; a number indexes a list.
+    #[arg(long, num_args = 1.., value_name = "KEY=VALUE")]
+    cfg_options: Vec<String>,
+    /// Continue a run from this checkpoint (weights, optimizer, schedule, data position,
+    /// plugin state).
+    #[arg(long, conflicts_with = "auto_resume")]
+    resume_from: Option<PathBuf>,
+    /// Continue from <work-dir>/latest.safetensors if it exists.
+    #[arg(long)]
+    auto_resume: bool,
+    /// Seed for initial weights, shuffling and dropout (default: the config's `seed`, else 0).
+    #[arg(long)]
+    seed: Option<u64>,
+    /// cpu, cuda, cuda:N, or auto (CUDA when available).
+    #[arg(long)]
+    device: Option<String>,
+}
+
+impl TrainArgs {
+    fn options(self, distributed: bool) -> TrainOptions {
+        TrainOptions {
+            config: self.config,
+            work_dir: self.work_dir,
+            cfg_options: self.cfg_options,
+            resume_from: self.resume_from,
+            auto_resume: self.auto_resume,
+            seed: self.seed,
+            device: self.device,
+            console: true,
+            distributed,
+        }
+    }
+
+    /// The same flags for a rank's `weft train`.
+    fn to_args(&self) -> Vec<OsString> {
+        let mut out: Vec<OsString> = vec![self.config.clone().into()];
+        let mut flag = |name: &str, value: OsString| {
+            out.push(name.into());
+            out.push(value);
+        };
+        if let Some(w) = &self.work_dir {
+            flag("--work-dir", w.clone().into());
+        }
+        if let Some(r) = &self.resume_from {
+            flag("--resume-from", r.clone().into());
+        }
+        if let Some(s) = self.seed {
+            flag("--seed", s.to_string().into());
+        }
+        if let Some(d) = &self.device {
+            flag("--device", d.into());
+        }
+        if self.auto_resume {
+            out.push("--auto-resume".into());
+        }
+        if !self.cfg_options.is_empty() {
+            out.push("--cfg-options".into());
+            out.extend(self.cfg_options.iter().map(OsString::from));
+        }
+        out
+    }
+}
+
+/// How a `weft train` process was started.
+#[derive(Clone, Copy, PartialEq, Eq, ValueEnum)]
+enum Launcher {
+    /// One process.
+    None,
+    /// One rank of torchrun's (or `weft dist-train`'s) group.
+    Pytorch,
+}
+
 #[derive(Subcommand)]
 enum Command {
     /// Train a model as the config describes (MMCV's tools/train.py).
     Train {
-        /// The run config (TOML, MMCV key names).
-        config: PathBuf,
-        /// Where checkpoints and logs go (default: the config's `work_dir`, else
-        /// ./work_dirs/<config name>).
+        #[command(flatten)]
+        args: TrainArgs,
+        /// `pytorch`: be one rank of a data-parallel run, placed by torchrun's variables
+        /// (RANK, WORLD_SIZE, LOCAL_RANK, MASTER_ADDR, MASTER_PORT), as MMAction2's
+        /// `tools/train.py --launcher pytorch`.
+        #[arg(long, value_enum, default_value = "none")]
+        launcher: Launcher,
+        /// Accepted from torch.distributed.launch; LOCAL_RANK is read from the environment.
+        #[arg(long, alias = "local_rank", hide = true)]
+        local_rank: Option<usize>,
+    },
+    /// Train data-parallel: start --nproc ranks of `weft train --launcher pytorch` on this
+    /// machine (MMAction2's tools/dist_train.sh, without Python), watch them, and stop all
+    /// if one fails.
+    DistTrain {
+        #[command(flatten)]
+        args: TrainArgs,
+        /// Ranks on this machine (one per GPU on CUDA).
+        #[arg(long, default_value_t = 1)]
+        nproc: usize,
+        /// Machines taking part.
+        #[arg(long, default_value_t = 1)]
+        nnodes: usize,
+        /// This machine's index among them.
+        #[arg(long, default_value_t = 0)]
+        node_rank: usize,
+        /// The host serving the rendezvous store (rank 0's machine).
+        #[arg(long, default_value = "127.0.0.1")]
+        master_addr: String,
+        /// Its port (default: a free port on one machine, 29500 on several).
         #[arg(long)]
-        work_dir: Option<PathBuf>,
-        /// Override config keys, MMCV style: `optimizer.lr=0.02 'workflow=[(train,1)]'`.
-        /// Dotted keys merge into tables; a number indexes a list.
-        #[arg(long, num_args = 1.., value_name = "KEY=VALUE")]
-        cfg_options: Vec<String>,
-        /// Continue a run from this checkpoint (weights, optimizer, schedule, data position,
-        /// plugin state).
-        #[arg(long, conflicts_with = "auto_resume")]
-        resume_from: Option<PathBuf>,
-        /// Continue from <work-dir>/latest.safetensors if it exists.
-        #[arg(long)]
-        auto_resume: bool,
-        /// Seed for initial weights, shuffling and dropout (default: the config's `seed`, else 0).
-        #[arg(long)]
-        seed: Option<u64>,
-        /// cpu, cuda, cuda:N, or auto (CUDA when available).
-        #[arg(long)]
-        device: Option<String>,
+        master_port: Option<u16>,
     },
     /// Print the LR and momentum of every parameter group at every training iteration,
     /// computed by the configured hooks without training or loading images.
@@ -252,24 +345,33 @@ fn main() -> ExitCode {
     weft::allocator::keep_freed_memory();
     let cli = Cli::parse();
     let result = match cli.command {
-        Command::Train {
-            config,
-            work_dir,
-            cfg_options,
-            resume_from,
-            auto_resume,
-            seed,
-            device,
-        } => commands::train::run(&TrainOptions {
-            config,
-            work_dir,
-            cfg_options,
-            resume_from,
-            auto_resume,
-            seed,
-            device,
-            console: true,
-        }),
+        Command::Train { args, launcher, .. } => {
+            commands::train::run(&args.options(launcher == Launcher::Pytorch))
+        }
+        Command::DistTrain {
+            args,
+            nproc,
+            nnodes,
+            node_rank,
+            master_addr,
+            master_port,
+        } => {
+            let mut rank_args: Vec<OsString> = vec!["train".into()];
+            rank_args.extend(args.to_args());
+            rank_args.extend(["--launcher".into(), "pytorch".into()]);
+            commands::dist_train::run(weft_dist::launch::LaunchSpec {
+                program: std::env::current_exe()
+                    .map(PathBuf::into_os_string)
+                    .unwrap_or_else(|_| "weft".into()),
+                args: rank_args,
+                nproc,
+                nnodes,
+                node_rank,
+                master_addr,
+                master_port,
+                grace: std::time::Duration::from_secs(10),
+            })
+        }
         Command::PrintConfig {
             config,
             no_check,

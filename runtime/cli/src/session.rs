@@ -6,12 +6,16 @@ use std::sync::Arc;
 
 use anyhow::{Context, Result, anyhow, bail};
 use serde_json::json;
+use std::time::Duration;
 use weft_config::schema::{DataConfig, DataSplit, RunConfig};
 use weft_config::{Config, ConfigError};
 use weft_core::build::RunPlan;
 use weft_core::plugin::Extensions;
 use weft_core::{RunContext, RunLog, Runner};
-use weft_data::{Dataset, Loader, LoaderSettings, build_dataset};
+
+use weft_data::{Dataset, Loader, LoaderSettings, Shard, build_dataset};
+use weft_dist::{Backend, Rendezvous};
+use weft_nn::parallel::ParallelOptions;
 use weft_nn::{Loaders, TorchEngine, parse_device};
 
 /// Command-line settings that override the config.
@@ -33,6 +37,8 @@ pub struct TrainOptions {
     pub device: Option<String>,
     /// Print log lines to the console (off in tests).
     pub console: bool,
+    /// `--launcher pytorch`: one rank of a data-parallel run, placed by torchrun's variables.
+    pub distributed: bool,
 }
 
 /// A training session ready to run.
@@ -58,10 +64,25 @@ pub fn load_config(path: &Path, options: &[String]) -> Result<Config, ConfigErro
 
 /// Builds everything a `weft train` run needs.
 pub fn prepare(opts: &TrainOptions) -> Result<Session> {
-    let log = if opts.console {
-        RunLog::console()
+    // The rank is known from the environment before the group forms: ranks other than 0
+    // write no files and say only warnings and errors (MMCV's `master_only`).
+    let rendezvous = if opts.distributed {
+        Some(
+            Rendezvous::from_env(
+                |k| std::env::var(k).ok(),
+                Backend::Gloo,
+                Duration::from_secs(1800),
+            )
+            .map_err(|e| anyhow!(e))?,
+        )
     } else {
-        RunLog::capturing()
+        None
+    };
+    let main_rank = rendezvous.as_ref().is_none_or(|r| r.rank == 0);
+    let log = match (opts.console, main_rank) {
+        (_, false) => RunLog::warnings_to_stderr(),
+        (true, true) => RunLog::console(),
+        (false, true) => RunLog::capturing(),
     };
     let timestamp = weft_core::pyfmt::local_timestamp();
     // The work dir is made and the text log opened before the plugins load, so that their
@@ -71,9 +92,11 @@ pub fn prepare(opts: &TrainOptions) -> Result<Session> {
         std::fs::create_dir_all(&dir)
             .with_context(|| format!("cannot create the work dir {}", dir.display()))?;
         check_writable(&dir)?;
-        remove_stale_temporaries(&dir);
-        log.open_file(&dir.join(format!("{timestamp}.log")))
-            .with_context(|| format!("cannot write the log in {}", dir.display()))?;
+        if main_rank {
+            remove_stale_temporaries(&dir);
+            log.open_file(&dir.join(format!("{timestamp}.log")))
+                .with_context(|| format!("cannot write the log in {}", dir.display()))?;
+        }
         Ok(dir)
     };
     let checked =
@@ -84,8 +107,20 @@ pub fn prepare(opts: &TrainOptions) -> Result<Session> {
         .expect("a training check prepares the work dir");
     let schema = &checked.schema;
     let seed = schema.seed_for(opts.seed);
-    let device =
+    let mut device =
         parse_device(&schema.device_for(opts.device.as_deref())).map_err(|e| anyhow!(e))?;
+    let group = match rendezvous {
+        Some(rdv) => {
+            let (group, rank_device) = crate::ranks::join(rdv, schema, device, &checked, &log)?;
+            device = rank_device;
+            Some(group)
+        }
+        None => None,
+    };
+    let shard = group.as_ref().map_or_else(Shard::default, |g| Shard {
+        rank: g.rank(),
+        world_size: g.world_size(),
+    });
     if let Some(n) = &schema.threads {
         weft_nn::set_threads(n.value);
     }
@@ -99,14 +134,35 @@ pub fn prepare(opts: &TrainOptions) -> Result<Session> {
     let pin = device != weft_nn::Device::Cpu;
     let config = &checked.config;
     let loaders = Loaders {
-        train: Some(loader(config, &schema.data, DataSplit::Train, seed, pin)?),
+        train: Some(loader(
+            config,
+            &schema.data,
+            DataSplit::Train,
+            seed,
+            pin,
+            shard,
+        )?),
         val: if needs_val {
-            Some(loader(config, &schema.data, DataSplit::Val, seed, pin)?)
+            Some(loader(
+                config,
+                &schema.data,
+                DataSplit::Val,
+                seed,
+                pin,
+                shard,
+            )?)
         } else {
             None
         },
         test: if needs_test {
-            Some(loader(config, &schema.data, DataSplit::Test, seed, pin)?)
+            Some(loader(
+                config,
+                &schema.data,
+                DataSplit::Test,
+                seed,
+                pin,
+                shard,
+            )?)
         } else {
             None
         },
@@ -117,8 +173,10 @@ pub fn prepare(opts: &TrainOptions) -> Result<Session> {
             .file_name()
             .unwrap_or_else(|| "config.toml".as_ref()),
     );
-    std::fs::write(&config_copy, config.to_toml_string())
-        .with_context(|| format!("cannot write {}", config_copy.display()))?;
+    if main_rank {
+        std::fs::write(&config_copy, config.to_toml_string())
+            .with_context(|| format!("cannot write {}", config_copy.display()))?;
+    }
     for note in &model.notes {
         log.info(note);
     }
@@ -150,8 +208,20 @@ pub fn prepare(opts: &TrainOptions) -> Result<Session> {
         hooks,
         ..
     } = checked;
-    let engine = TorchEngine::new(model, setup, loaders, device, seed);
+    let mut engine = TorchEngine::new(model, setup, loaders, device, seed);
+    if let Some(g) = &group {
+        let options = ParallelOptions {
+            find_unused_parameters: schema.find_unused_parameters == Some(true),
+            ..ParallelOptions::default()
+        };
+        engine
+            .data_parallel(g.clone(), options)
+            .map_err(|e| anyhow!("rank {}: {}", g.rank(), e.message))?;
+    }
     let mut ctx = RunContext::new(Box::new(engine), plan.runner, work_dir.clone(), log.clone());
+    if let Some(g) = group {
+        ctx.world = weft_core::World::ranks(g);
+    }
     ctx.timestamp = timestamp;
     ctx.seed = seed;
     let work_dir_name = work_dir
@@ -258,6 +328,7 @@ pub fn loader(
     split: DataSplit,
     seed: u64,
     pin: bool,
+    shard: Shard,
 ) -> Result<Loader> {
     let node = data.dataset(split)?;
     let dataset: Arc<dyn Dataset> = build_dataset(&node.0, cfg).map_err(|e| match e {
@@ -275,6 +346,7 @@ pub fn loader(
             prefetch: spec.prefetch,
             seed,
             pin_memory: pin,
+            shard,
         },
     ))
 }

@@ -17,4 +17,4 @@ pub use hooks::{
 };
 pub use loader::{DEFAULT_PREFETCH, DEFAULT_WORKERS, DataSplit, LoaderSpec};
 pub use ranges::{LOG_LEVELS, MAX_PREFETCH, MAX_WORKERS, max_threads};
-pub use run::{Phase, RunConfig, RunnerConfig, TOP_LEVEL_KEYS, WorkflowStage};
+pub use run::{DistParams, Phase, RunConfig, RunnerConfig, TOP_LEVEL_KEYS, WorkflowStage};

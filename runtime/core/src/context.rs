@@ -80,6 +80,10 @@ pub struct RunContext {
     /// The results of the latest evaluation, in order (also in `meta.last_eval`, where JSON
     /// cannot hold a NaN).
     pub last_eval: Vec<(String, f64)>,
+    /// This process's rank among the run's ranks (rank 0 of 1 unless data-parallel).
+    pub world: crate::World,
+    /// Requests this rank made since the last agreement point ([`crate::requests`]).
+    pub(crate) requests: u32,
     pub(crate) stage: Stage,
     pub(crate) stop_reason: Option<String>,
     pub(crate) actions: Vec<Action>,
@@ -119,6 +123,8 @@ impl RunContext {
             seed: 0,
             evaluations: 0,
             last_eval: Vec::new(),
+            world: crate::World::single(),
+            requests: 0,
             stage: Stage::BeforeRun,
             stop_reason: None,
             actions: Vec::new(),

@@ -204,6 +204,13 @@ pub trait Engine: Send {
     /// Backpropagates the last train loss multiplied by `scale`.
     fn backward(&mut self, scale: f64) -> Result<(), EngineError>;
 
+    /// Makes the gradients those of the whole data-parallel batch: averaged over the ranks
+    /// (DDP's reduction), once per optimizer step after its last backward. Nothing to do in
+    /// one process.
+    fn reduce_grads(&mut self) -> Result<(), EngineError> {
+        Ok(())
+    }
+
     /// Clears the gradients.
     fn zero_grad(&mut self);
 

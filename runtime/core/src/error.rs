@@ -166,6 +166,16 @@ pub enum RunError {
     /// The configuration is inconsistent in a way only visible at run time.
     #[error("{0}")]
     Invalid(String),
+    /// The ranks of a data-parallel run could not agree (another rank died, hung or left).
+    #[error("{point}: rank {rank} lost the other ranks: {message}")]
+    Ranks {
+        /// Where.
+        point: RunPoint,
+        /// This process's rank.
+        rank: usize,
+        /// c10d's words.
+        message: String,
+    },
 }
 
 /// Shorthand for hook results.

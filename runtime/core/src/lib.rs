@@ -37,6 +37,7 @@ mod runner;
 pub mod schedule;
 mod stage;
 pub mod tfevents;
+mod world;
 
 pub use action::{Action, SaveRequest};
 pub use clock::{Clock, SteppingClock, SystemClock};
@@ -53,6 +54,7 @@ pub use priority::Priority;
 pub use run_log::{ConsolePrinter, Level, RunLog};
 pub use runner::{ResumePoint, RunOutcome, Runner, TraceEntry};
 pub use stage::{Dispatch, Stage, StageSet};
+pub use world::{Collective, World, requests};
 
 /// The file name `latest` checkpoints are linked as.
 pub use runner::LATEST;

@@ -17,6 +17,7 @@ use crate::error::{EngineError, HookError, RunError, RunPoint};
 use crate::hook::builtin::{Role, Sealed};
 use crate::hook_set::{HookSet, Kind};
 use crate::stage::Stage;
+use crate::world::requests;
 
 /// Where a resumed run continues, read from a checkpoint's metadata.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
@@ -132,7 +133,8 @@ impl Runner {
         {
             self.save_emergency(err);
             let message = err.to_string();
-            for entry in self.hooks.entries_mut() {
+            let writes_logs = self.ctx.world.is_main();
+            for entry in self.hooks.entries_mut().iter_mut().filter(|_| writes_logs) {
                 if let Role::Logger(logger) = entry.hook.role(Sealed(())) {
                     logger.on_exception(&mut self.ctx, &message);
                 }
@@ -382,14 +384,60 @@ impl Runner {
         self.call_hook(Stage::AfterValIter)
     }
 
-    fn should_stop(&self) -> bool {
-        self.ctx.stop_reason.is_some() || self.ctx.interrupted()
+    /// Whether the run ends here. In a data-parallel run this is where the ranks agree: a
+    /// stop, interrupt, evaluation or checkpoint asked on one rank happens on all of them.
+    fn should_stop(&mut self) -> Result<bool, RunError> {
+        if self.ctx.world.is_distributed() {
+            self.agree()?;
+        }
+        Ok(self.ctx.stop_reason.is_some() || self.ctx.interrupted())
+    }
+
+    fn agree(&mut self) -> Result<(), RunError> {
+        let mut bits = std::mem::take(&mut self.ctx.requests);
+        if self.ctx.stop_reason.is_some() {
+            bits |= requests::STOP;
+        }
+        if self.ctx.interrupted() {
+            bits |= requests::INTERRUPT;
+        }
+        let all = self
+            .ctx
+            .world
+            .agree(bits)
+            .map_err(|message| RunError::Ranks {
+                point: self.point(self.ctx.stage),
+                rank: self.ctx.world.rank(),
+                message,
+            })?;
+        if all & requests::STOP != 0 && self.ctx.stop_reason.is_none() {
+            self.ctx.stop_reason = Some("a hook on another rank asked to stop".into());
+        }
+        if all & requests::INTERRUPT != 0 {
+            self.ctx
+                .interrupt
+                .store(true, std::sync::atomic::Ordering::SeqCst);
+        }
+        if all & requests::EVALUATE != 0 {
+            self.evaluate_on_request()?;
+        }
+        if all & requests::CHECKPOINT != 0 && self.ctx.world.is_main() {
+            // Asked on a rank that writes no files: rank 0 writes it, as the rank would have.
+            let completed = self.ctx.iter;
+            let path = crate::hooks::requested_path(&self.ctx.work_dir, completed);
+            self.save_now(&path, true)?;
+        }
+        Ok(())
     }
 
     fn finish(&mut self) -> Result<RunOutcome, RunError> {
         if self.ctx.interrupted() {
             let path = self.ctx.work_dir.join("interrupted.safetensors");
-            let saved = self.save_now(&path, true).ok().map(|_| path);
+            let saved = if self.ctx.world.is_main() {
+                self.save_now(&path, true).ok().map(|_| path)
+            } else {
+                None
+            };
             // `latest` follows, so that --auto-resume continues from the interrupted point
             // rather than from the last scheduled checkpoint.
             if let Some(p) = &saved

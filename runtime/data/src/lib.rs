@@ -33,7 +33,7 @@ pub use loader::{Loader, LoaderSettings};
 pub use memory::{InMemory, Targets};
 pub use mnist::{ImageClassification, Normalize};
 pub use registry::{BuildError, DATASET_TYPES, build_dataset, check_dataset, dataset_len};
-pub use sampler::epoch_order;
+pub use sampler::{Shard, epoch_order};
 
 /// A labelled dataset that can build batches.
 pub trait Dataset: Send + Sync {

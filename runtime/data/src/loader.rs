@@ -8,7 +8,7 @@ use crossbeam_channel::{Receiver, Sender, bounded, unbounded};
 
 use crate::batch::Batch;
 use crate::error::DataError;
-use crate::sampler::epoch_order;
+use crate::sampler::{Shard, epoch_order};
 use crate::{Dataset, Draw};
 
 /// How a loader batches and prepares data.
@@ -28,6 +28,8 @@ pub struct LoaderSettings {
     pub seed: u64,
     /// Copy batches into page-locked memory for fast asynchronous transfer to a GPU.
     pub pin_memory: bool,
+    /// This rank's share of every epoch (the whole epoch in a one-process run).
+    pub shard: Shard,
 }
 
 struct Job {
@@ -114,7 +116,7 @@ impl Loader {
 
     /// Batches per epoch.
     pub fn len(&self) -> usize {
-        let n = self.dataset.len();
+        let n = self.settings.shard.len(self.dataset.len());
         let bs = self.settings.batch_size.max(1);
         if self.settings.drop_last {
             n / bs
@@ -140,12 +142,12 @@ impl Loader {
 
     /// Starts `epoch`, passing over its first `skip` batches without preparing them.
     pub fn start_epoch(&mut self, epoch: u64, skip: u64) {
-        let order = epoch_order(
+        let order = self.settings.shard.take(epoch_order(
             self.dataset.len(),
             self.settings.seed,
             epoch,
             self.settings.shuffle,
-        );
+        ));
         let bs = self.settings.batch_size.max(1);
         self.batches = order
             .chunks(bs)
@@ -266,6 +268,7 @@ mod tests {
             prefetch: 2,
             seed: 1,
             pin_memory: false,
+            shard: Shard::default(),
         }
     }
 
@@ -279,6 +282,68 @@ mod tests {
             threaded.start_epoch(epoch, 0);
             assert_eq!(labels_of(&mut sync), labels_of(&mut threaded));
         }
+    }
+
+    /// Each sample's first pixel, which differs between samples of `tiny`.
+    fn sample_ids(b: &Batch) -> Vec<i64> {
+        let n = b.inputs.size()[0];
+        let first = b.inputs.reshape([n, -1]).select(1, 0);
+        Vec::<f32>::try_from(&first)
+            .unwrap()
+            .iter()
+            .map(|v| (v * 1e4).round() as i64)
+            .collect()
+    }
+
+    #[test]
+    fn two_shards_of_batch_b_together_are_the_one_process_batches_of_2b() {
+        let whole = |bs| {
+            let mut l = Loader::new(
+                tiny(12),
+                LoaderSettings {
+                    batch_size: bs,
+                    ..settings(0)
+                },
+            );
+            l.start_epoch(4, 0);
+            let mut out = Vec::new();
+            while let Some(b) = l.next_batch().unwrap() {
+                let mut v = sample_ids(&b);
+                v.sort();
+                out.push(v);
+            }
+            out
+        };
+        let shard = |rank| {
+            let mut l = Loader::new(
+                tiny(12),
+                LoaderSettings {
+                    shard: Shard {
+                        rank,
+                        world_size: 2,
+                    },
+                    ..settings(1)
+                },
+            );
+            assert_eq!(l.len(), 2);
+            l.start_epoch(4, 0);
+            let mut out = Vec::new();
+            while let Some(b) = l.next_batch().unwrap() {
+                out.push(sample_ids(&b));
+            }
+            out
+        };
+        let (r0, r1) = (shard(0), shard(1));
+        let joined: Vec<Vec<i64>> = r0
+            .iter()
+            .zip(&r1)
+            .map(|(a, b)| {
+                let mut v: Vec<i64> = a.iter().chain(b).copied().collect();
+                v.sort();
+                v
+            })
+            .collect();
+        assert_eq!(joined, whole(6));
     }
 
     #[test]

@@ -20,6 +20,7 @@ use crate::device::device_name;
 use crate::grads::Grads;
 use crate::models::{Loss, Model};
 use crate::optim::{OptimizerSetup, StepError};
+use crate::parallel::{DataParallel, ParallelOptions};
 
 /// A scalar tensor read lazily on the host.
 struct TensorValue(Mutex<Tensor>);
@@ -62,6 +63,7 @@ pub struct TorchEngine {
     current: Option<Batch>,
     last_loss: Option<Tensor>,
     seed: u64,
+    parallel: Option<DataParallel>,
 }
 
 impl TorchEngine {
@@ -81,7 +83,20 @@ impl TorchEngine {
             current: None,
             last_loss: None,
             seed,
+            parallel: None,
         }
+    }
+
+    /// Makes this engine one rank of a data-parallel run: rank 0's weights and buffers are
+    /// taken now, gradients are averaged over the group at every optimizer step, and
+    /// evaluations gather every rank's share (the loaders must already be sharded).
+    pub fn data_parallel(
+        &mut self,
+        group: std::sync::Arc<weft_dist::ProcessGroup>,
+        options: ParallelOptions,
+    ) -> Result<(), EngineError> {
+        self.parallel = Some(DataParallel::new(group, &self.model.store, options)?);
+        Ok(())
     }
 
     /// The model.
@@ -306,17 +321,38 @@ impl Engine for TorchEngine {
     }
 
     fn train_step(&mut self, iter: u64) -> Result<StepOutputs, EngineError> {
-        // Randomness of a step depends on (seed, iter) only, so resumed runs repeat it.
-        tch::manual_seed((self.seed ^ iter.wrapping_mul(0x9E37_79B9_7F4A_7C15)) as i64);
+        // Randomness of a step depends on (seed, iter) only, so resumed runs repeat it; each
+        // rank of a data-parallel run draws its own dropout masks.
+        let rank = self
+            .parallel
+            .as_ref()
+            .map_or(0, |p| p.group().rank() as u64);
+        tch::manual_seed(
+            (self.seed
+                ^ iter.wrapping_mul(0x9E37_79B9_7F4A_7C15)
+                ^ rank.wrapping_mul(0xD6E8_FEB8_6659_FD93)) as i64,
+        );
+        if let Some(p) = &self.parallel {
+            p.before_forward(&self.model.store)?;
+        }
         let (x, y) = self.inputs()?;
         let Forward { loss, acc, parts } = self.forward(&x, &y, true)?;
         let n = y.size().first().copied().unwrap_or(0) as usize;
-        let mut log_vars = log_parts(parts)?;
-        log_vars.push((
-            "loss".to_string(),
-            deferred(loss.f_detach().map_err(engine_err)?),
-        ));
-        log_vars.extend(acc.map(|a| ("top1_acc".to_string(), deferred(a))));
+        let mut logged: Vec<(String, Tensor)> = parts
+            .into_iter()
+            .filter(|(k, _)| k != "loss")
+            .map(|(k, v)| (k, v.detach()))
+            .collect();
+        logged.push(("loss".to_string(), loss.f_detach().map_err(engine_err)?));
+        logged.extend(acc.map(|a| ("top1_acc".to_string(), a)));
+        if let Some(p) = &mut self.parallel {
+            let values: Vec<Tensor> = logged.iter().map(|(_, t)| t.shallow_clone()).collect();
+            for ((_, t), averaged) in logged.iter_mut().zip(p.pack_logs(&values)?) {
+                *t = averaged;
+            }
+        }
+        let log_vars: Vec<(String, Scalar)> =
+            logged.into_iter().map(|(k, t)| (k, deferred(t))).collect();
         let outputs = StepOutputs {
             log_vars,
             num_samples: n,
@@ -351,6 +387,13 @@ impl Engine for TorchEngine {
         };
         loss.f_backward()
             .map_err(|e| EngineError::new(format!("backward pass failed: {e}")))
+    }
+
+    fn reduce_grads(&mut self) -> Result<(), EngineError> {
+        match &mut self.parallel {
+            Some(p) => p.reduce(&self.model.store),
+            None => Ok(()),
+        }
     }
 
     fn zero_grad(&mut self) {
@@ -461,6 +504,7 @@ impl Engine for TorchEngine {
         })?;
         loader.start_epoch(0, 0);
         let num_classes_hint = loader.dataset().num_classes();
+        let dataset_len = loader.dataset().len();
         let mut logits = Vec::new();
         let mut labels = Vec::new();
         let mut batches = 0;
@@ -481,11 +525,15 @@ impl Engine for TorchEngine {
             .and_then(|t| t.f_to_kind(Kind::Float))
             .and_then(|t| t.f_to_device(Device::Cpu))
             .map_err(engine_err)?;
+        let labels = Tensor::f_cat(&labels, 0).map_err(engine_err)?;
+        let (all, labels) = match &self.parallel {
+            Some(p) => p.gather(&all, &labels, dataset_len)?,
+            None => (all, labels),
+        };
         let num_classes = all.size().get(1).copied().unwrap_or(0) as usize;
         let scores =
             Vec::<f32>::try_from(all.f_flatten(0, -1).map_err(engine_err)?).map_err(engine_err)?;
-        let labels = Vec::<i64>::try_from(Tensor::f_cat(&labels, 0).map_err(engine_err)?)
-            .map_err(engine_err)?;
+        let labels = Vec::<i64>::try_from(labels).map_err(engine_err)?;
         Ok(Predictions {
             scores,
             num_classes,

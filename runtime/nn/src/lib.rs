@@ -19,6 +19,7 @@ pub mod layers;
 mod memory;
 pub mod models;
 pub mod optim;
+pub mod parallel;
 pub mod pth;
 mod shim;
 pub mod store;

@@ -77,6 +77,7 @@ pub fn run(o: &TestOptions<'_>) -> Result<()> {
         data_split,
         seed,
         device != weft_nn::Device::Cpu,
+        weft_data::Shard::default(),
     )?;
     let samples = data.dataset().len();
     let (model, setup) = validate::model_and_optimizer(&checked, device, seed)?;

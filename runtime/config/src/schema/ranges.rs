@@ -24,6 +24,9 @@ pub const MAX_PREFETCH: u64 = 64;
 /// The log levels MMCV configs use.
 pub const LOG_LEVELS: [&str; 2] = ["INFO", "DEBUG"];
 
+/// The c10d backends `dist_params.backend` names.
+pub const DIST_BACKENDS: [&str; 2] = ["gloo", "nccl"];
+
 fn in_range<T: PartialOrd + Display + Copy>(
     cfg: &Config,
     value: &Located<T>,
@@ -68,6 +71,25 @@ impl RunConfig {
                     "weft logs at INFO; DEBUG is accepted for MMCV configs and logs the same",
                 ));
         }
+        if let Some(d) = &self.dist_params {
+            if let Some(b) = &d.backend
+                && !DIST_BACKENDS.contains(&b.value.as_str())
+            {
+                return Err(cfg
+                    .error_at(
+                        ErrorKind::InvalidValue,
+                        format!(
+                            "dist_params.backend must be \"gloo\" or \"nccl\", not {:?}",
+                            b.value
+                        ),
+                        &b.origin,
+                    )
+                    .with_help("gloo runs on CPU tensors, nccl on CUDA tensors"));
+            }
+            if let Some(t) = &d.timeout {
+                in_range(cfg, t, 1.0..=86_400.0, "dist_params.timeout (seconds)")?;
+            }
+        }
         self.data.check_values(cfg)?;
         if let Some(l) = &self.log_config {
             l.check_values(cfg)?;
@@ -85,23 +107,17 @@ impl RunConfig {
         if let Some(ids) = &self.gpu_ids {
             out.push(if cuda_available {
                 format!(
-                    "gpu_ids = {ids:?} is ignored: weft trains in one process on `device` (default: cuda when available)"
+                    "gpu_ids = {ids:?} is ignored: a weft process trains on `device` (default: cuda when available); for several GPUs start one rank per GPU (weft dist-train)"
                 )
             } else {
                 format!("gpu_ids = {ids:?} is ignored: this machine has no CUDA device; training runs on the CPU")
             });
-        }
-        if self.dist_params.is_some() {
-            out.push("dist_params is ignored: weft trains in one process".into());
         }
         if self.opencv_num_threads.is_some() {
             out.push("opencv_num_threads is ignored: weft does not use OpenCV".into());
         }
         if self.mp_start_method.is_some() {
             out.push("mp_start_method is ignored: weft's data workers are threads".into());
-        }
-        if self.find_unused_parameters.is_some() {
-            out.push("find_unused_parameters is ignored: it applies to distributed runs".into());
         }
         out
     }

@@ -95,16 +95,41 @@ pub struct RunConfig {
     pub threads: Option<Located<u32>>,
     /// Accepted for MMCV compatibility: `INFO` or `DEBUG` (weft logs the same either way).
     pub log_level: Option<Located<String>>,
-    /// Accepted and ignored (with a warning at start-up): weft runs one process.
-    pub dist_params: Option<RawNode>,
-    /// Accepted and ignored (with a warning at start-up): use `device`.
+    /// The data-parallel group of `--launcher pytorch` and `weft dist-train` runs.
+    pub dist_params: Option<DistParams>,
+    /// Accepted and ignored (with a warning at start-up): use `device`, or one rank per GPU.
     pub gpu_ids: Option<Vec<u32>>,
     /// Accepted and ignored (MMAction2 runtime keys with no meaning here).
     pub opencv_num_threads: Option<i64>,
     /// Accepted and ignored.
     pub mp_start_method: Option<String>,
-    /// Accepted and ignored.
+    /// Data-parallel runs: parameters may receive no gradient (DDP's option). Default false.
     pub find_unused_parameters: Option<bool>,
+}
+
+/// `dist_params = { backend = "gloo" }`, MMCV's `init_dist(launcher, **dist_params)`.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DistParams {
+    /// `gloo` (CPU tensors) or `nccl` (CUDA tensors). MMCV's default is `nccl`.
+    pub backend: Option<Located<String>>,
+    /// Seconds a rank waits for the others (the rendezvous and every collective) before it
+    /// gives up with an error naming what it waited for. Default 1800, as torch's.
+    pub timeout: Option<Located<f64>>,
+    /// The store port for launchers that do not set MASTER_PORT (MMCV's slurm launcher).
+    pub port: Option<Located<u16>>,
+}
+
+impl DistParams {
+    /// The backend name.
+    pub fn backend(&self) -> &str {
+        self.backend.as_ref().map_or("nccl", |b| b.value.as_str())
+    }
+
+    /// The timeout in seconds.
+    pub fn timeout_secs(&self) -> f64 {
+        self.timeout.as_ref().map_or(1800.0, |t| t.value)
+    }
 }
 
 /// `runner = { type = ..., max_epochs | max_iters }`.

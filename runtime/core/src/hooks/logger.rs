@@ -170,6 +170,12 @@ pub trait Logger: Send {
     fn on_exception(&mut self, _ctx: &mut RunContext, _error: &str) {}
 }
 
+fn log_on_main<L: Logger>(logger: &mut L, ctx: &mut RunContext) {
+    if ctx.world.is_main() {
+        logger.log(ctx);
+    }
+}
+
 /// MMCV's `LoggerHook`: clear the buffer before an epoch, log full windows after train
 /// iterations, what is left after a train epoch, and the whole val epoch.
 impl<L: Logger> Hook for L {
@@ -190,11 +196,19 @@ impl<L: Logger> Hook for L {
         .collect()
     }
 
+    // Only rank 0 writes logs (MMCV's `master_only`); the other ranks still clear the
+    // buffer at the same points, so it stays as small as rank 0's.
     fn before_run(&mut self, ctx: &mut RunContext) -> HookResult {
+        if !ctx.world.is_main() {
+            return Ok(());
+        }
         Logger::before_run(self, ctx)
     }
 
     fn after_run(&mut self, ctx: &mut RunContext) -> HookResult {
+        if !ctx.world.is_main() {
+            return Ok(());
+        }
         Logger::after_run(self, ctx)
     }
 
@@ -205,7 +219,7 @@ impl<L: Logger> Hook for L {
 
     fn after_train_iter(&mut self, ctx: &mut RunContext) -> HookResult {
         if self.base().train_iter_ready(ctx) {
-            self.log(ctx);
+            log_on_main(self, ctx);
             self.base().after_logging(ctx);
         }
         Ok(())
@@ -213,7 +227,7 @@ impl<L: Logger> Hook for L {
 
     fn after_train_epoch(&mut self, ctx: &mut RunContext) -> HookResult {
         if ctx.log_buffer.ready {
-            self.log(ctx);
+            log_on_main(self, ctx);
             self.base().after_logging(ctx);
         }
         Ok(())
@@ -221,7 +235,7 @@ impl<L: Logger> Hook for L {
 
     fn after_val_epoch(&mut self, ctx: &mut RunContext) -> HookResult {
         self.base().val_epoch(ctx);
-        self.log(ctx);
+        log_on_main(self, ctx);
         self.base().after_logging(ctx);
         Ok(())
     }

@@ -64,6 +64,7 @@ impl OptimizerHook {
             if self.detect_anomalous_params {
                 self.report_unused(ctx);
             }
+            ctx.engine.reduce_grads()?;
             return Ok(true);
         }
         let c = self.cumulative_iters;
@@ -88,7 +89,13 @@ impl OptimizerHook {
         if self.detect_anomalous_params {
             self.report_unused(ctx);
         }
-        Ok(ctx.every_n_iters(c as i64) || ctx.is_last_iter())
+        // Only the step's last micro-batch synchronises (DDP's `no_sync` for the others):
+        // the summed local gradients are averaged once.
+        let steps = ctx.every_n_iters(c as i64) || ctx.is_last_iter();
+        if steps {
+            ctx.engine.reduce_grads()?;
+        }
+        Ok(steps)
     }
 
     /// The second half, once every hook saw the gradients: clip and step, unless a hook

@@ -6,6 +6,7 @@ use super::Runner;
 use crate::action::{self, Action, MAX_REASON_LEN};
 use crate::error::{HookError, RunError};
 use crate::hooks::requested_path;
+use crate::world::requests;
 
 impl Runner {
     /// Applies the actions the hook at `index` queued during its call.
@@ -31,7 +32,12 @@ impl Runner {
         self.ctx.actions = actions;
         result.map_err(|e| self.hook_failed(index, stage, e))?;
         if std::mem::take(&mut self.ctx.eval_requested) {
-            self.evaluate_on_request()?;
+            if self.ctx.world.is_distributed() {
+                // Evaluation is collective: every rank runs it at the next agreement point.
+                self.ctx.requests |= requests::EVALUATE;
+            } else {
+                self.evaluate_on_request()?;
+            }
         }
         Ok(())
     }
@@ -50,6 +56,9 @@ impl Runner {
                     let reason = action::truncate(reason, MAX_REASON_LEN);
                     ctx.stop_reason = Some(format!("{hook}: {reason}"));
                 }
+            }
+            Action::Checkpoint(_) if !ctx.world.is_main() => {
+                ctx.requests |= requests::CHECKPOINT;
             }
             Action::Checkpoint(mut request) => {
                 let completed = ctx.iter + u64::from(self.in_train_iter);

@@ -39,7 +39,7 @@ impl Runner {
                         Phase::Train => self.train_epoch(std::mem::take(&mut skip))?,
                         Phase::Val => self.val_epoch()?,
                     }
-                    if self.should_stop() {
+                    if self.should_stop()? {
                         break 'run;
                     }
                 }
@@ -80,7 +80,7 @@ impl Runner {
             self.train_iter()?;
             self.ctx.iter += 1;
             inner += 1;
-            if self.should_stop() {
+            if self.should_stop()? {
                 // The cut epoch does not count as finished: no after_train_epoch.
                 return Ok(());
             }

@@ -70,7 +70,7 @@ impl Runner {
                             self.ctx.inner_iter += 1;
                         }
                     }
-                    if self.should_stop() {
+                    if self.should_stop()? {
                         break 'run;
                     }
                 }

@@ -18,6 +18,11 @@ impl Runner {
     /// names a complete checkpoint whose `best_ckpt` and `last_ckpt` exist.
     pub(super) fn process_saves(&mut self) -> Result<(), RunError> {
         let requests = std::mem::take(&mut self.ctx.pending_saves);
+        if !self.ctx.world.is_main() {
+            // Rank 0 writes the run's checkpoints (MMCV's `master_only`); the others hold
+            // the same weights.
+            return Ok(());
+        }
         let mut latest = None;
         for request in &requests {
             let path = request.path.as_deref().expect("resolved when queued");
@@ -89,6 +94,11 @@ impl Runner {
             "resume".into(),
             serde_json::to_value(resume).expect("plain data serializes"),
         );
+        if self.ctx.world.is_distributed() {
+            // The data position counts batches per rank: a resume on another number of ranks
+            // rescales it (see `restore`).
+            meta.insert("world_size".into(), json!(self.ctx.world.world_size()));
+        }
         let mut states = serde_json::Map::new();
         let mut seen = std::collections::HashMap::<String, usize>::new();
         for entry in self.hooks.entries_mut() {
@@ -118,7 +128,7 @@ impl Runner {
     /// Restores counters, `meta` and hook states from a checkpoint's metadata; the engine has
     /// already loaded weights and optimizer state.
     pub fn restore(&mut self, meta: &Value) -> Result<(), RunError> {
-        let point = match meta.get("resume") {
+        let mut point = match meta.get("resume") {
             Some(v) => serde_json::from_value::<ResumePoint>(v.clone()).map_err(|e| {
                 RunError::Invalid(format!("checkpoint has a bad resume record: {e}"))
             })?,
@@ -134,7 +144,13 @@ impl Runner {
                 if !extra
                     && !matches!(
                         k.as_str(),
-                        "resume" | "hook_states" | "epoch" | "iter" | "stopped" | "log_buffer"
+                        "resume"
+                            | "hook_states"
+                            | "epoch"
+                            | "iter"
+                            | "stopped"
+                            | "log_buffer"
+                            | "world_size"
                     )
                 {
                     self.ctx.meta.insert(k, v);
@@ -168,6 +184,8 @@ impl Runner {
             .get("stopped")
             .and_then(Value::as_str)
             .map(str::to_string);
+        let saved_world = meta.get("world_size").and_then(Value::as_u64).unwrap_or(1);
+        self.rescale(&mut point, saved_world);
         self.ctx.log.info(&format!(
             "resumed at epoch {}, iter {}",
             point.train_loader.epoch, point.iter
@@ -176,7 +194,35 @@ impl Runner {
         Ok(())
     }
 
+    /// A checkpoint of `saved` ranks resumed on another number: MMCV's rule for `iter`
+    /// (`iter * saved / now`), and the same for the batches already taken this epoch, which
+    /// is exact when the samples already seen (`batch * saved` per-rank batches) divide among
+    /// the ranks now; otherwise up to one batch per rank is seen again or skipped, and the log
+    /// says so.
+    fn rescale(&mut self, point: &mut ResumePoint, saved: u64) {
+        let now = self.ctx.world.world_size() as u64;
+        if saved == now || saved == 0 {
+            return;
+        }
+        let (iter, batch) = (point.iter, point.train_loader.batch);
+        point.iter = iter * saved / now;
+        point.train_loader.batch = batch * saved / now;
+        self.ctx.log.info(&format!(
+            "the checkpoint was written by {saved} rank(s) and resumes on {now}: iter {iter} -> {}, batches taken this epoch {batch} -> {}",
+            point.iter, point.train_loader.batch
+        ));
+        if !(batch * saved).is_multiple_of(now) {
+            self.ctx.log.warn(&format!(
+                "{batch} batches on each of {saved} rank(s) do not divide among {now}: part of the last batch is seen again or skipped"
+            ));
+        }
+    }
+
     pub(super) fn save_emergency(&mut self, err: &RunError) {
+        if !self.ctx.world.is_main() {
+            self.ctx.log.error(&err.to_string());
+            return;
+        }
         if matches!(err, RunError::Invalid(_)) {
             return;
         }

@@ -1,0 +1,3 @@
+// weft: declarations only (see ../algorithm.h).
+#pragma once
+#include <stdexcept>

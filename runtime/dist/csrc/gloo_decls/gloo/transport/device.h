@@ -1,0 +1,8 @@
+// weft: declarations only (see ../algorithm.h).
+#pragma once
+namespace gloo {
+namespace transport {
+class Device;
+class UnboundBuffer;
+}  // namespace transport
+}  // namespace gloo

@@ -1,0 +1,495 @@
+//! Data-parallel training on c10d's Gloo backend, ranks on 127.0.0.1: `weft dist-train` and
+//! torchrun launches, DDP's arithmetic against one process with the whole batch, a rank of
+//! Python `torch.distributed` in the same group, a rank that dies, and launch mistakes.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output, Stdio};
+use std::time::{Duration, Instant};
+
+use crate::support::{temp_dir, weft_err};
+use crate::training::{model_tensors, small_config};
+
+/// LeNet-5, SGD with momentum and weight decay, gradient clipping, evaluation at the end;
+/// `batch` samples per rank.
+fn config(dir: &Path, batch: usize, extra: &str) -> PathBuf {
+    let cfg = small_config(
+        dir,
+        &["workflow", "lr_config", "evaluation"],
+        &format!(
+            "total_epochs = 1\nworkflow = [[\"train\", 1]]\nlr_config = {{ policy = \"fixed\" }}\n\
+             dist_params = {{ backend = \"gloo\", timeout = 60 }}\n{extra}"
+        ),
+    );
+    let text = std::fs::read_to_string(&cfg)
+        .unwrap()
+        .replace(
+            "samples_per_gpu = 32",
+            &format!("samples_per_gpu = {batch}"),
+        )
+        .replace("workers_per_gpu = 2", "workers_per_gpu = 0")
+        .replace("num_samples = 256 }", "num_samples = 101 }")
+        .replace("num_samples = 960", "num_samples = 256");
+    std::fs::write(&cfg, text).unwrap();
+    cfg
+}
+
+fn weft() -> Command {
+    Command::new(env!("CARGO_BIN_EXE_weft"))
+}
+
+fn done(out: Output, what: &str) -> Output {
+    assert!(
+        out.status.success(),
+        "{what} failed ({}):\n{}",
+        out.status,
+        String::from_utf8_lossy(&out.stderr)
+    );
+    out
+}
+
+/// The evaluation results the JSON log recorded.
+fn eval_record(work: &Path) -> serde_json::Value {
+    let logs: Vec<PathBuf> = std::fs::read_dir(work)
+        .unwrap()
+        .flatten()
+        .map(|e| e.path())
+        .filter(|p| p.to_string_lossy().ends_with(".log.json"))
+        .collect();
+    assert_eq!(
+        logs.len(),
+        1,
+        "one JSON log, written by rank 0 alone: {logs:?}"
+    );
+    let text = std::fs::read_to_string(&logs[0]).unwrap();
+    text.lines()
+        .rev()
+        .filter_map(|l| serde_json::from_str::<serde_json::Value>(l).ok())
+        .find(|v| v.get("mode").and_then(|m| m.as_str()) == Some("val"))
+        .expect("an evaluation record")
+}
+
+fn max_difference(a: &[(String, Vec<f32>)], b: &[(String, Vec<f32>)]) -> f32 {
+    assert_eq!(
+        a.iter().map(|(k, _)| k).collect::<Vec<_>>(),
+        b.iter().map(|(k, _)| k).collect::<Vec<_>>()
+    );
+    a.iter()
+        .zip(b)
+        .flat_map(|((_, x), (_, y))| x.iter().zip(y).map(|(p, q)| (p - q).abs()))
+        .fold(0.0, f32::max)
+}
+
+#[test]
+fn two_ranks_of_batch_b_train_as_one_process_of_batch_2b() {
+    let dir = temp_dir("dist-equal");
+    let evaluation = "evaluation = { interval = 1, metrics = [\"top_k_accuracy\"] }";
+    let one = config(&dir.join("one"), 32, evaluation);
+    let two = config(&dir.join("two"), 16, evaluation);
+    let (w1, w2, wt) = (dir.join("w1"), dir.join("w2"), dir.join("wt"));
+    done(
+        weft()
+            .args(["train", one.to_str().unwrap(), "--work-dir"])
+            .arg(&w1)
+            .output()
+            .unwrap(),
+        "one process",
+    );
+    let out = done(
+        weft()
+            .args([
+                "dist-train",
+                two.to_str().unwrap(),
+                "--nproc",
+                "2",
+                "--work-dir",
+            ])
+            .arg(&w2)
+            .output()
+            .unwrap(),
+        "weft dist-train --nproc 2",
+    );
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        stdout.contains("data-parallel: rank 0 of 2 (gloo"),
+        "{stdout}"
+    );
+    // 256 samples: 8 batches of 32 in one process, 8 of 16 on each rank.
+    assert!(
+        stdout.contains("train data: FashionMNIST(train) (256 samples), 8 batches of 16"),
+        "{stdout}"
+    );
+    let expected = model_tensors(&w1.join("epoch_1.safetensors"));
+    let got = model_tensors(&w2.join("epoch_1.safetensors"));
+    let diff = max_difference(&expected, &got);
+    assert!(diff < 1e-6, "weights differ by {diff}");
+    // Evaluation: each rank scores its half (51 of 101, one padded), rank 0 sees all 101.
+    let (e1, e2) = (eval_record(&w1), eval_record(&w2));
+    let acc = |v: &serde_json::Value| v["top1_acc"].as_f64().unwrap();
+    assert!(
+        (acc(&e1) - acc(&e2)).abs() <= 1.0 / 101.0 + 1e-9,
+        "{e1} vs {e2}"
+    );
+    let logs = std::fs::read_dir(&w2)
+        .unwrap()
+        .flatten()
+        .filter(|e| e.file_name().to_string_lossy().ends_with(".log"))
+        .count();
+    assert_eq!(logs, 1, "only rank 0 writes the text log");
+
+    // torchrun starts the same ranks (its agent serves the store): the same weights.
+    let torchrun = crate::pth::torch_python().with_file_name("torchrun");
+    done(
+        Command::new(torchrun)
+            .args(["--nproc-per-node", "2", "--master-port"])
+            .arg(weft_dist::launch::free_port().unwrap().to_string())
+            .args(["--no-python", env!("CARGO_BIN_EXE_weft"), "train"])
+            .arg(&two)
+            .args(["--launcher", "pytorch", "--work-dir"])
+            .arg(&wt)
+            .env("OMP_NUM_THREADS", "1")
+            .output()
+            .unwrap(),
+        "torchrun",
+    );
+    let via_torchrun = model_tensors(&wt.join("epoch_1.safetensors"));
+    assert!(max_difference(&got, &via_torchrun) < 1e-6);
+}
+
+#[test]
+fn three_ranks_share_the_data_and_agree_on_a_stop() {
+    let dir = temp_dir("dist-three");
+    // The built-in early stopping stops at the second evaluation (iteration 10; nothing
+    // improves by 1.0): every rank computes the same metrics, and they stop together.
+    let cfg = config(
+        &dir,
+        8,
+        "evaluation = { interval = 5, by_epoch = false, metrics = [\"top_k_accuracy\"] }\n\
+         custom_hooks = [{ type = \"EarlyStoppingHook\", monitor = \"top1_acc\", patience = 1, min_delta = 1.0 }]",
+    );
+    let work = dir.join("work");
+    let out = done(
+        weft()
+            .args([
+                "dist-train",
+                cfg.to_str().unwrap(),
+                "--nproc",
+                "3",
+                "--work-dir",
+            ])
+            .arg(&work)
+            .output()
+            .unwrap(),
+        "weft dist-train --nproc 3",
+    );
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(stdout.contains("rank 0 of 3"), "{stdout}");
+    assert!(stdout.contains("training stopped early"), "{stdout}");
+    // ceil(256 / 3) = 86 samples per rank: 11 batches of 8.
+    assert!(stdout.contains("11 batches of 8"), "{stdout}");
+    assert!(stdout.contains("Epoch [1][10/11]"), "{stdout}");
+    assert!(!stdout.contains("Epoch [1][11/11]"), "{stdout}");
+}
+
+/// Rank 1 is Python's `torch.distributed` on the same TCPStore and Gloo group.
+const PYTHON_RANK: &str = r#"
+import datetime, sys, torch, torch.distributed as dist
+timeout = datetime.timedelta(seconds=60)
+store = dist.TCPStore("127.0.0.1", int(sys.argv[1]), 2, False, timeout=timeout)
+group = dist.ProcessGroupGloo(dist.PrefixStore("weft/", store), 1, 2, timeout)
+t = torch.arange(4, dtype=torch.float32) * 10
+group.allreduce([t]).wait()
+b = torch.zeros(3, dtype=torch.int64)
+group.broadcast(b, 0).wait()
+print(t.tolist(), b.tolist())
+"#;
+
+#[test]
+fn a_weft_rank_and_a_python_torch_distributed_rank_form_one_group() {
+    let port = weft_dist::launch::free_port().unwrap();
+    let python = Command::new(crate::pth::torch_python())
+        .args(["-c", PYTHON_RANK, &port.to_string()])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let rdv = weft_dist::Rendezvous {
+        master_addr: "127.0.0.1".into(),
+        master_port: port,
+        rank: 0,
+        world_size: 2,
+        local_rank: 0,
+        host_store: true,
+        prefix: "weft/".into(),
+        timeout: Duration::from_secs(60),
+        backend: weft_dist::Backend::Gloo,
+    };
+    let t = tch::Tensor::from_slice(&[1.0f32, 2.0, 3.0, 4.0]);
+    let b = tch::Tensor::from_slice(&[7i64, 8, 9]);
+    let ours = weft_dist::ProcessGroup::connect(&rdv).and_then(|group| {
+        group.allreduce(std::slice::from_ref(&t), weft_dist::ReduceOp::Sum)?;
+        group.broadcast(std::slice::from_ref(&b), 0)
+    });
+    let out = python.wait_with_output().unwrap();
+    if let Err(e) = ours {
+        panic!(
+            "the weft rank failed: {e}\nthe Python rank said:\n{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+    assert_eq!(
+        Vec::<f32>::try_from(&t).unwrap(),
+        vec![1.0, 12.0, 23.0, 34.0]
+    );
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(
+        String::from_utf8_lossy(&out.stdout).trim(),
+        "[1.0, 12.0, 23.0, 34.0] [7, 8, 9]"
+    );
+}
+
+/// The pids of `parent`'s children.
+fn children(parent: u32) -> Vec<u32> {
+    std::fs::read_to_string(format!("/proc/{parent}/task/{parent}/children"))
+        .unwrap_or_default()
+        .split_whitespace()
+        .filter_map(|p| p.parse().ok())
+        .collect()
+}
+
+fn rank_of(pid: u32) -> Option<String> {
+    let environ = std::fs::read(format!("/proc/{pid}/environ")).ok()?;
+    environ
+        .split(|b| *b == 0)
+        .filter_map(|kv| std::str::from_utf8(kv).ok())
+        .find_map(|kv| kv.strip_prefix("RANK=").map(str::to_string))
+}
+
+#[test]
+fn a_rank_killed_mid_run_stops_the_others_with_its_rank_named() {
+    let dir = temp_dir("dist-kill");
+    let cfg = config(&dir, 4, "");
+    let text = std::fs::read_to_string(&cfg)
+        .unwrap()
+        .replace("total_epochs = 1", "total_epochs = 50");
+    std::fs::write(&cfg, text).unwrap();
+    let launcher = weft()
+        .args([
+            "dist-train",
+            cfg.to_str().unwrap(),
+            "--nproc",
+            "2",
+            "--work-dir",
+        ])
+        .arg(dir.join("work"))
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    // Wait until both ranks train (rank 0's first log line), then kill rank 1.
+    let start = Instant::now();
+    let log_started = || {
+        std::fs::read_dir(dir.join("work")).is_ok_and(|d| {
+            d.flatten().any(|e| {
+                e.file_name().to_string_lossy().ends_with(".log.json")
+                    && e.metadata().is_ok_and(|m| m.len() > 0)
+            })
+        })
+    };
+    while !log_started() {
+        assert!(
+            start.elapsed() < Duration::from_secs(120),
+            "the ranks never started"
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    let ranks = children(launcher.id());
+    assert_eq!(ranks.len(), 2, "{ranks:?}");
+    let victim = *ranks
+        .iter()
+        .find(|p| rank_of(**p).as_deref() == Some("1"))
+        .expect("rank 1's process");
+    let killed_at = Instant::now();
+    unsafe_free_kill(victim);
+    let out = launcher.wait_with_output().unwrap();
+    assert!(
+        killed_at.elapsed() < Duration::from_secs(30),
+        "the launcher took {:?}",
+        killed_at.elapsed()
+    );
+    assert_eq!(out.status.code(), Some(128 + 9));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("rank 1 was killed by signal 9"), "{stderr}");
+    for pid in ranks {
+        assert!(
+            !Path::new(&format!("/proc/{pid}")).exists()
+                || std::fs::read_to_string(format!("/proc/{pid}/stat"))
+                    .is_ok_and(|s| s.contains(") Z ")),
+            "rank process {pid} outlived the launcher"
+        );
+    }
+}
+
+/// SIGKILL through the `kill` command (the tests deny unsafe code).
+fn unsafe_free_kill(pid: u32) {
+    let status = Command::new("kill")
+        .args(["-9", &pid.to_string()])
+        .status()
+        .unwrap();
+    assert!(status.success());
+}
+
+#[test]
+fn launch_mistakes_are_refused_with_what_to_do() {
+    let dir = temp_dir("dist-mistakes");
+    let cfg = config(&dir, 8, "");
+    let without_env = weft_err(&["train", cfg.to_str().unwrap(), "--launcher", "pytorch"]);
+    assert!(without_env.contains("WORLD_SIZE"), "{without_env}");
+    let bad_backend = config(&dir.join("b"), 8, "");
+    let text = std::fs::read_to_string(&bad_backend)
+        .unwrap()
+        .replace("backend = \"gloo\"", "backend = \"mpi\"");
+    std::fs::write(&bad_backend, text).unwrap();
+    let err = weft_err(&["train", bad_backend.to_str().unwrap()]);
+    assert!(
+        err.contains("dist_params.backend must be \"gloo\" or \"nccl\"") && err.contains(":"),
+        "{err}"
+    );
+    if !tch::Cuda::is_available() {
+        let nccl = config(&dir.join("n"), 8, "");
+        let text = std::fs::read_to_string(&nccl)
+            .unwrap()
+            .replace("backend = \"gloo\"", "backend = \"nccl\"");
+        std::fs::write(&nccl, text).unwrap();
+        let out = weft()
+            .args(["dist-train", nccl.to_str().unwrap(), "--nproc", "2"])
+            .args(["--work-dir"])
+            .arg(dir.join("nw"))
+            .output()
+            .unwrap();
+        assert!(!out.status.success());
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert!(
+            stderr.contains("needs CUDA devices and this machine has none"),
+            "{stderr}"
+        );
+    }
+}
+
+/// Every tensor of a checkpoint (weights and optimizer state), by name.
+fn all_tensors(path: &Path) -> Vec<(String, Vec<u8>)> {
+    let loaded = weft_nn::checkpoint::read(path).unwrap();
+    let mut out: Vec<(String, Vec<u8>)> = loaded
+        .tensors
+        .iter()
+        .map(|(k, t)| {
+            let flat = t.flatten(0, -1).to_kind(tch::Kind::Double);
+            let values = Vec::<f64>::try_from(&flat).unwrap();
+            (
+                k.clone(),
+                values.iter().flat_map(|v| v.to_le_bytes()).collect(),
+            )
+        })
+        .collect();
+    out.sort_by(|a, b| a.0.cmp(&b.0));
+    out
+}
+
+fn resumable_config(dir: &Path) -> PathBuf {
+    let cfg = config(dir, 8, "");
+    let text = std::fs::read_to_string(&cfg)
+        .unwrap()
+        .replace("total_epochs = 1", "total_epochs = 2")
+        .replace(
+            "checkpoint_config = { interval = 1 }",
+            "checkpoint_config = { interval = 4, by_epoch = false }",
+        );
+    std::fs::write(&cfg, text).unwrap();
+    cfg
+}
+
+fn dist_train(cfg: &Path, work: &Path) -> Command {
+    let mut cmd = weft();
+    cmd.args([
+        "dist-train",
+        cfg.to_str().unwrap(),
+        "--nproc",
+        "2",
+        "--auto-resume",
+    ])
+    .arg("--work-dir")
+    .arg(work);
+    cmd
+}
+
+#[test]
+fn two_ranks_killed_and_resumed_end_bit_identical_and_resume_in_one_process() {
+    let dir = temp_dir("dist-resume");
+    let cfg = resumable_config(&dir);
+    let (straight, broken) = (dir.join("straight"), dir.join("broken"));
+    done(
+        dist_train(&cfg, &straight).output().unwrap(),
+        "uninterrupted run",
+    );
+    // 256 samples, 8 per rank: 16 iterations per epoch, 32 in all.
+    let last = "iter_32.safetensors";
+    assert!(straight.join(last).exists());
+
+    let launcher = dist_train(&cfg, &broken)
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let start = Instant::now();
+    while !broken.join("iter_12.safetensors").exists() {
+        assert!(
+            start.elapsed() < Duration::from_secs(120),
+            "no checkpoint appeared"
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let victim = children(launcher.id())
+        .into_iter()
+        .find(|p| rank_of(*p).as_deref() == Some("1"))
+        .expect("rank 1");
+    unsafe_free_kill(victim);
+    let out = launcher.wait_with_output().unwrap();
+    assert!(!out.status.success(), "the run was cut");
+    assert!(
+        !broken.join(last).exists(),
+        "the kill came after the run had ended; nothing was resumed"
+    );
+    let resumed = done(dist_train(&cfg, &broken).output().unwrap(), "resumed run");
+    assert!(String::from_utf8_lossy(&resumed.stdout).contains("resumed from"));
+    assert!(
+        all_tensors(&straight.join(last)) == all_tensors(&broken.join(last)),
+        "the resumed 2-rank run differs from the uninterrupted one"
+    );
+
+    // The 2-rank checkpoint at iter 8 (8 batches of 8 on each rank) resumes in one process
+    // with batch 8: iter 16, 16 batches into the epoch, the same 128 samples seen.
+    let one = dir.join("one");
+    let out = done(
+        weft()
+            .args(["train", cfg.to_str().unwrap(), "--resume-from"])
+            .arg(straight.join("iter_8.safetensors"))
+            .arg("--work-dir")
+            .arg(&one)
+            .output()
+            .unwrap(),
+        "resume in one process",
+    );
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        stdout.contains(
+            "the checkpoint was written by 2 rank(s) and resumes on 1: iter 8 -> 16, batches taken this epoch 8 -> 16"
+        ),
+        "{stdout}"
+    );
+    assert!(!stdout.contains("seen again or skipped"), "{stdout}");
+    // One process takes 32 batches of 8 per epoch: 64 iterations in all.
+    assert!(one.join("iter_64.safetensors").exists());
+}
