@@ -493,3 +493,65 @@ fn two_ranks_killed_and_resumed_end_bit_identical_and_resume_in_one_process() {
     // One process takes 32 batches of 8 per epoch: 64 iterations in all.
     assert!(one.join("iter_64.safetensors").exists());
 }
+
+#[test]
+fn a_plugin_built_against_wit_0_2_0_reads_its_rank_and_a_stop_on_one_rank_stops_every_rank() {
+    let dir = temp_dir("dist-plugin");
+    let probe = crate::guests::guest("rank_probe");
+    let cfg = config(
+        &dir,
+        8,
+        &format!(
+            "custom_imports = {{ imports = [{:?}] }}\n\
+             custom_hooks = [{{ type = \"RankProbe\", stop_rank = 1, stop_iter = 2 }}]",
+            probe.to_str().unwrap()
+        ),
+    );
+    let out = done(
+        weft()
+            .args([
+                "dist-train",
+                cfg.to_str().unwrap(),
+                "--nproc",
+                "2",
+                "--work-dir",
+            ])
+            .arg(dir.join("two"))
+            .output()
+            .unwrap(),
+        "two ranks with a 0.2.0 plugin",
+    );
+    let (stdout, stderr) = (
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr),
+    );
+    assert!(stdout.contains("weft:plugin@0.2.0"), "{stdout}");
+    assert!(
+        stdout.contains("[RankProbe] rank 0 of 2 (local rank 0)"),
+        "{stdout}"
+    );
+    assert!(
+        stderr.contains("[RankProbe] rank 1 of 2 (local rank 1)"),
+        "{stderr}"
+    );
+    // Rank 1 asked after iteration 3 (iter 2); rank 0, whose plugin did not, stops with it.
+    assert!(
+        stdout.contains("training stopped early: a hook on another rank asked to stop"),
+        "{stdout}"
+    );
+    // One process: rank 0 of 1, and no rank 1 to stop the run.
+    let out = done(
+        weft()
+            .args(["train", cfg.to_str().unwrap(), "--work-dir"])
+            .arg(dir.join("one"))
+            .output()
+            .unwrap(),
+        "one process with a 0.2.0 plugin",
+    );
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        stdout.contains("[RankProbe] rank 0 of 1 (local rank 0)"),
+        "{stdout}"
+    );
+    assert!(!stdout.contains("stopped early"), "{stdout}");
+}

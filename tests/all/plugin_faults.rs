@@ -300,7 +300,7 @@ fn broken_plugin_files_are_refused_at_start_up() {
 
     let err = startup_error("skew", &quoted(&guest("skew")), "");
     assert!(
-        err.contains("weft:plugin@0.2.0") && err.contains("upgrade weft"),
+        err.contains("weft:plugin@0.3.0") && err.contains("upgrade weft"),
         "{err}"
     );
 

@@ -311,6 +311,10 @@ enum PluginCommand {
     Wit {
         /// The directory.
         dir: PathBuf,
+        /// A served version other than the one the SDKs build against (0.2.0 adds the
+        /// `ranks` interface for hooks).
+        #[arg(long, value_name = "VERSION")]
+        version: Option<String>,
     },
     /// Show a plugin's world, WIT version, type name, imports, sha256 and size, after
     /// checking it loads as a run would load it.
@@ -455,9 +459,9 @@ fn main() -> ExitCode {
                 },
         } => commands::plugin::componentize(&module, world.as_deref(), &output).map(|_| 0),
         Command::Plugin {
-            command: PluginCommand::Wit { dir },
-        } => weft_host::componentize::write_wit(&dir)
-            .map_err(|e| anyhow::anyhow!("cannot write {}: {e}", dir.display()))
+            command: PluginCommand::Wit { dir, version },
+        } => weft_host::componentize::write_wit(&dir, version.as_deref())
+            .map_err(|e| anyhow::anyhow!(e))
             .map(|_| 0),
         Command::ParamGroups {
             config,

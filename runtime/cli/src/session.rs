@@ -79,6 +79,14 @@ pub fn prepare(opts: &TrainOptions) -> Result<Session> {
         None
     };
     let main_rank = rendezvous.as_ref().is_none_or(|r| r.rank == 0);
+    if let Some(r) = &rendezvous {
+        // Plugins read it (`weft:plugin/ranks`), from `init` on: set before they load.
+        weft_host::ranks::set(weft_host::ranks::Ranks {
+            rank: r.rank as u32,
+            world_size: r.world_size as u32,
+            local_rank: r.local_rank as u32,
+        });
+    }
     let log = match (opts.console, main_rank) {
         (_, false) => RunLog::warnings_to_stderr(),
         (true, true) => RunLog::console(),

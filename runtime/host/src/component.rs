@@ -226,7 +226,8 @@ fn parse_version(v: &str) -> Option<(u64, u64, u64)> {
 }
 
 /// Whether this host can run a component built against `version`: within a 0.x minor line,
-/// a host serving 0.1.N runs components built against 0.1.0 to 0.1.N (see `wit/README.md`).
+/// a host serving 0.1.N runs components built against 0.1.0 to 0.1.N (see `wit/README.md`);
+/// each served minor line (0.1, 0.2) has its own module.
 /// Returns the served version whose module links it.
 pub fn check_version(version: &str) -> Result<&'static str, String> {
     let served = crate::wit::SUPPORTED
@@ -277,8 +278,10 @@ mod tests {
 
     #[test]
     fn versions_within_the_minor_line_are_compatible() {
-        assert!(check_version("0.1.0").is_ok());
-        assert!(check_version("0.2.0").unwrap_err().contains("upgrade weft"));
+        assert_eq!(check_version("0.1.0").unwrap(), "0.1.0");
+        assert_eq!(check_version("0.2.0").unwrap(), "0.2.0");
+        assert!(check_version("0.2.1").unwrap_err().contains("upgrade weft"));
+        assert!(check_version("0.3.0").unwrap_err().contains("upgrade weft"));
         assert!(check_version("0.0.9").unwrap_err().contains("rebuild"));
         assert!(check_version("x").is_err());
     }

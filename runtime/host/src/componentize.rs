@@ -11,11 +11,22 @@ use wit_parser::{Resolve, SourceMap};
 /// The files of the WIT package new plugins build against.
 const WIT: &[(&str, &str)] = crate::wit::latest::FILES;
 
-/// Writes the built-in WIT package into `dir` (for bindings generators).
-pub fn write_wit(dir: &Path) -> std::io::Result<()> {
-    std::fs::create_dir_all(dir)?;
-    for &(name, text) in WIT {
-        std::fs::write(dir.join(name), text)?;
+/// Writes a served version of the built-in WIT package into `dir` (for bindings
+/// generators): `version`, or the one new plugins build against.
+pub fn write_wit(dir: &Path, version: Option<&str>) -> Result<(), String> {
+    let files = match version {
+        None => WIT,
+        Some(v) => crate::wit::files(v).ok_or_else(|| {
+            format!(
+                "this weft serves weft:plugin {}, not {v}",
+                crate::wit::SUPPORTED.join(", ")
+            )
+        })?,
+    };
+    std::fs::create_dir_all(dir).map_err(|e| format!("cannot write {}: {e}", dir.display()))?;
+    for &(name, text) in files {
+        std::fs::write(dir.join(name), text)
+            .map_err(|e| format!("cannot write {}: {e}", dir.display()))?;
     }
     Ok(())
 }

@@ -11,13 +11,12 @@ use crate::budget::MAX_STATE_BYTES;
 use crate::limits::OnError;
 use crate::plugin::{Linked, Plugin};
 use crate::state::{CallState, HostState, RunState};
-use crate::wit::latest::hook_world::exports::weft::plugin::hooks::Guest;
-use crate::wit::latest::{HookPoint, hook_world, point_of, stage_of};
+use crate::wit::HookInstance;
 
 /// A live instance: its store, its exports, and the run-state resource lent to every call.
 struct Live {
     store: Store<HostState>,
-    bindings: hook_world::Hook,
+    bindings: HookInstance,
     state: Resource<RunState>,
 }
 
@@ -46,9 +45,7 @@ impl WasmHook {
             .push(RunState)
             .map_err(|e| e.to_string())?;
         let _call = plugin.arm(&mut store)?;
-        let result = bindings
-            .weft_plugin_hooks()
-            .call_init(&mut store, &config.to_string());
+        let result = bindings.init(&mut store, &config.to_string());
         let stderr = store.data_mut().flush_output();
         let points = match result {
             Ok(Ok(points)) => points,
@@ -61,7 +58,7 @@ impl WasmHook {
                 return Self::failed_init(plugin, message);
             }
         };
-        let points: StageSet = points.into_iter().map(stage_of).collect();
+        let points: StageSet = points.into_iter().collect();
         if let Some(t) = &store.data().trace {
             // In the WIT enum's order: languages list their points in different orders.
             let names: Vec<&str> = points.iter().map(Stage::name).collect();
@@ -140,12 +137,7 @@ impl WasmHook {
         // every path (`CallState::new` states the contract).
         live.store.data_mut().call = Some(CallState::new(stage, ctx));
         let borrow = Resource::<RunState>::new_borrow(live.state.rep());
-        let result = call_export(
-            live.bindings.weft_plugin_hooks(),
-            &mut live.store,
-            point_of(point),
-            borrow,
-        );
+        let result = live.bindings.call(&mut live.store, point, borrow);
         let call = live.store.data_mut().call.take();
         let stderr = live.store.data_mut().flush_output();
         let plugin = &self.plugin;
@@ -203,13 +195,13 @@ impl WasmHook {
     fn state_call<T>(
         &mut self,
         during: &str,
-        f: impl FnOnce(&Guest, &mut Store<HostState>) -> wasmtime::Result<Result<T, String>>,
+        f: impl FnOnce(&HookInstance, &mut Store<HostState>) -> wasmtime::Result<Result<T, String>>,
     ) -> Result<Option<T>, HookError> {
         let Some(live) = self.live.as_mut() else {
             return Ok(None);
         };
         let _call = self.plugin.arm(&mut live.store).map_err(HookError::new)?;
-        let result = f(live.bindings.weft_plugin_hooks(), &mut live.store);
+        let result = f(&live.bindings, &mut live.store);
         let stderr = live.store.data_mut().flush_output();
         if let Some(t) = &live.store.data().trace {
             let outcome = match &result {
@@ -231,31 +223,6 @@ impl WasmHook {
     }
 }
 
-fn call_export(
-    g: &Guest,
-    store: &mut Store<HostState>,
-    point: HookPoint,
-    s: Resource<RunState>,
-) -> wasmtime::Result<Result<(), String>> {
-    match point {
-        HookPoint::BeforeRun => g.call_before_run(store, s),
-        HookPoint::AfterRun => g.call_after_run(store, s),
-        HookPoint::BeforeTrainEpoch => g.call_before_train_epoch(store, s),
-        HookPoint::AfterTrainEpoch => g.call_after_train_epoch(store, s),
-        HookPoint::BeforeValEpoch => g.call_before_val_epoch(store, s),
-        HookPoint::AfterValEpoch => g.call_after_val_epoch(store, s),
-        HookPoint::BeforeTrainIter => g.call_before_train_iter(store, s),
-        HookPoint::AfterTrainIter => g.call_after_train_iter(store, s),
-        HookPoint::BeforeValIter => g.call_before_val_iter(store, s),
-        HookPoint::AfterValIter => g.call_after_val_iter(store, s),
-        HookPoint::BeforeEpoch => g.call_before_epoch(store, s),
-        HookPoint::AfterEpoch => g.call_after_epoch(store, s),
-        HookPoint::AfterBackward => g.call_after_backward(store, s),
-        HookPoint::BeforeIter => g.call_before_iter(store, s),
-        HookPoint::AfterIter => g.call_after_iter(store, s),
-    }
-}
-
 impl weft_core::Hook for WasmHook {
     fn name(&self) -> &str {
         &self.plugin.info.type_name
@@ -270,7 +237,7 @@ impl weft_core::Hook for WasmHook {
     }
 
     fn save_state(&mut self) -> Result<Option<serde_json::Value>, HookError> {
-        let state = self.state_call("save-state", |g, s| g.call_save_state(s))?;
+        let state = self.state_call("save-state", |g, s| g.save_state(s))?;
         match state.flatten() {
             Some(text) if text.len() > MAX_STATE_BYTES => {
                 let message = self.plugin.failure(
@@ -295,7 +262,7 @@ impl weft_core::Hook for WasmHook {
                 self.plugin.info.type_name
             )));
         };
-        self.state_call("load-state", |g, s| g.call_load_state(s, text))?;
+        self.state_call("load-state", |g, s| g.load_state(s, text))?;
         Ok(())
     }
 }

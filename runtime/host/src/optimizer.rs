@@ -11,11 +11,11 @@ use weft_core::plugin::{ExternalOptimizer, StepView};
 use crate::plugin::{Linked, Plugin};
 use crate::state::HostState;
 use crate::tensors::{StepHandle, TENSOR_BUDGET_FACTOR, TENSOR_BUDGET_MARGIN, step_resource};
-use crate::wit::latest::optimizer_world;
+use crate::wit::OptimizerInstance;
 
 struct Live {
     store: Store<HostState>,
-    bindings: optimizer_world::CustomOptimizer,
+    bindings: OptimizerInstance,
     step: Resource<StepHandle>,
 }
 
@@ -39,9 +39,7 @@ impl WasmOptimizer {
         let (mut store, bindings) = plugin.instantiate(|s| pre.instantiate(s))?;
         let step = step_resource(&mut store.data_mut().table).map_err(|e| e.to_string())?;
         let _call = plugin.arm(&mut store)?;
-        let result = bindings
-            .weft_plugin_optimizer()
-            .call_init(&mut store, &config.to_string());
+        let result = bindings.init(&mut store, &config.to_string());
         let stderr = store.data_mut().flush_output();
         let defaults = match result {
             Ok(Ok(d)) => d,
@@ -101,10 +99,7 @@ impl ExternalOptimizer for WasmOptimizer {
         }
         live.store.data_mut().step = Some(view);
         let borrow = Resource::<StepHandle>::new_borrow(live.step.rep());
-        let result = live
-            .bindings
-            .weft_plugin_optimizer()
-            .call_step(&mut live.store, borrow);
+        let result = live.bindings.step(&mut live.store, borrow);
         live.store.data_mut().step = None;
         let stderr = live.store.data_mut().flush_output();
         let message = match result {

@@ -5,7 +5,7 @@ use std::path::Path;
 use std::sync::Arc;
 use std::time::Duration;
 
-use wasmtime::component::{HasSelf, Linker};
+use wasmtime::component::Linker;
 use wasmtime::{Store, Trap};
 use weft_core::RunLog;
 
@@ -17,7 +17,7 @@ use crate::sandbox::{self, Capabilities};
 use crate::state::HostState;
 use crate::trace::Trace;
 use crate::watchdog::{self, CallGuard};
-use crate::wit::latest::{constructor_world, hook_world, optimizer_world};
+use crate::wit::{ConstructorPre, HookPre, OptimizerPre};
 
 /// What a plugin is, for logs, checkpoints and `weft plugin inspect`.
 #[derive(Debug, Clone, PartialEq, serde::Serialize)]
@@ -39,11 +39,11 @@ pub struct PluginInfo {
     pub imports: Vec<String>,
 }
 
-/// The world-specific pre-linked instance.
+/// The world-specific pre-linked instance, at the version the component was built against.
 pub(crate) enum Linked {
-    Hook(Box<hook_world::HookPre<HostState>>),
-    Constructor(constructor_world::OptimizerConstructorPre<HostState>),
-    Optimizer(optimizer_world::CustomOptimizerPre<HostState>),
+    Hook(Box<HookPre>),
+    Constructor(ConstructorPre),
+    Optimizer(OptimizerPre),
 }
 
 /// A loaded, linked plugin file.
@@ -85,44 +85,19 @@ impl Plugin {
         };
         let mut linker: Linker<HostState> =
             sandbox::linker(&rt.engine).map_err(|e| e.to_string())?;
+        // The served version whose module links it (checked when the file was read).
+        let version = crate::component::check_version(&loaded.version)?;
         let linked = match loaded.world {
-            World::Hook => {
-                hook_world::Hook::add_to_linker::<HostState, HasSelf<HostState>>(
-                    &mut linker,
-                    |s| s,
-                )
-                .map_err(|e| e.to_string())?;
-                let pre = linker
-                    .instantiate_pre(&loaded.component)
-                    .map_err(unlinkable)?;
-                Linked::Hook(Box::new(hook_world::HookPre::new(pre).map_err(unlinkable)?))
-            }
-            World::OptimizerConstructor => {
-                constructor_world::OptimizerConstructor::add_to_linker::<
-                    HostState,
-                    HasSelf<HostState>,
-                >(&mut linker, |s| s)
-                .map_err(|e| e.to_string())?;
-                let pre = linker
-                    .instantiate_pre(&loaded.component)
-                    .map_err(unlinkable)?;
-                Linked::Constructor(
-                    constructor_world::OptimizerConstructorPre::new(pre).map_err(unlinkable)?,
-                )
-            }
-            World::CustomOptimizer => {
-                optimizer_world::CustomOptimizer::add_to_linker::<HostState, HasSelf<HostState>>(
-                    &mut linker,
-                    |s| s,
-                )
-                .map_err(|e| e.to_string())?;
-                let pre = linker
-                    .instantiate_pre(&loaded.component)
-                    .map_err(unlinkable)?;
-                Linked::Optimizer(
-                    optimizer_world::CustomOptimizerPre::new(pre).map_err(unlinkable)?,
-                )
-            }
+            World::Hook => Linked::Hook(Box::new(
+                HookPre::link(version, &mut linker, &loaded.component).map_err(unlinkable)?,
+            )),
+            World::OptimizerConstructor => Linked::Constructor(
+                ConstructorPre::link(version, &mut linker, &loaded.component)
+                    .map_err(unlinkable)?,
+            ),
+            World::CustomOptimizer => Linked::Optimizer(
+                OptimizerPre::link(version, &mut linker, &loaded.component).map_err(unlinkable)?,
+            ),
         };
         let mut plugin = Plugin {
             info: PluginInfo {
@@ -194,13 +169,13 @@ impl Plugin {
         let result = match &self.linked {
             Linked::Hook(pre) => pre
                 .instantiate(&mut store)
-                .and_then(|b| b.weft_plugin_hooks().call_type_name(&mut store)),
+                .and_then(|b| b.type_name(&mut store)),
             Linked::Constructor(pre) => pre
                 .instantiate(&mut store)
-                .and_then(|b| b.weft_plugin_constructors().call_type_name(&mut store)),
+                .and_then(|b| b.type_name(&mut store)),
             Linked::Optimizer(pre) => pre
                 .instantiate(&mut store)
-                .and_then(|b| b.weft_plugin_optimizer().call_type_name(&mut store)),
+                .and_then(|b| b.type_name(&mut store)),
         };
         let stderr = store.data_mut().flush_output();
         let name = result.map_err(|e| self.fault("type-name", &e, &stderr))?;

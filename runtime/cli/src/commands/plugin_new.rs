@@ -202,7 +202,7 @@ pub fn new(language: &str, name: &str, dir: Option<&Path>) -> Result<PathBuf> {
     write("README.md", &fill(&readme, name, &ty))?;
     if lang.name == "rust" {
         // The Rust SDK's bindings read the WIT at ../../wit/since_v0.1.0 from sdk/weft-guest.
-        weft_host::componentize::write_wit(&root.join("wit/since_v0.1.0"))
+        weft_host::componentize::write_wit(&root.join("wit/since_v0.1.0"), None)
             .map_err(|e| anyhow!("cannot write the WIT into {}: {e}", root.display()))?;
     }
     make_executable(&root.join("build.sh"))?;

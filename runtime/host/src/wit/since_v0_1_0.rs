@@ -3,6 +3,7 @@
 //! version is a sibling module (`since_v0_2_0`) and this one stays as it is, serving the
 //! components built against it.
 
+pub mod exports;
 mod runner;
 mod tensors;
 
