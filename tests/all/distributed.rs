@@ -313,7 +313,7 @@ fn a_rank_killed_mid_run_stops_the_others_with_its_rank_named() {
         .find(|p| rank_of(**p).as_deref() == Some("1"))
         .expect("rank 1's process");
     let killed_at = Instant::now();
-    unsafe_free_kill(victim);
+    signal(victim, "-9");
     let out = launcher.wait_with_output().unwrap();
     assert!(
         killed_at.elapsed() < Duration::from_secs(30),
@@ -331,15 +331,6 @@ fn a_rank_killed_mid_run_stops_the_others_with_its_rank_named() {
             "rank process {pid} outlived the launcher"
         );
     }
-}
-
-/// SIGKILL through the `kill` command (the tests deny unsafe code).
-fn unsafe_free_kill(pid: u32) {
-    let status = Command::new("kill")
-        .args(["-9", &pid.to_string()])
-        .status()
-        .unwrap();
-    assert!(status.success());
 }
 
 #[test]
@@ -455,7 +446,7 @@ fn two_ranks_killed_and_resumed_end_bit_identical_and_resume_in_one_process() {
         .into_iter()
         .find(|p| rank_of(*p).as_deref() == Some("1"))
         .expect("rank 1");
-    unsafe_free_kill(victim);
+    signal(victim, "-9");
     let out = launcher.wait_with_output().unwrap();
     assert!(!out.status.success(), "the run was cut");
     assert!(
@@ -554,4 +545,141 @@ fn a_plugin_built_against_wit_0_2_0_reads_its_rank_and_a_stop_on_one_rank_stops_
         "{stdout}"
     );
     assert!(!stdout.contains("stopped early"), "{stdout}");
+}
+
+/// `kill -SIG pid` through the command (the tests deny unsafe code).
+fn signal(pid: u32, sig: &str) {
+    let status = Command::new("kill")
+        .args([sig, &pid.to_string()])
+        .status()
+        .unwrap();
+    assert!(status.success());
+}
+
+#[test]
+fn a_hung_rank_an_unreachable_store_and_differing_configs_end_with_one_clear_message() {
+    let dir = temp_dir("dist-hang");
+    let cfg = config(&dir, 4, "");
+    let text = std::fs::read_to_string(&cfg)
+        .unwrap()
+        .replace("total_epochs = 1", "total_epochs = 50")
+        .replace("timeout = 60", "timeout = 5");
+    std::fs::write(&cfg, text).unwrap();
+    let work = dir.join("work");
+
+    // A rank that stops answering (SIGSTOP): rank 0's next collective times out after
+    // dist_params.timeout (5 s), rank 0 exits saying why, the launcher stops the hung rank.
+    let launcher = weft()
+        .args([
+            "dist-train",
+            cfg.to_str().unwrap(),
+            "--nproc",
+            "2",
+            "--work-dir",
+        ])
+        .arg(&work)
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let start = Instant::now();
+    while !std::fs::read_dir(&work).is_ok_and(|d| {
+        d.flatten()
+            .any(|e| e.file_name().to_string_lossy().ends_with(".log.json"))
+    }) {
+        assert!(
+            start.elapsed() < Duration::from_secs(120),
+            "the ranks never started"
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    std::thread::sleep(Duration::from_millis(300));
+    let hung = children(launcher.id())
+        .into_iter()
+        .find(|p| rank_of(*p).as_deref() == Some("1"))
+        .expect("rank 1");
+    let stopped_at = Instant::now();
+    signal(hung, "-STOP");
+    let out = launcher.wait_with_output().unwrap();
+    assert!(
+        stopped_at.elapsed() < Duration::from_secs(40),
+        "took {:?}",
+        stopped_at.elapsed()
+    );
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains("another rank died, hung or left")
+            || stderr.contains("rank 0 lost the other ranks"),
+        "{stderr}"
+    );
+    assert!(
+        stderr.contains("weft dist-train: rank 0 exited with status"),
+        "{stderr}"
+    );
+    assert!(
+        !Path::new(&format!("/proc/{hung}/cmdline")).exists() || {
+            std::fs::read_to_string(format!("/proc/{hung}/stat")).is_ok_and(|s| s.contains(") Z "))
+        }
+    );
+
+    // A store nobody serves: the rendezvous gives up after the timeout, once, in weft's words.
+    let port = weft_dist::launch::free_port().unwrap().to_string();
+    let out = weft()
+        .args([
+            "train",
+            cfg.to_str().unwrap(),
+            "--launcher",
+            "pytorch",
+            "--work-dir",
+        ])
+        .arg(dir.join("alone"))
+        .envs([
+            ("RANK", "1"),
+            ("WORLD_SIZE", "2"),
+            ("MASTER_PORT", port.as_str()),
+        ])
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success());
+    assert!(
+        stderr.contains(&format!("rank 1 cannot join the group at 127.0.0.1:{port}")),
+        "{stderr}"
+    );
+    assert_eq!(stderr.trim().lines().count(), 1, "one message: {stderr}");
+
+    // Ranks started with different configs refuse to train together.
+    let port = weft_dist::launch::free_port().unwrap().to_string();
+    let rank = |r: &str, extra: &[&str]| {
+        weft()
+            .args([
+                "train",
+                cfg.to_str().unwrap(),
+                "--launcher",
+                "pytorch",
+                "--work-dir",
+            ])
+            .arg(dir.join("mixed"))
+            .args(extra)
+            .envs([
+                ("RANK", r),
+                ("WORLD_SIZE", "2"),
+                ("MASTER_PORT", port.as_str()),
+            ])
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap()
+    };
+    let r0 = rank("0", &[]);
+    let r1 = rank("1", &["--cfg-options", "optimizer.lr=0.1"]);
+    for (name, child) in [("rank 0", r0), ("rank 1", r1)] {
+        let out = child.wait_with_output().unwrap();
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert!(!out.status.success(), "{name} trained");
+        assert!(
+            stderr.contains("rank(s) 1 have a different config or plugin set than rank 0"),
+            "{name}: {stderr}"
+        );
+    }
 }

@@ -8,6 +8,8 @@
 #include <torch/csrc/distributed/c10d/ProcessGroupGloo.hpp>
 #include <torch/csrc/distributed/c10d/TCPStore.hpp>
 
+#include <c10/util/Logging.h>
+
 #include <chrono>
 #include <cstdlib>
 #include <cstring>
@@ -72,6 +74,11 @@ void weft_dist_free(char* text) { std::free(text); }
 char* weft_dist_connect(const char* host, int port, int rank, int world, int host_store,
                         int64_t timeout_ms, const char* prefix, WeftGroup** out) {
   return guarded([&] {
+    // c10d logs every retry and failure to stderr with a C++ backtrace; weft reports the
+    // failure once, in its own words. TORCH_CPP_LOG_LEVEL still lets a user see them.
+    if (std::getenv("TORCH_CPP_LOG_LEVEL") == nullptr) {
+      FLAGS_caffe2_log_level = 3;
+    }
     c10d::TCPStoreOptions opts;
     opts.port = static_cast<std::uint16_t>(port);
     opts.isServer = host_store != 0;

@@ -5,6 +5,70 @@
 //! (`weft plugin wit` writes it). The enums below are the one place that lists the versions:
 //! the rest of the host drives a plugin through them without naming a version.
 
+/// What every version module holds: the bindings of the three worlds of its WIT folder (named
+/// once, in the invocation), the package's files, and the `log` import of the two worlds that
+/// declare it. Every import is trappable: a host function that cannot honour a call (an
+/// unknown handle, an exhausted budget) traps the guest rather than make up a value.
+macro_rules! wit_version {
+    (bindgen: $bindgen:literal, files: $dir:literal, [$($file:literal),* $(,)?]) => {
+        /// The package's files, as `weft plugin wit` writes them.
+        pub const FILES: &[(&str, &str)] = &[$(($file, include_str!(concat!($dir, $file)))),*];
+
+        /// The `hook` world.
+        pub mod hook_world {
+            wasmtime::component::bindgen!({
+                path: $bindgen,
+                world: "hook",
+                with: { "weft:plugin/runner.run-state": crate::state::RunState },
+                imports: { default: trappable },
+            });
+        }
+
+        /// The `optimizer-constructor` world.
+        pub mod constructor_world {
+            wasmtime::component::bindgen!({
+                path: $bindgen,
+                world: "optimizer-constructor",
+                with: { "weft:plugin/types": super::hook_world::weft::plugin::types },
+                imports: { default: trappable },
+            });
+        }
+
+        /// The `custom-optimizer` world.
+        pub mod optimizer_world {
+            wasmtime::component::bindgen!({
+                path: $bindgen,
+                world: "custom-optimizer",
+                with: {
+                    "weft:plugin/types": super::hook_world::weft::plugin::types,
+                    "weft:plugin/tensors.tensor": crate::tensors::TensorHandle,
+                    "weft:plugin/steps.step-context": crate::tensors::StepHandle,
+                },
+                imports: { default: trappable },
+            });
+        }
+
+        pub use hook_world::weft;
+        pub use hook_world::weft::plugin::types::{HookPoint, LogLevel, ModuleInfo, ParamInfo};
+
+        impl constructor_world::OptimizerConstructorImports for crate::state::HostState {
+            fn log(&mut self, level: LogLevel, message: String) -> wasmtime::Result<()> {
+                let (level, debug) = level_of(level);
+                self.log_line(level, debug, &message);
+                Ok(())
+            }
+        }
+
+        impl optimizer_world::CustomOptimizerImports for crate::state::HostState {
+            fn log(&mut self, level: LogLevel, message: String) -> wasmtime::Result<()> {
+                let (level, debug) = level_of(level);
+                self.log_line(level, debug, &message);
+                Ok(())
+            }
+        }
+    };
+}
+
 pub mod since_v0_1_0;
 pub mod since_v0_2_0;
 

@@ -45,6 +45,15 @@ fn dist_err(e: weft_dist::DistError) -> EngineError {
     EngineError::new(e.to_string())
 }
 
+/// A failed collective of the training step, said as what it means for the run.
+fn lost(group: &ProcessGroup, what: &str, e: weft_dist::DistError) -> EngineError {
+    EngineError::new(format!(
+        "rank {} of {}: {what} failed; another rank died, hung or left: {e}",
+        group.rank(),
+        group.world_size()
+    ))
+}
+
 impl DataParallel {
     /// Joins a model to the group: every rank takes rank 0's parameters and buffers.
     pub fn new(
@@ -81,7 +90,8 @@ impl DataParallel {
             .iter()
             .map(|b| b.tensor.shallow_clone())
             .collect();
-        tch::no_grad(|| self.group().broadcast(&buffers, 0)).map_err(dist_err)
+        tch::no_grad(|| self.group().broadcast(&buffers, 0))
+            .map_err(|e| lost(self.group(), "the broadcast of rank 0's buffers", e))
     }
 
     /// Packs a step's logged values into one tensor (no device sync) and returns views of
@@ -109,7 +119,12 @@ impl DataParallel {
             .map(|p| (p.tensor.shallow_clone(), p.name.clone()))
             .unzip();
         let logs = self.logs.take();
-        tch::no_grad(|| self.reducer.average(&params, &names, logs.as_ref())).map_err(dist_err)
+        let group = self.reducer.group().clone();
+        tch::no_grad(|| self.reducer.average(&params, &names, logs.as_ref())).map_err(|e| match e {
+            // A parameter without a gradient is this rank's own finding, not a lost peer.
+            weft_dist::DistError::Launch(_) => dist_err(e),
+            weft_dist::DistError::C10d(_) => lost(&group, "the gradient allreduce", e),
+        })
     }
 
     /// Every rank's evaluation results, interleaved back into the order of the dataset's
@@ -123,7 +138,9 @@ impl DataParallel {
     ) -> Result<(Tensor, Tensor), EngineError> {
         let group = self.group();
         let gather = |t: &Tensor| -> Result<Tensor, EngineError> {
-            let parts = group.allgather(t).map_err(dist_err)?;
+            let parts = group
+                .allgather(t)
+                .map_err(|e| lost(group, "gathering the evaluation results", e))?;
             let stacked =
                 Tensor::f_stack(&parts, 1).map_err(|e| EngineError::new(e.to_string()))?;
             // [n, world, ...] → rank r's i-th sample lands at i * world + r.

@@ -38,8 +38,15 @@ impl Guest for Probe {
 
     fn before_run(_: &RunState) -> Result<(), String> {
         let (rank, world, local) = (ranks::rank(), ranks::world_size(), ranks::local_rank());
-        let level = if rank == 0 { LogLevel::Info } else { LogLevel::Warning };
-        runner::log(level, &format!("rank {rank} of {world} (local rank {local})"));
+        let level = if rank == 0 {
+            LogLevel::Info
+        } else {
+            LogLevel::Warning
+        };
+        runner::log(
+            level,
+            &format!("rank {rank} of {world} (local rank {local})"),
+        );
         Ok(())
     }
 
