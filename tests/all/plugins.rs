@@ -267,9 +267,13 @@ fn my_optimizer_trains_like_native_sgd_and_resumes_its_momentum() {
     let a = model_tensors(&dir.join("w-native/epoch_2.safetensors"));
     let b = model_tensors(&dir.join("w-plugin/epoch_2.safetensors"));
     assert_eq!(a.len(), b.len());
+    // The plugin's program rounds each multiply and add apart (its `mul-add` is documented as
+    // two roundings); libtorch's fused SGD kernel may contract them into FMAs, more so on
+    // AVX-512 CPUs: over the run's 60 steps the two drift by a few ulps per step (measured
+    // 1.5e-6 relative on an AVX-512 Xeon, below 1e-6 on AVX2), far below any other change.
     for ((name, x), (_, y)) in a.iter().zip(&b) {
         let e = relative_error(y, x);
-        assert!(e <= 1e-6, "{name}: relative error {e}");
+        assert!(e <= 1e-5, "{name}: relative error {e}");
     }
     // The step schedule reached the plugin's groups.
     let lrs: Vec<f64> = json_lines(&dir.join("w-plugin"))

@@ -1,14 +1,43 @@
 //! TorchScript models: a scripted LeNet-5 with batch and layer normalisation trained by weft
 //! for five steps ends bit for bit where PyTorch's own `torch.optim.SGD` run on the same
-//! batches ends (tests/fixtures/torchscript/, recorded by record.py there); paramwise_cfg sees
-//! the module's classes; `weft export` gives back a module `torch.jit.load` reads.
+//! batches, on this machine, ends (tests/fixtures/torchscript/record.py, run by the test:
+//! PyTorch's CPU kernels round differently on AVX2 and AVX-512, so a recording from another
+//! machine can differ in the last bit); paramwise_cfg sees the module's classes; `weft
+//! export` gives back a module `torch.jit.load` reads.
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
+use std::sync::OnceLock;
 
 use crate::support::{fixture, temp_dir, weft_json, weft_ok};
 
+/// The scripted models and their states after five PyTorch steps, recorded now by
+/// record.py with the PyTorch in the cache venv (once per test run).
+fn pytorch_run() -> &'static Path {
+    static DIR: OnceLock<PathBuf> = OnceLock::new();
+    DIR.get_or_init(|| {
+        let dir = temp_dir("torchscript-pytorch");
+        std::fs::create_dir_all(&dir).unwrap();
+        let out = Command::new(crate::pth::torch_python())
+            .arg(fixture("torchscript/record.py"))
+            .arg(&dir)
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "record.py failed: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        dir
+    })
+}
+
+/// A config training `model` (a file of the PyTorch run, or the checked-in fixture).
 fn config(dir: &Path, extra: &str) -> PathBuf {
+    config_of(dir, &fixture("torchscript/lenet_bn_ln.pt"), extra)
+}
+
+fn config_of(dir: &Path, model: &Path, extra: &str) -> PathBuf {
     let text = format!(
         r#"
 model = {{ type = "TorchScript", path = "{model}", input = "NCHW", num_classes = 10 }}
@@ -27,7 +56,7 @@ workers_per_gpu = 0
 train_dataloader = {{ shuffle = false }}
 train = {{ type = "FashionMNIST", split = "train", num_samples = 40, mean = 0.0, std = 1.0 }}
 "#,
-        model = fixture("torchscript/lenet_bn_ln.pt").display()
+        model = model.display()
     );
     std::fs::create_dir_all(dir).unwrap();
     let path = dir.join("script.toml");
@@ -39,7 +68,7 @@ train = {{ type = "FashionMNIST", split = "train", num_samples = 40, mean = 0.0,
 /// many there are.
 fn assert_same_state(ours: &Path, fixture_name: &str) -> usize {
     let ours = weft_nn::checkpoint::read(ours).unwrap();
-    let theirs = weft_nn::pth::read(&fixture(&format!("torchscript/{fixture_name}"))).unwrap();
+    let theirs = weft_nn::pth::read(&pytorch_run().join(fixture_name)).unwrap();
     for (name, want) in &theirs.state_dict {
         let got = ours
             .tensors
@@ -53,7 +82,7 @@ fn assert_same_state(ours: &Path, fixture_name: &str) -> usize {
 #[test]
 fn a_scripted_model_trains_bit_for_bit_as_pytorch_and_exports_back() {
     let dir = temp_dir("torchscript");
-    let cfg = config(&dir, "");
+    let cfg = config_of(&dir, &pytorch_run().join("lenet_bn_ln.pt"), "");
     let work = dir.join("work");
     weft_ok(&[
         "train",
@@ -92,7 +121,7 @@ print("ok")
             "-c",
             script,
             exported.to_str().unwrap(),
-            fixture("torchscript/after_5_steps.pth").to_str().unwrap(),
+            pytorch_run().join("after_5_steps.pth").to_str().unwrap(),
         ])
         .output()
         .unwrap();
@@ -169,11 +198,10 @@ fn a_file_that_is_not_a_module_or_scores_of_the_wrong_size_are_one_message() {
 #[test]
 fn a_module_that_computes_its_own_loss_trains_as_pytorch_and_evaluates_with_its_test_method() {
     let dir = temp_dir("torchscript-losses");
-    let cfg = config(&dir, "");
+    let cfg = config_of(&dir, &pytorch_run().join("lenet_with_loss.pt"), "");
     let text = std::fs::read_to_string(&cfg)
         .unwrap()
         .replace(r#"path = ""#, r#"returns = "losses", path = ""#);
-    let text = text.replace("lenet_bn_ln.pt", "lenet_with_loss.pt");
     // A val split, so that evaluation runs the test method.
     let text = text.replace(
         "[data]",
