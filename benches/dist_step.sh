@@ -39,8 +39,9 @@ for round in 1 2 3; do
     OMP_NUM_THREADS=1 "$TORCH_VENV/bin/python" benches/torch_ddp_step.py --ranks 1 --batch $BATCH >> "$out"
 done
 echo "load average: $(cut -d' ' -f1-3 /proc/loadavg); batch $BATCH per rank"
-python3 - "$out" <<'PY'
+python3 - "$out" "$BATCH" <<'PY'
 import json, sys, statistics
+batch = int(sys.argv[2])
 rows = [json.loads(l) for l in open(sys.argv[1]) if l.strip().startswith("{")]
 def med(impl, ranks):
     v = [r["median_step_ms"] for r in rows if r["impl"].startswith(impl) and r["ranks"] == ranks]
@@ -50,6 +51,6 @@ for ranks in (2, 1):
     print(f"{ranks} rank(s): weft {w:.1f} ms/step, PyTorch{' DDP' if ranks > 1 else ''} {t:.1f} ms/step, torch/weft {t / w:.2f}   rounds {wv} | {tv}")
 for impl in ("weft", "pytorch"):
     one, two = med(impl, 1)[0], med(impl, 2)[0]
-    print(f"{impl}: scaling 1 -> 2 ranks (per core): {one / two:.2f} (samples/s {2 * 1000 / two:.0f}x batch vs {1000 / one:.0f}x batch)")
+    print(f"{impl}: scaling 1 -> 2 ranks (per core): {one / two:.2f} ({2 * batch * 1000 / two:.0f} samples/s on 2 ranks, {batch * 1000 / one:.0f} on 1)")
 PY
 rm -rf "$work"

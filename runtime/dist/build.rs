@@ -10,6 +10,8 @@ fn main() {
     let Ok(lib) = std::env::var("DEP_TCH_LIBTORCH_LIB") else {
         panic!("torch-sys did not report libtorch's directory (DEP_TCH_LIBTORCH_LIB)");
     };
+    // This package's own binaries (the allreduce benchmark, tests) find libtorch at run time.
+    println!("cargo:rustc-link-arg=-Wl,-rpath,{lib}");
     let root = Path::new(&lib)
         .parent()
         .expect("libtorch's lib directory has a parent");

@@ -118,6 +118,18 @@ fn two_ranks_of_batch_b_train_as_one_process_of_batch_2b() {
         stdout.contains("train data: FashionMNIST(train) (256 samples), 8 batches of 16"),
         "{stdout}"
     );
+    // The same checkpoints, written once (by rank 0).
+    let checkpoints = |w: &Path| {
+        let mut names: Vec<String> = std::fs::read_dir(w)
+            .unwrap()
+            .flatten()
+            .map(|e| e.file_name().to_string_lossy().into_owned())
+            .filter(|n| n.ends_with(".safetensors"))
+            .collect();
+        names.sort();
+        names
+    };
+    assert_eq!(checkpoints(&w1), checkpoints(&w2));
     let expected = model_tensors(&w1.join("epoch_1.safetensors"));
     let got = model_tensors(&w2.join("epoch_1.safetensors"));
     let diff = max_difference(&expected, &got);
@@ -494,7 +506,7 @@ fn a_plugin_built_against_wit_0_2_0_reads_its_rank_and_a_stop_on_one_rank_stops_
         8,
         &format!(
             "custom_imports = {{ imports = [{:?}] }}\n\
-             custom_hooks = [{{ type = \"RankProbe\", stop_rank = 1, stop_iter = 2 }}]",
+             custom_hooks = [{{ type = \"RankProbe\", stop_rank = 1, stop_iter = 2, save_iter = 1 }}]",
             probe.to_str().unwrap()
         ),
     );
@@ -530,6 +542,9 @@ fn a_plugin_built_against_wit_0_2_0_reads_its_rank_and_a_stop_on_one_rank_stops_
         stdout.contains("training stopped early: a hook on another rank asked to stop"),
         "{stdout}"
     );
+    // Its checkpoint request after iteration 2 (iter 1), made on rank 1 alone, is written by
+    // rank 0 at the end of that iteration.
+    assert!(dir.join("two/iter_2.safetensors").exists());
     // One process: rank 0 of 1, and no rank 1 to stop the run.
     let out = done(
         weft()

@@ -395,6 +395,7 @@ impl Runner {
 
     fn agree(&mut self) -> Result<(), RunError> {
         let mut bits = std::mem::take(&mut self.ctx.requests);
+        let asked_here = bits;
         if self.ctx.stop_reason.is_some() {
             bits |= requests::STOP;
         }
@@ -421,8 +422,12 @@ impl Runner {
         if all & requests::EVALUATE != 0 {
             self.evaluate_on_request()?;
         }
-        if all & requests::CHECKPOINT != 0 && self.ctx.world.is_main() {
-            // Asked on a rank that writes no files: rank 0 writes it, as the rank would have.
+        if all & requests::CHECKPOINT != 0
+            && asked_here & requests::CHECKPOINT == 0
+            && self.ctx.world.is_main()
+        {
+            // Asked only on ranks that write no files (a plugin deciding by its own rank or
+            // data): rank 0 writes it. Checkpoints asked on rank 0 too were written already.
             let completed = self.ctx.iter;
             let path = crate::hooks::requested_path(&self.ctx.work_dir, completed);
             self.save_now(&path, true)?;

@@ -57,10 +57,15 @@ impl Runner {
                     ctx.stop_reason = Some(format!("{hook}: {reason}"));
                 }
             }
+            // Rank 0 writes; every rank notes the request, so that rank 0 also writes one that
+            // only another rank's hook asked for (see `Runner::agree`).
             Action::Checkpoint(_) if !ctx.world.is_main() => {
                 ctx.requests |= requests::CHECKPOINT;
             }
             Action::Checkpoint(mut request) => {
+                if ctx.world.is_distributed() {
+                    ctx.requests |= requests::CHECKPOINT;
+                }
                 let completed = ctx.iter + u64::from(self.in_train_iter);
                 let path = request
                     .path

@@ -1,7 +1,8 @@
 //! `RankProbe`, against `weft:plugin@0.2.0` (the repository's own WIT, not an SDK): says its
 //! rank before the run (rank 0 at INFO, the others at WARNING, which they print), and at
 //! iteration `stop_iter` on rank `stop_rank` asks the run to stop, which every rank must then
-//! do at the same iteration.
+//! do at the same iteration; at `save_iter` on that rank it asks for a checkpoint, which rank 0
+//! must write.
 
 wit_bindgen::generate!({ path: "../../../wit/since_v0.2.0", world: "hook" });
 
@@ -14,6 +15,8 @@ struct Probe;
 
 /// (rank, iteration) of the stop request, from the config.
 static STOP: std::sync::OnceLock<Option<(u32, u64)>> = std::sync::OnceLock::new();
+/// The iteration of the checkpoint request (on the stop rank).
+static SAVE: std::sync::OnceLock<Option<u64>> = std::sync::OnceLock::new();
 
 /// `{"stop_rank": R, "stop_iter": I}` (both optional), read without a JSON library.
 fn number(config: &str, key: &str) -> Option<u64> {
@@ -33,6 +36,7 @@ impl Guest for Probe {
             .zip(number(&config_json, "stop_iter"))
             .map(|(r, i)| (r as u32, i));
         let _ = STOP.set(stop);
+        let _ = SAVE.set(number(&config_json, "save_iter"));
         Ok(vec![HookPoint::BeforeRun, HookPoint::AfterTrainIter])
     }
 
@@ -53,9 +57,13 @@ impl Guest for Probe {
     fn after_train_iter(state: &RunState) -> Result<(), String> {
         if let Some(&Some((rank, iter))) = STOP.get()
             && ranks::rank() == rank
-            && state.iter() == iter
         {
-            runner::request_stop(&format!("rank {rank} stops at iteration {iter}"));
+            if state.iter() == iter {
+                runner::request_stop(&format!("rank {rank} stops at iteration {iter}"));
+            }
+            if SAVE.get().copied().flatten() == Some(state.iter()) {
+                runner::request_checkpoint();
+            }
         }
         Ok(())
     }
