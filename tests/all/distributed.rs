@@ -280,14 +280,9 @@ fn rank_of(pid: u32) -> Option<String> {
         .find_map(|kv| kv.strip_prefix("RANK=").map(str::to_string))
 }
 
-#[test]
-fn a_rank_killed_mid_run_stops_the_others_with_its_rank_named() {
-    let dir = temp_dir("dist-kill");
-    let cfg = config(&dir, 4, "");
-    let text = std::fs::read_to_string(&cfg)
-        .unwrap()
-        .replace("total_epochs = 1", "total_epochs = 50");
-    std::fs::write(&cfg, text).unwrap();
+/// `weft dist-train CFG --nproc 2` started in `work`, once its ranks train (rank 0's JSON log
+/// has a record): the launcher and the pids of its ranks 0 and 1.
+fn training_pair(cfg: &Path, work: &Path) -> (std::process::Child, Vec<u32>, u32) {
     let launcher = weft()
         .args([
             "dist-train",
@@ -296,15 +291,14 @@ fn a_rank_killed_mid_run_stops_the_others_with_its_rank_named() {
             "2",
             "--work-dir",
         ])
-        .arg(dir.join("work"))
+        .arg(work)
         .stdout(Stdio::null())
         .stderr(Stdio::piped())
         .spawn()
         .unwrap();
-    // Wait until both ranks train (rank 0's first log line), then kill rank 1.
     let start = Instant::now();
     let log_started = || {
-        std::fs::read_dir(dir.join("work")).is_ok_and(|d| {
+        std::fs::read_dir(work).is_ok_and(|d| {
             d.flatten().any(|e| {
                 e.file_name().to_string_lossy().ends_with(".log.json")
                     && e.metadata().is_ok_and(|m| m.len() > 0)
@@ -320,10 +314,28 @@ fn a_rank_killed_mid_run_stops_the_others_with_its_rank_named() {
     }
     let ranks = children(launcher.id());
     assert_eq!(ranks.len(), 2, "{ranks:?}");
-    let victim = *ranks
+    let rank1 = *ranks
         .iter()
         .find(|p| rank_of(**p).as_deref() == Some("1"))
         .expect("rank 1's process");
+    (launcher, ranks, rank1)
+}
+
+/// Whether a process is gone (or only a zombie waiting for its parent).
+fn gone(pid: u32) -> bool {
+    std::fs::read_to_string(format!("/proc/{pid}/stat")).map_or(true, |s| s.contains(") Z "))
+}
+
+#[test]
+fn a_rank_killed_mid_run_stops_the_others_with_its_rank_named() {
+    let dir = temp_dir("dist-kill");
+    let cfg = config(&dir, 4, "");
+    let text = std::fs::read_to_string(&cfg)
+        .unwrap()
+        .replace("total_epochs = 1", "total_epochs = 50");
+    std::fs::write(&cfg, text).unwrap();
+    // Both ranks train; then rank 1 is killed.
+    let (launcher, ranks, victim) = training_pair(&cfg, &dir.join("work"));
     let killed_at = Instant::now();
     signal(victim, "-9");
     let out = launcher.wait_with_output().unwrap();
@@ -336,12 +348,7 @@ fn a_rank_killed_mid_run_stops_the_others_with_its_rank_named() {
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(stderr.contains("rank 1 was killed by signal 9"), "{stderr}");
     for pid in ranks {
-        assert!(
-            !Path::new(&format!("/proc/{pid}")).exists()
-                || std::fs::read_to_string(format!("/proc/{pid}/stat"))
-                    .is_ok_and(|s| s.contains(") Z ")),
-            "rank process {pid} outlived the launcher"
-        );
+        assert!(gone(pid), "rank process {pid} outlived the launcher");
     }
 }
 
@@ -585,35 +592,7 @@ fn a_hung_rank_an_unreachable_store_and_differing_configs_end_with_one_clear_mes
 
     // A rank that stops answering (SIGSTOP): rank 0's next collective times out after
     // dist_params.timeout (5 s), rank 0 exits saying why, the launcher stops the hung rank.
-    let launcher = weft()
-        .args([
-            "dist-train",
-            cfg.to_str().unwrap(),
-            "--nproc",
-            "2",
-            "--work-dir",
-        ])
-        .arg(&work)
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let start = Instant::now();
-    while !std::fs::read_dir(&work).is_ok_and(|d| {
-        d.flatten()
-            .any(|e| e.file_name().to_string_lossy().ends_with(".log.json"))
-    }) {
-        assert!(
-            start.elapsed() < Duration::from_secs(120),
-            "the ranks never started"
-        );
-        std::thread::sleep(Duration::from_millis(100));
-    }
-    std::thread::sleep(Duration::from_millis(300));
-    let hung = children(launcher.id())
-        .into_iter()
-        .find(|p| rank_of(*p).as_deref() == Some("1"))
-        .expect("rank 1");
+    let (launcher, _, hung) = training_pair(&cfg, &work);
     let stopped_at = Instant::now();
     signal(hung, "-STOP");
     let out = launcher.wait_with_output().unwrap();
@@ -632,11 +611,7 @@ fn a_hung_rank_an_unreachable_store_and_differing_configs_end_with_one_clear_mes
         stderr.contains("weft dist-train: rank 0 exited with status"),
         "{stderr}"
     );
-    assert!(
-        !Path::new(&format!("/proc/{hung}/cmdline")).exists() || {
-            std::fs::read_to_string(format!("/proc/{hung}/stat")).is_ok_and(|s| s.contains(") Z "))
-        }
-    );
+    assert!(gone(hung), "the hung rank outlived the launcher");
 
     // A store nobody serves: the rendezvous gives up after the timeout, once, in weft's words.
     let port = weft_dist::launch::free_port().unwrap().to_string();
