@@ -333,7 +333,7 @@ impl Engine for TorchEngine {
                 ^ rank.wrapping_mul(0xD6E8_FEB8_6659_FD93)) as i64,
         );
         if let Some(p) = &self.parallel {
-            p.before_forward(&self.model.store)?;
+            p.before_forward()?;
         }
         let (x, y) = self.inputs()?;
         let Forward { loss, acc, parts } = self.forward(&x, &y, true)?;
@@ -391,7 +391,7 @@ impl Engine for TorchEngine {
 
     fn reduce_grads(&mut self) -> Result<(), EngineError> {
         match &mut self.parallel {
-            Some(p) => p.reduce(&self.model.store),
+            Some(p) => p.reduce(),
             None => Ok(()),
         }
     }

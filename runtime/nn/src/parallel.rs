@@ -16,6 +16,11 @@ use crate::store::ParamStore;
 pub struct DataParallel {
     reducer: GradReducer,
     broadcast_buffers: bool,
+    // Handles on the model's tensors, taken once: the store's tensors are fixed when the
+    // group forms (checkpoint loads copy into them), so the step does not rebuild these.
+    trainable: Vec<Tensor>,
+    names: Vec<String>,
+    buffers: Vec<Tensor>,
     /// The current step's logged values, averaged in the gradient round.
     logs: Option<Tensor>,
 }
@@ -68,7 +73,21 @@ impl DataParallel {
             .chain(store.buffers().iter().map(|b| b.tensor.shallow_clone()))
             .collect();
         tch::no_grad(|| group.broadcast(&state, 0)).map_err(dist_err)?;
+        let (trainable, names) = store
+            .params()
+            .iter()
+            .filter(|p| p.requires_grad)
+            .map(|p| (p.tensor.shallow_clone(), p.name.clone()))
+            .unzip();
+        let buffers = store
+            .buffers()
+            .iter()
+            .map(|b| b.tensor.shallow_clone())
+            .collect();
         Ok(DataParallel {
+            trainable,
+            names,
+            buffers,
             reducer: GradReducer::new(group, options.find_unused_parameters, options.bucket_cap_mb),
             broadcast_buffers: options.broadcast_buffers,
             logs: None,
@@ -81,16 +100,11 @@ impl DataParallel {
     }
 
     /// Before a training forward: rank 0's buffers.
-    pub fn before_forward(&self, store: &ParamStore) -> Result<(), EngineError> {
-        if !self.broadcast_buffers || store.buffers().is_empty() {
+    pub fn before_forward(&self) -> Result<(), EngineError> {
+        if !self.broadcast_buffers || self.buffers.is_empty() {
             return Ok(());
         }
-        let buffers: Vec<Tensor> = store
-            .buffers()
-            .iter()
-            .map(|b| b.tensor.shallow_clone())
-            .collect();
-        tch::no_grad(|| self.group().broadcast(&buffers, 0))
+        tch::no_grad(|| self.group().broadcast(&self.buffers, 0))
             .map_err(|e| lost(self.group(), "the broadcast of rank 0's buffers", e))
     }
 
@@ -111,16 +125,12 @@ impl DataParallel {
     }
 
     /// Averages the gradients of the trainable parameters (and the step's logged values).
-    pub fn reduce(&mut self, store: &ParamStore) -> Result<(), EngineError> {
-        let (params, names): (Vec<Tensor>, Vec<String>) = store
-            .params()
-            .iter()
-            .filter(|p| p.requires_grad)
-            .map(|p| (p.tensor.shallow_clone(), p.name.clone()))
-            .unzip();
+    pub fn reduce(&mut self) -> Result<(), EngineError> {
         let logs = self.logs.take();
         let group = self.reducer.group().clone();
-        tch::no_grad(|| self.reducer.average(&params, &names, logs.as_ref())).map_err(|e| match e {
+        let (trainable, names) = (&self.trainable, &self.names);
+        let reducer = &mut self.reducer;
+        tch::no_grad(|| reducer.average(trainable, names, logs.as_ref())).map_err(|e| match e {
             // A parameter without a gradient is this rank's own finding, not a lost peer.
             weft_dist::DistError::Launch(_) => dist_err(e),
             weft_dist::DistError::C10d(_) => lost(&group, "the gradient allreduce", e),
