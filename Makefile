@@ -10,6 +10,11 @@ TORCH_VERSION := 2.13.0
 # Shared by every clone and CI run on this machine: a 4.7 GB libtorch is installed once.
 WEFT_CACHE ?= $(or $(XDG_CACHE_HOME),$(HOME)/.cache)/weft
 TORCH_VENV := $(WEFT_CACHE)/torch-$(TORCH_VERSION)
+# The CUDA headers that ProcessGroupNCCL's headers include and the wheel's nvidia-* packages
+# lack (the CUDA 13.0 compiler-runtime and CCCL headers, 19 MB), for weft-dist's NCCL shim.
+CUDA_CRT_VERSION := 13.0.88
+CUDA_CCCL_VERSION := 13.0.85
+export WEFT_CUDA_HEADERS := $(WEFT_CACHE)/cuda-headers-13.0
 # The tests read TensorBoard and MLflow output back with the real Python readers.
 TENSORBOARD_VERSION := 2.21.0
 MLFLOW_VERSION := 3.17.2
@@ -44,11 +49,11 @@ SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 GUEST_WORKSPACES := guest-examples tests/guests
 GUEST_TARGET := $(CURDIR)/target/guests
 
-.PHONY: all setup system-packages libtorch wasm-target readers guest-toolchains build run test lint fmt clean-cache guests sdk-tables crash-points fuzz video-data video-accuracy bench-video bench-tsm-epoch bench-allreduce bench-dist-step
+.PHONY: all setup system-packages libtorch cuda-headers wasm-target readers guest-toolchains build run test lint fmt clean-cache guests sdk-tables crash-points fuzz video-data video-accuracy bench-video bench-tsm-epoch bench-allreduce bench-dist-step
 
 all: run
 
-setup: system-packages libtorch wasm-target
+setup: system-packages libtorch cuda-headers wasm-target
 
 system-packages:
 	@missing=""; \
@@ -78,6 +83,17 @@ libtorch:
 		$(TORCH_VENV).partial/bin/pip install -q --disable-pip-version-check torch==$(TORCH_VERSION); \
 		rm -rf $(TORCH_VENV) && mv $(TORCH_VENV).partial $(TORCH_VENV); \
 		sed -i "s#$(TORCH_VENV).partial#$(TORCH_VENV)#g" $(TORCH_VENV)/bin/* 2>/dev/null || true; \
+	fi
+
+# Only for a CUDA wheel (one with libtorch_cuda); weft-dist builds without NCCL otherwise.
+cuda-headers: libtorch
+	@if ls $(TORCH_VENV)/lib/python3*/site-packages/torch/lib/libtorch_cuda.so >/dev/null 2>&1 \
+		&& [ ! -f $(WEFT_CUDA_HEADERS)/nvidia/cu13/include/crt/host_config.h ]; then \
+		echo "installing the CUDA $(CUDA_CRT_VERSION) compiler-runtime and CCCL headers into $(WEFT_CUDA_HEADERS)"; \
+		rm -rf $(WEFT_CUDA_HEADERS).partial; \
+		$(TORCH_VENV)/bin/pip install -q --disable-pip-version-check --no-deps --target $(WEFT_CUDA_HEADERS).partial \
+			nvidia-cuda-crt==$(CUDA_CRT_VERSION) nvidia-cuda-cccl==$(CUDA_CCCL_VERSION); \
+		rm -rf $(WEFT_CUDA_HEADERS) && mv $(WEFT_CUDA_HEADERS).partial $(WEFT_CUDA_HEADERS); \
 	fi
 
 readers:

@@ -142,6 +142,53 @@ fn ignored_compatibility_keys_are_said_once() {
 }
 
 #[test]
+fn gpu_ids_and_mmaction2s_gpu_flags_give_one_process_one_gpu() {
+    let dir = temp_dir("gpu-ids");
+    let cfg = crate::training::small_config(&dir, &["device", "workflow"], "total_epochs = 1");
+    let cfg = cfg.to_str().unwrap();
+    let work = dir.join("w");
+    let work = work.to_str().unwrap();
+    // Several ids for one process: refused where they are written, with the way to use them.
+    let err = crate::support::weft_err(&[
+        "train",
+        cfg,
+        "--work-dir",
+        work,
+        "--cfg-options",
+        "gpu_ids=[0,1]",
+    ]);
+    assert!(err.contains("gpu_ids = [0, 1] names 2 GPUs"), "{err}");
+    assert!(err.contains("weft dist-train CONFIG --nproc 2"), "{err}");
+    assert!(err.contains("--cfg-options"), "{err}");
+    // `--gpus 2` as MMAction2's tools/train.py reads it: one GPU, and a warning saying so.
+    let out = crate::support::weft_ok(&[
+        "train",
+        cfg,
+        "--work-dir",
+        work,
+        "--gpus",
+        "2",
+        "--cfg-options",
+        "data.train.num_samples=64",
+    ]);
+    // The console log (stdout) carries the warnings.
+    let stderr = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        stderr.contains("--gpus names 2 GPUs and one process trains on one (cuda:0)"),
+        "{stderr}"
+    );
+    if !tch::Cuda::is_available() {
+        assert!(
+            stderr.contains("gpu_ids = [0] is ignored: this machine has no CUDA device"),
+            "{stderr}"
+        );
+    }
+    // They choose the device, so they cannot be given with --device.
+    let clash = crate::support::weft_err(&["train", cfg, "--gpu-ids", "1", "--device", "cpu"]);
+    assert!(clash.contains("cannot be used with"), "{clash}");
+}
+
+#[test]
 fn plugins_are_found_from_a_config_named_relative_to_its_own_folder() {
     crate::guests::example("rust", "my_hook");
     let plugins = fixture("../../configs/plugins");

@@ -389,6 +389,62 @@ fn launch_mistakes_are_refused_with_what_to_do() {
     }
 }
 
+/// The directory of the libtorch this test process runs on (the one weft links).
+fn libtorch_dir() -> PathBuf {
+    let maps = std::fs::read_to_string("/proc/self/maps").unwrap();
+    let lib = maps
+        .lines()
+        .filter_map(|l| l.split_whitespace().nth(5))
+        .find(|p| p.ends_with("/libtorch_cpu.so"))
+        .expect("libtorch_cpu.so is mapped");
+    Path::new(lib).parent().unwrap().to_path_buf()
+}
+
+#[test]
+fn nccl_is_built_against_a_cuda_libtorch_and_refuses_a_machine_without_gpus() {
+    if !libtorch_dir().join("libtorch_cuda.so").exists() {
+        // A CPU-only libtorch: Gloo alone, and the launch test covers the refusal.
+        assert!(!weft_dist::ProcessGroup::nccl_built());
+        return;
+    }
+    assert!(
+        weft_dist::ProcessGroup::nccl_built(),
+        "libtorch has CUDA but weft-dist was built without ProcessGroupNCCL (see its build warning)"
+    );
+    // The CUDA half of libtorch must be among weft's libraries: its static initialisers are
+    // what make CUDA usable at all, and the linker drops it unless told not to.
+    let dynamic = Command::new("readelf")
+        .args(["-d", env!("CARGO_BIN_EXE_weft")])
+        .output()
+        .unwrap();
+    let dynamic = String::from_utf8_lossy(&dynamic.stdout);
+    assert!(dynamic.contains("[libtorch_cuda.so]"), "{dynamic}");
+    if tch::Cuda::is_available() {
+        return; // the GPU path is checked on a device (docs/distributed.md)
+    }
+    // Past weft's own check: the real ProcessGroupNCCL path, on a machine without GPUs.
+    let rdv = weft_dist::Rendezvous {
+        master_addr: "127.0.0.1".into(),
+        master_port: weft_dist::launch::free_port().unwrap(),
+        rank: 0,
+        world_size: 1,
+        local_rank: 0,
+        host_store: true,
+        prefix: "weft/".into(),
+        timeout: Duration::from_secs(10),
+        backend: weft_dist::Backend::Nccl,
+    };
+    let err = match weft_dist::ProcessGroup::connect(&rdv) {
+        Ok(_) => panic!("an NCCL group formed on a machine without GPUs"),
+        Err(e) => e.to_string(),
+    };
+    assert!(
+        err.contains("rank 0 cannot join")
+            && err.contains("needs CUDA device 0 and this machine has 0"),
+        "{err}"
+    );
+}
+
 /// Every tensor of a checkpoint (weights and optimizer state), by name.
 fn all_tensors(path: &Path) -> Vec<(String, Vec<u8>)> {
     let loaded = weft_nn::checkpoint::read(path).unwrap();

@@ -57,6 +57,7 @@ impl TrainArgs {
             device: self.device,
             console: true,
             distributed,
+            warnings: Vec::new(),
         }
     }
 
@@ -90,6 +91,29 @@ impl TrainArgs {
     }
 }
 
+/// MMAction2's tools/train.py reading of `--gpus` and `--gpu-ids`: outside data-parallel runs
+/// they set `gpu_ids` to one GPU (the first id), with a warning when they named more; a
+/// data-parallel rank ignores them and takes the GPU of its local rank.
+fn gpu_flags(opts: &mut TrainOptions, gpus: Option<usize>, gpu_ids: Option<Vec<u32>>) {
+    let (first, named, flag) = match (gpus, gpu_ids) {
+        (Some(n), _) => (0, n, "--gpus"),
+        (None, Some(ids)) if !ids.is_empty() => (ids[0], ids.len(), "--gpu-ids"),
+        _ => return,
+    };
+    if opts.distributed {
+        opts.warnings.push(format!(
+            "{flag} is ignored with --launcher pytorch: each rank takes the GPU of its local rank"
+        ));
+        return;
+    }
+    if named > 1 {
+        opts.warnings.push(format!(
+            "{flag} names {named} GPUs and one process trains on one (cuda:{first}); for {named} GPUs run weft dist-train CONFIG --nproc {named}"
+        ));
+    }
+    opts.cfg_options.push(format!("gpu_ids=[{first}]"));
+}
+
 /// How a `weft train` process was started.
 #[derive(Clone, Copy, PartialEq, Eq, ValueEnum)]
 enum Launcher {
@@ -113,6 +137,13 @@ enum Command {
         /// Accepted from torch.distributed.launch; LOCAL_RANK is read from the environment.
         #[arg(long, alias = "local_rank", hide = true)]
         local_rank: Option<usize>,
+        /// MMAction2's `--gpus N` for one process: it trains on one GPU (gpu_ids = [0]);
+        /// for N GPUs use `weft dist-train CONFIG --nproc N`.
+        #[arg(long, conflicts_with_all = ["gpu_ids", "device"])]
+        gpus: Option<usize>,
+        /// MMAction2's `--gpu-ids`: one process trains on the first of them.
+        #[arg(long, num_args = 1.., conflicts_with = "device")]
+        gpu_ids: Option<Vec<u32>>,
     },
     /// Train data-parallel: start --nproc ranks of `weft train --launcher pytorch` on this
     /// machine (MMAction2's tools/dist_train.sh, without Python), watch them, and stop all
@@ -349,8 +380,17 @@ fn main() -> ExitCode {
     weft::allocator::keep_freed_memory();
     let cli = Cli::parse();
     let result = match cli.command {
-        Command::Train { args, launcher, .. } => {
-            commands::train::run(&args.options(launcher == Launcher::Pytorch))
+        Command::Train {
+            args,
+            launcher,
+            gpus,
+            gpu_ids,
+            ..
+        } => {
+            let distributed = launcher == Launcher::Pytorch;
+            let mut opts = args.options(distributed);
+            gpu_flags(&mut opts, gpus, gpu_ids);
+            commands::train::run(&opts)
         }
         Command::DistTrain {
             args,

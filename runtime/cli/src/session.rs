@@ -39,6 +39,8 @@ pub struct TrainOptions {
     pub console: bool,
     /// `--launcher pytorch`: one rank of a data-parallel run, placed by torchrun's variables.
     pub distributed: bool,
+    /// Said once the run log is open (what the command line's deprecated flags changed).
+    pub warnings: Vec<String>,
 }
 
 /// A training session ready to run.
@@ -115,8 +117,20 @@ pub fn prepare(opts: &TrainOptions) -> Result<Session> {
         .expect("a training check prepares the work dir");
     let schema = &checked.schema;
     let seed = schema.seed_for(opts.seed);
+    for warning in &opts.warnings {
+        log.warn(warning);
+    }
+    match (&rendezvous, &schema.gpu_ids) {
+        (None, _) => schema.check_gpu_ids_for_one_process(&checked.config)?,
+        (Some(_), Some(ids)) if main_rank => log.info(&format!(
+            "gpu_ids = {:?} is not used in a data-parallel run: each rank takes the GPU of its local rank",
+            ids.value
+        )),
+        _ => {}
+    }
     let mut device =
-        parse_device(&schema.device_for(opts.device.as_deref())).map_err(|e| anyhow!(e))?;
+        parse_device(&schema.device_for(opts.device.as_deref(), weft_nn::cuda_available()))
+            .map_err(|e| anyhow!(e))?;
     let group = match rendezvous {
         Some(rdv) => {
             let (group, rank_device) = crate::ranks::join(rdv, schema, device, &checked, &log)?;

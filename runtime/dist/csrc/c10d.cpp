@@ -1,8 +1,11 @@
 // weft's door to PyTorch's c10d: the TCPStore rendezvous, a PrefixStore for weft's keys, and
-// ProcessGroupGloo, all compiled into libtorch_cpu (no second Gloo is linked). Collectives run
-// on the process group's own threads; each entry point starts them and waits, so the Rust side
-// sees plain blocking calls. No C++ exception crosses `extern "C"`: every entry point returns
-// NULL or a malloc'd message that the caller frees with weft_dist_free.
+// ProcessGroupGloo, all compiled into libtorch_cpu (no second Gloo is linked), plus the
+// collectives every backend shares (nccl.cpp adds ProcessGroupNCCL when libtorch has CUDA).
+// Collectives run on the process group's own threads (Gloo) or streams (NCCL); each entry
+// point starts them and waits, so the Rust side sees plain blocking calls. For NCCL, waiting
+// orders the current CUDA stream after the collective without blocking the host.
+
+#include "shim.hpp"
 
 #include <torch/csrc/distributed/c10d/PrefixStore.hpp>
 #include <torch/csrc/distributed/c10d/ProcessGroupGloo.hpp>
@@ -11,33 +14,10 @@
 #include <c10/util/Logging.h>
 
 #include <chrono>
-#include <cstdlib>
-#include <cstring>
 #include <string>
 #include <vector>
 
 namespace {
-
-char* message(const std::string& text) {
-  char* out = static_cast<char*>(std::malloc(text.size() + 1));
-  if (out != nullptr) {
-    std::memcpy(out, text.c_str(), text.size() + 1);
-  }
-  return out;
-}
-
-// Runs `body`, turning whatever it throws into a message.
-template <typename F>
-char* guarded(F&& body) {
-  try {
-    body();
-    return nullptr;
-  } catch (const std::exception& e) {
-    return message(e.what());
-  } catch (...) {
-    return message("unknown C++ exception in c10d");
-  }
-}
 
 // Waits for every started collective; the first failure is rethrown after all have ended,
 // so no work is left running on tensors the caller is about to reuse.
@@ -59,49 +39,57 @@ void wait_all(std::vector<c10::intrusive_ptr<c10d::Work>>& works) {
 
 }  // namespace
 
-struct WeftGroup {
-  c10::intrusive_ptr<c10d::Store> store;
-  c10::intrusive_ptr<c10d::ProcessGroupGloo> group;
-};
+namespace weft {
+
+c10::intrusive_ptr<c10d::Store> connect_store(const char* host, int port, int world,
+                                              int host_store, int64_t timeout_ms,
+                                              const char* prefix) {
+  // c10d logs every retry and failure to stderr with a C++ backtrace; weft reports the
+  // failure once, in its own words. TORCH_CPP_LOG_LEVEL still lets a user see them.
+  if (std::getenv("TORCH_CPP_LOG_LEVEL") == nullptr) {
+    FLAGS_caffe2_log_level = 3;
+  }
+  c10d::TCPStoreOptions opts;
+  opts.port = static_cast<std::uint16_t>(port);
+  opts.isServer = host_store != 0;
+  opts.numWorkers = static_cast<std::size_t>(world);
+  // Every rank counts itself in (as Python's TCPStore does); the server then waits for all.
+  opts.waitWorkers = true;
+  opts.timeout = std::chrono::milliseconds(timeout_ms);
+  auto tcp = c10::make_intrusive<c10d::TCPStore>(std::string(host), opts);
+  return c10::make_intrusive<c10d::PrefixStore>(std::string(prefix), tcp);
+}
+
+c10::intrusive_ptr<c10d::Backend> gloo_group(const c10::intrusive_ptr<c10d::Store>& store,
+                                             int rank, int world, int64_t timeout_ms) {
+  auto options =
+      c10d::ProcessGroupGloo::Options::create_default(std::chrono::milliseconds(timeout_ms));
+  return c10::make_intrusive<c10d::ProcessGroupGloo>(store, rank, world, options);
+}
+
+}  // namespace weft
 
 extern "C" {
 
 void weft_dist_free(char* text) { std::free(text); }
 
-// Joins (or, when `host_store` is set, also serves) the TCPStore at host:port and forms a Gloo
-// group of `world` ranks whose keys live under `prefix`. `timeout_ms` bounds the rendezvous and
-// every later collective.
+// Forms a Gloo group of `world` ranks at the store (see weft::connect_store). `timeout_ms`
+// bounds the rendezvous and every later collective.
 char* weft_dist_connect(const char* host, int port, int rank, int world, int host_store,
                         int64_t timeout_ms, const char* prefix, WeftGroup** out) {
-  return guarded([&] {
-    // c10d logs every retry and failure to stderr with a C++ backtrace; weft reports the
-    // failure once, in its own words. TORCH_CPP_LOG_LEVEL still lets a user see them.
-    if (std::getenv("TORCH_CPP_LOG_LEVEL") == nullptr) {
-      FLAGS_caffe2_log_level = 3;
-    }
-    c10d::TCPStoreOptions opts;
-    opts.port = static_cast<std::uint16_t>(port);
-    opts.isServer = host_store != 0;
-    opts.numWorkers = static_cast<std::size_t>(world);
-    // Every rank counts itself in (as Python's TCPStore does); the server then waits for all.
-    opts.waitWorkers = true;
-    opts.timeout = std::chrono::milliseconds(timeout_ms);
-    auto tcp = c10::make_intrusive<c10d::TCPStore>(std::string(host), opts);
-    auto store = c10::make_intrusive<c10d::PrefixStore>(std::string(prefix), tcp);
-    auto options =
-        c10d::ProcessGroupGloo::Options::create_default(std::chrono::milliseconds(timeout_ms));
-    auto group = c10::make_intrusive<c10d::ProcessGroupGloo>(
-        c10::static_intrusive_pointer_cast<c10d::Store>(store), rank, world, options);
-    *out = new WeftGroup{store, group};
+  return weft::guarded([&] {
+    auto store = weft::connect_store(host, port, world, host_store, timeout_ms, prefix);
+    auto group = weft::gloo_group(store, rank, world, timeout_ms);
+    *out = new WeftGroup{store, group, group};
   });
 }
 
 void weft_dist_close(WeftGroup* group) { delete group; }
 
 // `op`: 0 sum, 1 max, 2 min. Every tensor is reduced in place, each as its own collective,
-// all in flight together.
-char* weft_dist_allreduce(WeftGroup* g, at::Tensor** tensors, size_t n, int op) {
-  return guarded([&] {
+// all in flight together; on the control group when `control` is set.
+char* weft_dist_allreduce(WeftGroup* g, at::Tensor** tensors, size_t n, int op, int control) {
+  return weft::guarded([&] {
     c10d::AllreduceOptions opts;
     opts.reduceOp = op == 1   ? c10d::ReduceOp(c10d::ReduceOp::MAX)
                     : op == 2 ? c10d::ReduceOp(c10d::ReduceOp::MIN)
@@ -110,7 +98,7 @@ char* weft_dist_allreduce(WeftGroup* g, at::Tensor** tensors, size_t n, int op) 
     works.reserve(n);
     for (size_t i = 0; i < n; ++i) {
       std::vector<at::Tensor> one{*tensors[i]};
-      works.push_back(g->group->allreduce(one, opts));
+      works.push_back((control != 0 ? g->control : g->group)->allreduce(one, opts));
     }
     wait_all(works);
   });
@@ -118,7 +106,7 @@ char* weft_dist_allreduce(WeftGroup* g, at::Tensor** tensors, size_t n, int op) 
 
 // Every tensor takes rank `root`'s values.
 char* weft_dist_broadcast(WeftGroup* g, at::Tensor** tensors, size_t n, int root) {
-  return guarded([&] {
+  return weft::guarded([&] {
     c10d::BroadcastOptions opts;
     opts.rootRank = root;
     std::vector<c10::intrusive_ptr<c10d::Work>> works;
@@ -131,15 +119,17 @@ char* weft_dist_broadcast(WeftGroup* g, at::Tensor** tensors, size_t n, int root
   });
 }
 
-// `outputs[r]` receives rank r's `input` (all ranks pass the same shape).
-char* weft_dist_allgather(WeftGroup* g, at::Tensor* input, at::Tensor** outputs, size_t n) {
-  return guarded([&] {
+// `outputs[r]` receives rank r's `input` (all ranks pass the same shape); on the control
+// group when `control` is set.
+char* weft_dist_allgather(WeftGroup* g, at::Tensor* input, at::Tensor** outputs, size_t n,
+                          int control) {
+  return weft::guarded([&] {
     std::vector<std::vector<at::Tensor>> out(1);
     for (size_t i = 0; i < n; ++i) {
       out[0].push_back(*outputs[i]);
     }
     std::vector<at::Tensor> in{*input};
-    auto work = g->group->allgather(out, in);
+    auto work = (control != 0 ? g->control : g->group)->allgather(out, in);
     work->wait();
   });
 }
@@ -148,7 +138,7 @@ char* weft_dist_allgather(WeftGroup* g, at::Tensor* input, at::Tensor** outputs,
 // parameter unused on this rank but used on another), so its bucket has the same layout on
 // every rank.
 char* weft_dist_ensure_grad(at::Tensor* param) {
-  return guarded([&] {
+  return weft::guarded([&] {
     if (!param->grad().defined()) {
       param->mutable_grad() = at::zeros_like(*param);
     }
@@ -156,7 +146,7 @@ char* weft_dist_ensure_grad(at::Tensor* param) {
 }
 
 char* weft_dist_barrier(WeftGroup* g) {
-  return guarded([&] { g->group->barrier()->wait(); });
+  return weft::guarded([&] { g->group->barrier()->wait(); });
 }
 
 }  // extern "C"

@@ -1,4 +1,4 @@
-//! A c10d process group of CPU tensors (Gloo), as blocking calls.
+//! A c10d process group (Gloo on CPU tensors, NCCL on CUDA tensors), as blocking calls.
 #![allow(
     unsafe_code,
     reason = "calls into the c10d shim with tensors kept alive by the caller"
@@ -7,7 +7,7 @@
 use std::ffi::CString;
 use std::sync::Mutex;
 
-use tch::{Kind, Tensor};
+use tch::{Device, Kind, Tensor};
 use torch_sys::C_tensor;
 
 use crate::DistError;
@@ -33,6 +33,7 @@ pub struct ProcessGroup {
     rank: usize,
     world_size: usize,
     local_rank: usize,
+    device: Device,
 }
 
 struct Handle(*mut RawGroup);
@@ -51,30 +52,60 @@ impl ProcessGroup {
     /// Meets the other ranks at the rendezvous and forms the group; waits up to the
     /// rendezvous timeout for all of them.
     pub fn connect(rdv: &Rendezvous) -> Result<ProcessGroup, DistError> {
-        if rdv.backend == Backend::Nccl {
-            return Err(DistError::Launch(
-                "dist_params.backend = \"nccl\" needs a CUDA build of weft's c10d shim, which this build lacks; use \"gloo\" (CPU tensors)".into(),
-            ));
-        }
         let host = CString::new(rdv.master_addr.as_str())
             .map_err(|_| DistError::Launch("MASTER_ADDR contains a NUL byte".into()))?;
         let prefix = CString::new(rdv.prefix.as_str())
             .map_err(|_| DistError::Launch("the store prefix contains a NUL byte".into()))?;
+        let (port, rank, world) = (
+            i32::from(rdv.master_port),
+            rdv.rank as i32,
+            rdv.world_size as i32,
+        );
+        let (host_store, timeout_ms) = (i32::from(rdv.host_store), rdv.timeout.as_millis() as i64);
         let mut raw = std::ptr::null_mut();
-        // SAFETY: the strings outlive the call; `raw` is written only on success.
-        shim::check(unsafe {
-            shim::weft_dist_connect(
-                host.as_ptr(),
-                i32::from(rdv.master_port),
-                rdv.rank as i32,
-                rdv.world_size as i32,
-                i32::from(rdv.host_store),
-                rdv.timeout.as_millis() as i64,
-                prefix.as_ptr(),
-                &mut raw,
-            )
-        })
-        .map_err(|e| {
+        let (message, device) = match rdv.backend {
+            // SAFETY: the strings outlive the call; `raw` is written only on success.
+            Backend::Gloo => (
+                unsafe {
+                    shim::weft_dist_connect(
+                        host.as_ptr(),
+                        port,
+                        rank,
+                        world,
+                        host_store,
+                        timeout_ms,
+                        prefix.as_ptr(),
+                        &mut raw,
+                    )
+                },
+                Device::Cpu,
+            ),
+            #[cfg(weft_nccl)]
+            // SAFETY: as above.
+            Backend::Nccl => (
+                unsafe {
+                    shim::weft_dist_connect_nccl(
+                        host.as_ptr(),
+                        port,
+                        rank,
+                        world,
+                        host_store,
+                        timeout_ms,
+                        prefix.as_ptr(),
+                        rdv.local_rank as i32,
+                        &mut raw,
+                    )
+                },
+                Device::Cuda(rdv.local_rank),
+            ),
+            #[cfg(not(weft_nccl))]
+            Backend::Nccl => {
+                return Err(DistError::Launch(
+                    "dist_params.backend = \"nccl\" needs a build of weft against a CUDA libtorch with NCCL's headers, which this build lacks; use \"gloo\" (CPU tensors)".into(),
+                ));
+            }
+        };
+        shim::check(message).map_err(|e| {
             DistError::C10d(format!(
                 "rank {} cannot join the group at {}:{}: {e}",
                 rdv.rank, rdv.master_addr, rdv.master_port
@@ -85,7 +116,19 @@ impl ProcessGroup {
             rank: rdv.rank,
             world_size: rdv.world_size,
             local_rank: rdv.local_rank,
+            device,
         })
+    }
+
+    /// Whether this build can form NCCL groups (a CUDA libtorch and NCCL's headers at build
+    /// time); a machine without GPUs is refused when the group forms.
+    pub fn nccl_built() -> bool {
+        cfg!(weft_nccl)
+    }
+
+    /// Where this group's tensors must live: the CPU for Gloo, this rank's GPU for NCCL.
+    pub fn device(&self) -> Device {
+        self.device
     }
 
     /// This process's rank.
@@ -108,9 +151,19 @@ impl ProcessGroup {
         f(guard.0)
     }
 
-    /// Reduces every tensor in place across the ranks (each its own collective, all in
-    /// flight together).
+    /// Reduces every tensor (on [`ProcessGroup::device`]) in place across the ranks (each its
+    /// own collective, all in flight together).
     pub fn allreduce(&self, tensors: &[Tensor], op: ReduceOp) -> Result<(), DistError> {
+        self.reduce(tensors, op, Lane::Data)
+    }
+
+    /// [`ProcessGroup::allreduce`] of small CPU tensors on the control group: for what the
+    /// host decides (stops, which parameters were used), so no GPU work is waited for.
+    pub fn control_allreduce(&self, tensors: &[Tensor], op: ReduceOp) -> Result<(), DistError> {
+        self.reduce(tensors, op, Lane::Control)
+    }
+
+    fn reduce(&self, tensors: &[Tensor], op: ReduceOp, lane: Lane) -> Result<(), DistError> {
         let ptrs = pointers(tensors);
         let op = match op {
             ReduceOp::Sum => 0,
@@ -119,7 +172,9 @@ impl ProcessGroup {
         };
         // SAFETY: the pointers come from live tensors borrowed for the call.
         self.with(|g| {
-            shim::check(unsafe { shim::weft_dist_allreduce(g, ptrs.as_ptr(), ptrs.len(), op) })
+            shim::check(unsafe {
+                shim::weft_dist_allreduce(g, ptrs.as_ptr(), ptrs.len(), op, lane as i32)
+            })
         })
     }
 
@@ -136,13 +191,23 @@ impl ProcessGroup {
 
     /// Every rank's `input` (the same shape and dtype on every rank), in rank order.
     pub fn allgather(&self, input: &Tensor) -> Result<Vec<Tensor>, DistError> {
+        self.gather(input, Lane::Data)
+    }
+
+    fn gather(&self, input: &Tensor, lane: Lane) -> Result<Vec<Tensor>, DistError> {
         let outputs: Vec<Tensor> = (0..self.world_size).map(|_| input.empty_like()).collect();
         let ptrs = pointers(&outputs);
         let mut input = input.shallow_clone();
         // SAFETY: as in `allreduce`; the outputs are written by the collective.
         self.with(|g| {
             shim::check(unsafe {
-                shim::weft_dist_allgather(g, input.as_mut_ptr(), ptrs.as_ptr(), ptrs.len())
+                shim::weft_dist_allgather(
+                    g,
+                    input.as_mut_ptr(),
+                    ptrs.as_ptr(),
+                    ptrs.len(),
+                    lane as i32,
+                )
             })
         })?;
         Ok(outputs)
@@ -158,7 +223,7 @@ impl ProcessGroup {
     pub fn any_bits(&self, bits: u32) -> Result<u32, DistError> {
         let flags: Vec<i64> = (0..32).map(|i| i64::from((bits >> i) & 1)).collect();
         let t = Tensor::from_slice(&flags);
-        self.allreduce(std::slice::from_ref(&t), ReduceOp::Max)?;
+        self.control_allreduce(std::slice::from_ref(&t), ReduceOp::Max)?;
         let reduced: Vec<i64> =
             Vec::try_from(&t).map_err(|e: tch::TchError| DistError::C10d(e.to_string()))?;
         Ok(reduced
@@ -171,7 +236,7 @@ impl ProcessGroup {
     /// ranks that differ from rank 0.
     pub fn check_same(&self, what: &str, digest: u64) -> Result<(), DistError> {
         let t = Tensor::from_slice(&[digest as i64]).to_kind(Kind::Int64);
-        let all = self.allgather(&t)?;
+        let all = self.gather(&t, Lane::Control)?;
         let values: Vec<i64> = all.iter().map(|t| t.int64_value(&[0])).collect();
         let differing: Vec<String> = values
             .iter()
@@ -206,6 +271,13 @@ impl weft_core::Collective for ProcessGroup {
     fn any(&self, bits: u32) -> Result<u32, String> {
         self.any_bits(bits).map_err(|e| e.to_string())
     }
+}
+
+/// Which of the shim's groups a collective runs on (the shim's `control` flag).
+#[derive(Clone, Copy)]
+enum Lane {
+    Data = 0,
+    Control = 1,
 }
 
 /// Pointers to the tensors, with the shallow handles that keep them valid.

@@ -62,7 +62,7 @@ impl GradReducer {
         if self.find_unused {
             let flags = Tensor::from_slice(&used.iter().map(|u| i64::from(*u)).collect::<Vec<_>>());
             self.group
-                .allreduce(std::slice::from_ref(&flags), ReduceOp::Max)?;
+                .control_allreduce(std::slice::from_ref(&flags), ReduceOp::Max)?;
             let global: Vec<i64> =
                 Vec::try_from(&flags).map_err(|e: tch::TchError| DistError::C10d(e.to_string()))?;
             for (i, p) in params.iter().enumerate() {

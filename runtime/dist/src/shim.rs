@@ -1,4 +1,4 @@
-//! The C ABI of `csrc/c10d.cpp`: NULL for success, else a malloc'd message freed here.
+//! The C ABI of `csrc/c10d.cpp` and `csrc/nccl.cpp`: NULL for success, else a malloc'd message freed here.
 #![allow(unsafe_code, reason = "FFI into the c10d shim")]
 
 use std::ffi::{CStr, c_char, c_int};
@@ -25,12 +25,26 @@ unsafe extern "C" {
         prefix: *const c_char,
         out: *mut *mut RawGroup,
     ) -> *mut c_char;
+    #[cfg(weft_nccl)]
+    #[allow(clippy::too_many_arguments, reason = "one C entry point, mirrored")]
+    pub fn weft_dist_connect_nccl(
+        host: *const c_char,
+        port: c_int,
+        rank: c_int,
+        world: c_int,
+        host_store: c_int,
+        timeout_ms: i64,
+        prefix: *const c_char,
+        device: c_int,
+        out: *mut *mut RawGroup,
+    ) -> *mut c_char;
     pub fn weft_dist_close(group: *mut RawGroup);
     pub fn weft_dist_allreduce(
         group: *mut RawGroup,
         tensors: *const *mut C_tensor,
         n: usize,
         op: c_int,
+        control: c_int,
     ) -> *mut c_char;
     pub fn weft_dist_broadcast(
         group: *mut RawGroup,
@@ -43,6 +57,7 @@ unsafe extern "C" {
         input: *mut C_tensor,
         outputs: *const *mut C_tensor,
         n: usize,
+        control: c_int,
     ) -> *mut c_char;
     pub fn weft_dist_barrier(group: *mut RawGroup) -> *mut c_char;
     pub fn weft_dist_ensure_grad(param: *mut C_tensor) -> *mut c_char;

@@ -61,7 +61,8 @@ pub fn run(o: &TestOptions<'_>) -> Result<()> {
         None => Split::Val,
     };
     let name = if split == Split::Test { "test" } else { "val" };
-    let device = parse_device(&schema.device_for(o.device)).map_err(|e| anyhow!(e))?;
+    let device = parse_device(&schema.device_for(o.device, weft_nn::cuda_available()))
+        .map_err(|e| anyhow!(e))?;
     if let Some(n) = schema.threads.as_ref().map(|t| t.value) {
         weft_nn::set_threads(n);
     }

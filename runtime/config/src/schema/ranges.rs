@@ -105,13 +105,17 @@ impl RunConfig {
     pub fn ignored_keys(&self, cuda_available: bool) -> Vec<String> {
         let mut out = Vec::new();
         if let Some(ids) = &self.gpu_ids {
-            out.push(if cuda_available {
-                format!(
-                    "gpu_ids = {ids:?} is ignored: a weft process trains on `device` (default: cuda when available); for several GPUs start one rank per GPU (weft dist-train)"
-                )
-            } else {
-                format!("gpu_ids = {ids:?} is ignored: this machine has no CUDA device; training runs on the CPU")
-            });
+            if !cuda_available {
+                out.push(format!(
+                    "gpu_ids = {:?} is ignored: this machine has no CUDA device; training runs on the CPU",
+                    ids.value
+                ));
+            } else if self.device.is_some() {
+                out.push(format!(
+                    "gpu_ids = {:?} is ignored: `device` chooses the device",
+                    ids.value
+                ));
+            }
         }
         if self.opencv_num_threads.is_some() {
             out.push("opencv_num_threads is ignored: weft does not use OpenCV".into());

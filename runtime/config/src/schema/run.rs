@@ -5,7 +5,7 @@ use std::path::{Path, PathBuf};
 use serde::Deserialize;
 
 use super::{CheckpointConfig, DataConfig, EvalConfig, LogConfig, OptimizerHookConfig};
-use crate::{Config, ConfigError, Located, RawNode, Value, from_node};
+use crate::{Config, ConfigError, ErrorKind, Located, RawNode, Value, from_node};
 
 /// Every top-level key [`RunConfig`] reads (a test checks this against the struct).
 pub const TOP_LEVEL_KEYS: [&str; 28] = [
@@ -97,8 +97,10 @@ pub struct RunConfig {
     pub log_level: Option<Located<String>>,
     /// The data-parallel group of `--launcher pytorch` and `weft dist-train` runs.
     pub dist_params: Option<DistParams>,
-    /// Accepted and ignored (with a warning at start-up): use `device`, or one rank per GPU.
-    pub gpu_ids: Option<Vec<u32>>,
+    /// MMCV's `gpu_ids`: a single process trains on the first (MMDataParallel's
+    /// `device_ids[0]`) unless `device` or `--device` says otherwise; one id at most outside
+    /// data-parallel runs, whose ranks each take the GPU of their local rank.
+    pub gpu_ids: Option<Located<Vec<u32>>>,
     /// Accepted and ignored (MMAction2 runtime keys with no meaning here).
     pub opencv_num_threads: Option<i64>,
     /// Accepted and ignored.
@@ -191,11 +193,35 @@ impl RunConfig {
         flag.or(self.seed).unwrap_or(0)
     }
 
-    /// The device name: the command line's, else `device`, else `auto`.
-    pub fn device_for(&self, flag: Option<&str>) -> String {
+    /// The device name: the command line's, else `device`, else the first of `gpu_ids`
+    /// when CUDA is usable, else `auto`.
+    pub fn device_for(&self, flag: Option<&str>, cuda_available: bool) -> String {
+        let from_ids = || {
+            let first = self.gpu_ids.as_ref()?.value.first()?;
+            cuda_available.then(|| format!("cuda:{first}"))
+        };
         flag.map(str::to_string)
             .or_else(|| self.device.clone())
+            .or_else(from_ids)
             .unwrap_or_else(|| "auto".into())
+    }
+
+    /// Refuses `gpu_ids` naming several GPUs for one process, as MMCV's MMDataParallel does
+    /// (it trains on one device), saying how to use them all.
+    pub fn check_gpu_ids_for_one_process(&self, cfg: &Config) -> Result<(), ConfigError> {
+        match &self.gpu_ids {
+            Some(ids) if ids.value.len() > 1 => Err(cfg.error_at(
+                ErrorKind::InvalidValue,
+                format!(
+                    "gpu_ids = {:?} names {} GPUs, and one process trains on one (as MMCV's MMDataParallel); start one rank per GPU instead: weft dist-train CONFIG --nproc {}",
+                    ids.value,
+                    ids.value.len(),
+                    ids.value.len()
+                ),
+                &ids.origin,
+            )),
+            _ => Ok(()),
+        }
     }
 
     /// Reads the top level of `cfg`.
@@ -231,5 +257,42 @@ mod tests {
         let mut keys = TOP_LEVEL_KEYS.to_vec();
         keys.sort_unstable();
         assert_eq!(fields, keys);
+    }
+
+    fn schema_of(name: &str, text: &str) -> (Config, RunConfig) {
+        let dir = std::env::temp_dir().join(format!("weft-run-{}-{name}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let path = dir.join("c.toml");
+        // The keys every run needs, after the ones under test.
+        let needed = "model = { type = \"LeNet5\" }\noptimizer = { type = \"SGD\", lr = 0.1 }\n[data]\nsamples_per_gpu = 8\n";
+        std::fs::write(&path, format!("{text}{needed}")).unwrap();
+        let cfg = Config::from_file(&path).unwrap();
+        let schema = cfg.schema().unwrap();
+        (cfg, schema)
+    }
+
+    #[test]
+    fn gpu_ids_choose_the_device_after_the_flag_and_the_device_key() {
+        let (_, ids) = schema_of("ids", "gpu_ids = [2]\n");
+        assert_eq!(ids.device_for(None, true), "cuda:2");
+        assert_eq!(ids.device_for(None, false), "auto");
+        assert_eq!(ids.device_for(Some("cpu"), true), "cpu");
+        let (_, both) = schema_of("both", "device = \"cuda:1\"\ngpu_ids = [2]\n");
+        assert_eq!(both.device_for(None, true), "cuda:1");
+        let (_, none) = schema_of("none", "seed = 1\n");
+        assert_eq!(none.device_for(None, true), "auto");
+    }
+
+    #[test]
+    fn one_process_refuses_several_gpu_ids_where_they_are_written() {
+        let (cfg, two) = schema_of("two", "seed = 1\ngpu_ids = [0, 1]\n");
+        let err = two
+            .check_gpu_ids_for_one_process(&cfg)
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("c.toml:2:11"), "{err}");
+        assert!(err.contains("--nproc 2"), "{err}");
+        let (cfg, one) = schema_of("one", "gpu_ids = [3]\n");
+        assert!(one.check_gpu_ids_for_one_process(&cfg).is_ok());
     }
 }

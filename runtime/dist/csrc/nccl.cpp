@@ -1,0 +1,46 @@
+// ProcessGroupNCCL, compiled into libtorch_cuda: built only when the libtorch that torch-sys
+// links has CUDA and the CUDA and NCCL headers are present (build.rs). Its collectives are
+// c10d.cpp's, written against c10d::Backend; a Gloo group beside it carries the control
+// traffic (see WeftGroup).
+//
+// Hangs: NCCL's timeout is enforced by c10d's watchdog thread, which aborts the communicator
+// and ends the process (TORCH_NCCL_ASYNC_ERROR_HANDLING's default) rather than failing the
+// call as Gloo does; the launcher then stops the other ranks.
+
+#include "shim.hpp"
+
+#include <torch/csrc/distributed/c10d/PrefixStore.hpp>
+#include <torch/csrc/distributed/c10d/ProcessGroupNCCL.hpp>
+
+#include <c10/cuda/CUDAFunctions.h>
+
+#include <chrono>
+
+extern "C" {
+
+// Forms an NCCL group of `world` ranks at the store; this rank's tensors live on CUDA device
+// `device` (its local rank), which becomes the current device.
+char* weft_dist_connect_nccl(const char* host, int port, int rank, int world, int host_store,
+                             int64_t timeout_ms, const char* prefix, int device,
+                             WeftGroup** out) {
+  return weft::guarded([&] {
+    if (c10::cuda::device_count() <= device) {
+      throw std::runtime_error("NCCL rank " + std::to_string(rank) + " needs CUDA device " +
+                               std::to_string(device) + " and this machine has " +
+                               std::to_string(c10::cuda::device_count()));
+    }
+    c10::cuda::set_device(static_cast<c10::DeviceIndex>(device));
+    auto store = weft::connect_store(host, port, world, host_store, timeout_ms, prefix);
+    auto options = c10d::ProcessGroupNCCL::Options::create();
+    options->timeout = std::chrono::milliseconds(timeout_ms);
+    auto group = c10::make_intrusive<c10d::ProcessGroupNCCL>(
+        c10::make_intrusive<c10d::PrefixStore>("nccl/", store), rank, world, options);
+    // Barriers and the first communicator use this device instead of guessing one from the rank.
+    group->setBoundDeviceId(at::Device(at::kCUDA, static_cast<c10::DeviceIndex>(device)));
+    auto control = weft::gloo_group(c10::make_intrusive<c10d::PrefixStore>("control/", store),
+                                    rank, world, timeout_ms);
+    *out = new WeftGroup{store, group, control};
+  });
+}
+
+}  // extern "C"
