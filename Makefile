@@ -49,7 +49,7 @@ SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 GUEST_WORKSPACES := guest-examples tests/guests
 GUEST_TARGET := $(CURDIR)/target/guests
 
-.PHONY: all setup system-packages libtorch cuda-headers wasm-target readers guest-toolchains build run test lint fmt clean-cache guests sdk-tables crash-points fuzz video-data video-accuracy bench-video bench-tsm-epoch bench-allreduce bench-dist-step
+.PHONY: all setup system-packages libtorch cuda-headers wasm-target readers guest-toolchains build run test lint fmt clean-cache guests sdk-tables crash-points fuzz video-data video-accuracy bench-video bench-tsm-epoch bench-allreduce bench-dist-step bench-peers
 
 all: run
 
@@ -247,6 +247,18 @@ bench-allreduce: setup
 # (docs/benchmarks.md; about 5 minutes).
 bench-dist-step: setup
 	benches/dist_step.sh
+
+# weft against MMCV 1.7.2's runner, a PyTorch eager loop, the Python compute floor and a native
+# tch loop on the reference job (LeNet-5 at batch 64 and 8, ResNet-18 at batch 32), alternated
+# over 3 rounds on the same libtorch (benches/peers/; docs/benchmarks.md; about 25 minutes,
+# plus 1 the first time for the peers' venv). PEERS_ARGS passes flags (--rounds, --jobs, --out).
+PEERS_VENV := $(WEFT_CACHE)/peers-mmcv1.7.2
+PEERS_ARGS ?=
+bench-peers: build
+	benches/peers/setup.sh $(TORCH_VENV) $(PEERS_VENV)
+	native=$$(cargo bench -q -p weft --bench native_loop --no-run --message-format=json \
+		| $(PEERS_VENV)/bin/python -c 'import json, sys; print([m["executable"] for m in map(json.loads, sys.stdin) if m.get("executable")][-1])'); \
+	$(PEERS_VENV)/bin/python benches/peers/side_by_side.py --weft target/release/weft --native "$$native" $(PEERS_ARGS)
 
 # The hook-point tables of every guest SDK, rendered from wit/ (tests fail when they are stale).
 sdk-tables:
