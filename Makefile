@@ -257,7 +257,7 @@ PEERS_ARGS ?=
 bench-peers: build
 	benches/peers/setup.sh $(TORCH_VENV) $(PEERS_VENV)
 	native=$$(cargo bench -q -p weft --bench native_loop --no-run --message-format=json \
-		| $(PEERS_VENV)/bin/python -c 'import json, sys; print([m["executable"] for m in map(json.loads, sys.stdin) if m.get("executable")][-1])'); \
+		| $(PEERS_VENV)/bin/python -c 'import json, sys; print([m["executable"] for m in map(json.loads, sys.stdin) if m.get("executable") and m["target"]["name"] == "native_loop"][-1])'); \
 	$(PEERS_VENV)/bin/python benches/peers/side_by_side.py --weft target/release/weft --native "$$native" $(PEERS_ARGS)
 
 # The hook-point tables of every guest SDK, rendered from wit/ (tests fail when they are stale).

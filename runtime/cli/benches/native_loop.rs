@@ -45,7 +45,11 @@ fn args() -> Args {
             continue;
         }
         let value = it.next().unwrap_or_else(|| panic!("{flag} needs a value"));
-        let n = || value.parse::<usize>().unwrap_or_else(|_| panic!("{flag} {value}"));
+        let n = || {
+            value
+                .parse::<usize>()
+                .unwrap_or_else(|_| panic!("{flag} {value}"))
+        };
         match flag.as_str() {
             "--model" => a.model = value.clone(),
             "--batch" => a.batch = n(),
@@ -92,7 +96,8 @@ fn conv_bn(p: &nn::Path, c_in: i64, c_out: i64, k: i64, stride: i64) -> nn::Sequ
 fn block(p: &nn::Path, c_in: i64, c_out: i64, stride: i64) -> impl ModuleT + use<> {
     let a = conv_bn(&(p / "a"), c_in, c_out, 3, stride);
     let b = conv_bn(&(p / "b"), c_out, c_out, 3, 1);
-    let down = (stride != 1 || c_in != c_out).then(|| conv_bn(&(p / "down"), c_in, c_out, 1, stride));
+    let down =
+        (stride != 1 || c_in != c_out).then(|| conv_bn(&(p / "down"), c_in, c_out, 1, stride));
     nn::func_t(move |x, train| {
         let out = b.forward_t(&a.forward_t(x, train).relu(), train);
         let identity = match &down {
@@ -113,7 +118,12 @@ fn resnet18(p: &nn::Path) -> nn::SequentialT {
         let c_out = 64 << stage;
         for b in 0..2 {
             let stride = if stage > 0 && b == 0 { 2 } else { 1 };
-            net = net.add(block(&(p / format!("layer{stage}_{b}")), c_in, c_out, stride));
+            net = net.add(block(
+                &(p / format!("layer{stage}_{b}")),
+                c_in,
+                c_out,
+                stride,
+            ));
             c_in = c_out;
         }
     }

@@ -75,8 +75,8 @@ fn probe_config() -> serde_json::Value {
     json!({ "fault": "none", "at": "nowhere" })
 }
 
-fn wasm_probe(log: &RunLog) -> WasmHook {
-    let plugin = weft_host::open(&guests().join("faulty.wasm"), None, log.clone())
+fn wasm_probe(log: &RunLog, limits: weft_host::Limits) -> WasmHook {
+    let plugin = weft_host::open_with(&guests().join("faulty.wasm"), None, log.clone(), limits)
         .unwrap_or_else(|e| panic!("{e} (build the guests: benches/plugins.sh)"));
     WasmHook::new(plugin, &probe_config()).unwrap()
 }
@@ -119,14 +119,31 @@ fn hook_call() -> f64 {
         std::env::temp_dir(),
         log.clone(),
     );
-    let mut wasm = wasm_probe(&log);
+    let mut wasm = wasm_probe(&log, weft_host::Limits::default());
+    // The same plugin with a fuel limit runs on the metered engine.
+    let metered_limits = weft_host::Limits {
+        fuel: Some(1 << 40),
+        ..Default::default()
+    };
+    let mut metered = wasm_probe(&log, metered_limits);
     let mut native = NativeProbe;
     let w = time_calls(&mut wasm, &mut ctx);
+    let m = time_calls(&mut metered, &mut ctx);
     let n = time_calls(&mut native, &mut ctx);
     println!(
         "{}",
-        json!({ "bench": "hook_call", "component_ns": w * 1e9, "native_ns": n * 1e9 })
+        json!({ "bench": "hook_call", "component_ns": w * 1e9,
+                "component_with_fuel_limit_ns": m * 1e9, "native_ns": n * 1e9 })
     );
+    for (hook, what) in [(&wasm, "no fuel limit"), (&metered, "fuel limit")] {
+        let parts = weft_host::profile::hook_call_parts(hook.plugin(), &ctx, 20_000).unwrap();
+        for (part, ns) in parts {
+            println!(
+                "{}",
+                json!({ "bench": "hook_call_part", "plugin": what, "part": part, "ns": ns })
+            );
+        }
+    }
     w
 }
 
@@ -168,7 +185,7 @@ fn iteration(dir: &Path, variant: &str) -> f64 {
     for _ in 0..5 {
         let hook: Box<dyn Hook> = match variant {
             "native" => Box::new(NativeProbe),
-            "component" => Box::new(wasm_probe(&log)),
+            "component" => Box::new(wasm_probe(&log, weft_host::Limits::default())),
             _ => break,
         };
         session.runner.hooks.register(hook, Priority::NORMAL);
@@ -254,10 +271,14 @@ fn optimizer_steps() {
 
 fn main() {
     tch::set_num_threads(2);
-    // `WEFT_BENCH_ONLY=optimizer` runs the optimizer part alone.
-    if std::env::var("WEFT_BENCH_ONLY").is_ok_and(|v| v == "optimizer") {
-        optimizer_steps();
-        return;
+    // `WEFT_BENCH_ONLY=optimizer` or `=hook_call` runs that part alone.
+    match std::env::var("WEFT_BENCH_ONLY").as_deref() {
+        Ok("optimizer") => return optimizer_steps(),
+        Ok("hook_call") => {
+            hook_call();
+            return;
+        }
+        _ => {}
     }
     let per_call = hook_call();
     let dir = std::env::temp_dir().join(format!("weft-bench-iter-{}", std::process::id()));

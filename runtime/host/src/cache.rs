@@ -11,33 +11,35 @@ use std::path::PathBuf;
 use wasmtime::Result;
 use wasmtime::component::Component;
 
+use wasmtime::Engine;
+
 use crate::engine::Runtime;
 
 /// The cache file for a component: its digest plus a hash of everything that makes
 /// compiled code incompatible (wasmtime version and engine settings).
-fn path(rt: &Runtime, sha256: &str) -> Option<PathBuf> {
+fn path(rt: &Runtime, engine: &Engine, sha256: &str) -> Option<PathBuf> {
     let mut h = DefaultHasher::new();
-    rt.engine.precompile_compatibility_hash().hash(&mut h);
+    engine.precompile_compatibility_hash().hash(&mut h);
     let key = format!("{sha256}-{:016x}.cwasm", h.finish());
     rt.cache_dir.as_ref().map(|d| d.join(key))
 }
 
-/// Compiles `bytes` (digest `sha256`) or loads the cached compilation.
-pub fn compile(rt: &Runtime, bytes: &[u8], sha256: &str) -> Result<Component> {
-    let cached = path(rt, sha256);
+/// Compiles `bytes` (digest `sha256`) for `engine` or loads the cached compilation.
+pub fn compile(rt: &Runtime, engine: &Engine, bytes: &[u8], sha256: &str) -> Result<Component> {
+    let cached = path(rt, engine, sha256);
     if let Some(p) = &cached
         && p.is_file()
     {
         // SAFETY: the file was produced by `Component::serialize` from this digest under a
         // key that includes the engine's compatibility hash, in a per-user cache directory.
-        match unsafe { Component::deserialize_file(&rt.engine, p) } {
+        match unsafe { Component::deserialize_file(engine, p) } {
             Ok(c) => return Ok(c),
             Err(_) => {
                 let _ = std::fs::remove_file(p);
             }
         }
     }
-    let component = Component::new(&rt.engine, bytes)?;
+    let component = Component::new(engine, bytes)?;
     if let Some(p) = cached
         && let Ok(serialized) = component.serialize()
     {

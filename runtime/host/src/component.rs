@@ -83,6 +83,8 @@ pub struct Loaded {
     pub exports: Vec<String>,
     /// The compiled component.
     pub component: Component,
+    /// The engine it was compiled for (metered when the plugin has a fuel limit).
+    pub engine: wasmtime::Engine,
 }
 
 /// The hex SHA-256 of some bytes.
@@ -102,9 +104,14 @@ pub fn is_mismatch(message: &str) -> bool {
     message.contains(MISMATCH)
 }
 
-/// Reads, checks and compiles a plugin file. `expected` is the digest the config pins, if
-/// any. Errors name the file and say what to do.
-pub fn load(rt: &Runtime, path: &Path, expected: Option<&str>) -> Result<Loaded, String> {
+/// Reads, checks and compiles a plugin file for the engine its `limits` call for.
+/// `expected` is the digest the config pins, if any. Errors name the file and say what to do.
+pub fn load(
+    rt: &Runtime,
+    path: &Path,
+    expected: Option<&str>,
+    limits: &crate::Limits,
+) -> Result<Loaded, String> {
     let shown = path.display();
     let bytes = std::fs::read(path).map_err(|e| format!("cannot read plugin {shown}: {e}"))?;
     let sha256 = sha256_hex(&bytes);
@@ -119,15 +126,16 @@ pub fn load(rt: &Runtime, path: &Path, expected: Option<&str>) -> Result<Loaded,
     // World and version first, from the component's type information: a plugin built for
     // another weft is refused without paying for its compilation (seconds for Python and JS).
     let (world, version) = read_interface(&bytes).map_err(|m| format!("plugin {shown}: {m}"))?;
-    let component = crate::cache::compile(rt, &bytes, &sha256).map_err(|e| {
+    let engine = rt.engine_for(limits).clone();
+    let component = crate::cache::compile(rt, &engine, &bytes, &sha256).map_err(|e| {
         format!(
             "plugin {shown}: not a valid component: {}",
             root_message(&e)
         )
     })?;
     let ty = component.component_type();
-    let imports: Vec<String> = ty.imports(&rt.engine).map(|(n, _)| n.to_string()).collect();
-    let exports: Vec<String> = ty.exports(&rt.engine).map(|(n, _)| n.to_string()).collect();
+    let imports: Vec<String> = ty.imports(&engine).map(|(n, _)| n.to_string()).collect();
+    let exports: Vec<String> = ty.exports(&engine).map(|(n, _)| n.to_string()).collect();
     Ok(Loaded {
         path: path.to_path_buf(),
         sha256,
@@ -137,6 +145,7 @@ pub fn load(rt: &Runtime, path: &Path, expected: Option<&str>) -> Result<Loaded,
         imports,
         exports,
         component,
+        engine,
     })
 }
 

@@ -1,5 +1,8 @@
-//! The process-wide wasmtime engine: one configuration for every plugin, an epoch ticker for
-//! deadlines, and the compiled-component cache.
+//! The process-wide wasmtime engines, an epoch ticker for deadlines, and the
+//! compiled-component cache. Two engines: every plugin runs with epoch deadlines, and only
+//! plugins that set `limits.fuel` run on the metered engine, because fuel is compiled into
+//! the code (a counter update in every basic block) and would otherwise cost every call of
+//! every plugin for a limit nobody asked for.
 
 use std::path::PathBuf;
 use std::sync::OnceLock;
@@ -11,10 +14,12 @@ use wasmtime::{Config, Engine};
 /// How often the epoch advances; per-call deadlines are counted in these ticks.
 pub const TICK: Duration = Duration::from_millis(2);
 
-/// The engine and where compiled components are cached.
+/// The engines and where compiled components are cached.
 pub struct Runtime {
-    /// The engine every plugin runs in.
+    /// The engine of plugins without a fuel limit: epoch deadlines only.
     pub engine: Engine,
+    /// The engine of plugins with `limits.fuel`: epoch deadlines and fuel metering.
+    pub metered: Engine,
     /// Compiled components, keyed by wasmtime version, engine settings and component digest.
     pub cache_dir: Option<PathBuf>,
 }
@@ -30,30 +35,48 @@ pub fn runtime() -> Result<&'static Runtime> {
 }
 
 fn build() -> Result<Runtime> {
-    let mut config = Config::new();
-    // Component calls cost about 2.5x more with async support on; plugins are synchronous.
-    config.concurrency_support(false);
-    // Deadlines: the ticker below advances the epoch; each call gets a budget of ticks.
-    config.epoch_interruption(true);
-    // Optional deterministic budgets; stores without a budget get effectively infinite fuel.
-    config.consume_fuel(true);
-    let engine = Engine::new(&config)?;
+    let engine = Engine::new(&config(false))?;
+    let metered = Engine::new(&config(true))?;
     crate::watchdog::install();
-    let ticker = engine.clone();
+    let ticker = (engine.clone(), metered.clone());
     std::thread::Builder::new()
         .name("weft-plugin-epoch".into())
         .spawn(move || {
             loop {
                 std::thread::sleep(TICK);
-                ticker.increment_epoch();
+                ticker.0.increment_epoch();
+                ticker.1.increment_epoch();
                 crate::watchdog::tick();
             }
         })
         .map_err(|e| wasmtime::format_err!("cannot start the epoch ticker: {e}"))?;
     Ok(Runtime {
         engine,
+        metered,
         cache_dir: cache_dir(),
     })
+}
+
+fn config(fuel: bool) -> Config {
+    let mut config = Config::new();
+    // Component calls cost about 2.5x more with async support on; plugins are synchronous.
+    config.concurrency_support(false);
+    // Deadlines: the ticker below advances the epoch; each call gets a budget of ticks.
+    config.epoch_interruption(true);
+    // Deterministic budgets for the plugins that ask for one (`limits.fuel`).
+    config.consume_fuel(fuel);
+    config
+}
+
+impl Runtime {
+    /// The engine a plugin with these limits runs on.
+    pub fn engine_for(&self, limits: &crate::Limits) -> &Engine {
+        if limits.fuel.is_some() {
+            &self.metered
+        } else {
+            &self.engine
+        }
+    }
 }
 
 fn cache_dir() -> Option<PathBuf> {

@@ -196,12 +196,12 @@ fn load_one(
     }
     let path = resolve(cfg, &table.path, &entry.origin).map_err(at)?;
     let started = Instant::now();
-    let file = component::load(rt, &path, table.sha256.as_deref()).map_err(at)?;
+    let file = component::load(rt, &path, table.sha256.as_deref(), &table.limits).map_err(at)?;
     let caps = Capabilities {
         dirs: table.allow_dirs.iter().map(PathBuf::from).collect(),
     };
     let mut plugin =
-        Plugin::link(rt, file, table.limits, table.on_error, caps, log.clone()).map_err(at)?;
+        Plugin::link(file, table.limits, table.on_error, caps, log.clone()).map_err(at)?;
     // Traces are run output: written only by a training run, into its work dir.
     if let (Some(trace), Some(dir)) = (&table.trace, work_dir) {
         let file = Trace::create(&dir.join(trace)).map_err(at)?;

@@ -24,15 +24,8 @@ pub fn open_with(
     limits: Limits,
 ) -> Result<Arc<Plugin>, String> {
     let rt = crate::engine::runtime().map_err(|e| e.to_string())?;
-    let loaded = component::load(rt, path, sha256)?;
-    let plugin = Plugin::link(
-        rt,
-        loaded,
-        limits,
-        OnError::Abort,
-        Capabilities::default(),
-        log,
-    )?;
+    let loaded = component::load(rt, path, sha256, &limits)?;
+    let plugin = Plugin::link(loaded, limits, OnError::Abort, Capabilities::default(), log)?;
     Ok(Arc::new(plugin))
 }
 

@@ -28,6 +28,7 @@ mod limits;
 pub mod optimizer;
 mod output;
 mod plugin;
+pub mod profile;
 pub mod ranks;
 mod requests;
 mod sandbox;

@@ -2,6 +2,7 @@
 //! under the plugin's name.
 
 use std::pin::Pin;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::task::{Context, Poll};
 
@@ -17,22 +18,36 @@ struct Buffer {
     dropped: usize,
 }
 
+#[derive(Default)]
+struct Shared {
+    buffer: Mutex<Buffer>,
+    /// Set by a write, cleared by a drain: most calls write nothing, and then draining after
+    /// every call costs one load instead of a lock.
+    written: AtomicBool,
+}
+
 /// A bounded, drainable capture of one output stream.
 #[derive(Clone, Default)]
-pub struct Capture(Arc<Mutex<Buffer>>);
+pub struct Capture(Arc<Shared>);
 
 impl Capture {
     fn push(&self, data: &[u8]) {
-        let mut b = self.0.lock().expect("capture lock");
+        let mut b = self.0.buffer.lock().expect("capture lock");
         let room = CAPACITY.saturating_sub(b.bytes.len());
         let take = room.min(data.len());
         b.bytes.extend_from_slice(&data[..take]);
         b.dropped += data.len() - take;
+        self.0.written.store(true, Ordering::Release);
     }
 
     /// Takes what was written since the last drain, and how many bytes were dropped.
     pub fn drain(&self) -> (String, usize) {
-        let mut b = self.0.lock().expect("capture lock");
+        // A plain load first: the atomic swap costs more, and is needed only after a write.
+        if !self.0.written.load(Ordering::Acquire) || !self.0.written.swap(false, Ordering::Acquire)
+        {
+            return (String::new(), 0);
+        }
+        let mut b = self.0.buffer.lock().expect("capture lock");
         let text = String::from_utf8_lossy(&b.bytes).into_owned();
         b.bytes.clear();
         (text, std::mem::take(&mut b.dropped))

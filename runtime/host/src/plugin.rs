@@ -11,7 +11,6 @@ use weft_core::RunLog;
 
 use crate::budget::{MESSAGE_MAX, clip};
 use crate::component::{Loaded, World};
-use crate::engine::Runtime;
 use crate::limits::{Limits, OnError};
 use crate::sandbox::{self, Capabilities};
 use crate::state::HostState;
@@ -62,13 +61,12 @@ pub struct Plugin {
     pub(crate) trace: Option<Arc<Trace>>,
     pub(crate) log: RunLog,
     pub(crate) linked: Linked,
-    engine: wasmtime::Engine,
+    pub(crate) engine: wasmtime::Engine,
 }
 
 impl Plugin {
     /// Links a loaded component for its world and asks it for its type name.
     pub fn link(
-        rt: &Runtime,
         loaded: Loaded,
         limits: Limits,
         on_error: OnError,
@@ -84,7 +82,7 @@ impl Plugin {
             )
         };
         let mut linker: Linker<HostState> =
-            sandbox::linker(&rt.engine).map_err(|e| e.to_string())?;
+            sandbox::linker(&loaded.engine).map_err(|e| e.to_string())?;
         // The served version whose module links it (checked when the file was read).
         let version = crate::component::check_version(&loaded.version)?;
         let linked = match loaded.world {
@@ -116,7 +114,7 @@ impl Plugin {
             trace: None,
             log,
             linked,
-            engine: rt.engine.clone(),
+            engine: loaded.engine.clone(),
         };
         plugin.info.type_name = plugin.ask_type_name()?;
         Ok(plugin)
@@ -157,10 +155,12 @@ impl Plugin {
     /// watchdog needs to know: see `watchdog.rs`).
     pub(crate) fn arm(&self, store: &mut Store<HostState>) -> Result<CallGuard, String> {
         sandbox::arm(store, &self.limits).map_err(|e| e.to_string())?;
-        store.data_mut().begin_call(self.limits.call_timeout_ms);
-        Ok(watchdog::begin(Duration::from_millis(
-            self.limits.call_timeout_ms,
-        )))
+        // The deadline of host calls and the watchdog's, in ticks (no clock read per call).
+        let deadline = watchdog::deadline_tick(Duration::from_millis(self.limits.call_timeout_ms));
+        store
+            .data_mut()
+            .begin_call(deadline, self.limits.call_timeout_ms);
+        Ok(watchdog::begin(deadline))
     }
 
     fn ask_type_name(&self) -> Result<String, String> {

@@ -16,7 +16,7 @@ use crate::output::Capture;
 use crate::state::HostState;
 use crate::trace::Trace;
 
-/// Fuel given to stores without a budget: enough for any call (the deadline still applies).
+/// Fuel a metered store holds between calls (each call is armed with its own budget).
 const UNLIMITED_FUEL: u64 = u64::MAX / 2;
 
 /// What a plugin may touch beyond its own memory.
@@ -82,7 +82,9 @@ pub fn store(
     };
     let mut store = Store::new(engine, state);
     store.limiter(|s| &mut s.limits);
-    store.set_fuel(UNLIMITED_FUEL)?;
+    if limits.fuel.is_some() {
+        store.set_fuel(UNLIMITED_FUEL)?;
+    }
     store.epoch_deadline_trap();
     store.set_epoch_deadline(deadline_ticks(limits));
     Ok(store)
@@ -93,10 +95,12 @@ pub fn deadline_ticks(limits: &Limits) -> u64 {
     (limits.call_timeout_ms / TICK.as_millis() as u64).max(1)
 }
 
-/// Arms the deadline and fuel budget for one call.
+/// Arms the deadline and, on the metered engine, the fuel budget for one call.
 pub fn arm(store: &mut Store<HostState>, limits: &Limits) -> Result<()> {
     store.set_epoch_deadline(deadline_ticks(limits));
-    store.set_fuel(limits.fuel.unwrap_or(UNLIMITED_FUEL))?;
+    if let Some(fuel) = limits.fuel {
+        store.set_fuel(fuel)?;
+    }
     Ok(())
 }
 

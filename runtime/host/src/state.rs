@@ -108,8 +108,9 @@ pub struct HostState {
     pub tensor_bytes: u64,
     /// See [`HostState::tensor_bytes`].
     pub tensor_limit: Option<u64>,
-    /// When the call in progress must end, and its budget in ms (for the message).
-    pub deadline: Option<(std::time::Instant, u64)>,
+    /// The watchdog tick at which the call in progress must end, and its budget in ms (for
+    /// the message).
+    pub deadline: Option<(u64, u64)>,
     /// What the current call may still write into the run's log.
     pub budget: Budget,
     /// The names the plugin logged scalars under so far (bounded).
@@ -137,19 +138,16 @@ impl WasiView for HostState {
 
 impl HostState {
     /// Resets per-call budgets before a call.
-    pub fn begin_call(&mut self, timeout_ms: u64) {
+    pub fn begin_call(&mut self, deadline: u64, timeout_ms: u64) {
         self.budget = Budget::default();
-        self.deadline = Some((
-            std::time::Instant::now() + std::time::Duration::from_millis(timeout_ms),
-            timeout_ms,
-        ));
+        self.deadline = Some((deadline, timeout_ms));
     }
 
     /// Fails a host call that runs past the call's deadline, in the words of the epoch
     /// deadline (which interrupts only guest code).
     pub fn check_deadline(&self) -> wasmtime::Result<()> {
         match self.deadline {
-            Some((at, ms)) if std::time::Instant::now() > at => wasmtime::bail!(
+            Some((at, ms)) if crate::watchdog::ticks() >= at => wasmtime::bail!(
                 "stopped at its deadline of {ms} ms per call (limits.call_timeout_ms), inside a host call"
             ),
             _ => Ok(()),

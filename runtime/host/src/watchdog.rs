@@ -8,20 +8,39 @@
 //! nothing and is installed without `SA_RESTART`: the blocked system call returns `EINTR`,
 //! the WASI call fails with `interrupted`, and the guest, back in wasm, traps at the epoch
 //! check that is overdue. The signal is only ever sent to a thread inside an overdue call.
+//!
+//! Deadlines are counted in the ticker's ticks ([`ticks`]), not read from a clock: arming a
+//! call then costs an atomic load instead of a clock read, on every call of every plugin.
 
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, Mutex, OnceLock};
-use std::time::{Duration, Instant};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use crate::engine::TICK;
 
 /// How long past its deadline a call may be blocked before its thread is interrupted, and
 /// how often it is interrupted again while it stays blocked.
 const GRACE: Duration = Duration::from_millis(100);
 
+/// Ticks of the epoch ticker so far.
+static TICKS: AtomicU64 = AtomicU64::new(0);
+
+/// The ticker's count: a clock of [`TICK`] resolution that costs one load to read.
+pub fn ticks() -> u64 {
+    TICKS.load(Ordering::Relaxed)
+}
+
+/// The tick by which a call of `timeout` that begins now must end (at least one whole tick
+/// away, so a call is never overdue at its start).
+pub fn deadline_tick(timeout: Duration) -> u64 {
+    ticks() + timeout.as_nanos().div_ceil(TICK.as_nanos()) as u64 + 1
+}
+
 struct Slot {
     thread: libc::pthread_t,
-    /// Nanoseconds since [`origin`] at which the current call must end; 0: no call.
+    /// The tick at which the current call must end; 0: no call.
     deadline: AtomicU64,
-    /// When the thread was last interrupted.
+    /// The tick at which the thread was last interrupted.
     kicked: AtomicU64,
 }
 
@@ -52,15 +71,6 @@ thread_local! {
     };
 }
 
-fn origin() -> Instant {
-    static ORIGIN: OnceLock<Instant> = OnceLock::new();
-    *ORIGIN.get_or_init(Instant::now)
-}
-
-fn now() -> u64 {
-    origin().elapsed().as_nanos() as u64
-}
-
 /// A call of this thread is in progress until the guard drops.
 pub struct CallGuard(());
 
@@ -70,9 +80,8 @@ impl Drop for CallGuard {
     }
 }
 
-/// A call with this timeout begins on this thread.
-pub fn begin(timeout: Duration) -> CallGuard {
-    let deadline = now() + timeout.as_nanos() as u64;
+/// A call that must end by tick `deadline` ([`deadline_tick`]) begins on this thread.
+pub fn begin(deadline: u64) -> CallGuard {
     MINE.with(|s| s.0.deadline.store(deadline.max(1), Ordering::Relaxed));
     CallGuard(())
 }
@@ -94,10 +103,11 @@ pub fn install() {
     }
 }
 
-/// Interrupts every thread blocked past its call's deadline (called by the epoch ticker).
+/// Counts a tick and interrupts every thread blocked past its call's deadline (called by
+/// the epoch ticker).
 pub fn tick() {
-    let t = now();
-    let grace = GRACE.as_nanos() as u64;
+    let t = TICKS.fetch_add(1, Ordering::Relaxed) + 1;
+    let grace = GRACE.as_nanos().div_ceil(TICK.as_nanos()) as u64;
     let slots = SLOTS.lock().unwrap_or_else(|p| p.into_inner());
     for slot in slots.iter() {
         let deadline = slot.deadline.load(Ordering::Relaxed);
