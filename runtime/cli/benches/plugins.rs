@@ -144,6 +144,22 @@ fn hook_call() -> f64 {
             );
         }
     }
+    // weft's share end to end: the same export called through its bindings alone, alternated
+    // with whole calls so that both see the machine in the same state.
+    let point = Dispatch::of(wasm.points())
+        .get(Stage::AfterTrainIter)
+        .expect("the hook acts after train iterations");
+    let (mut whole, mut bindings) = (Vec::new(), Vec::new());
+    for _ in 0..5 {
+        whole.push(time_calls(&mut wasm, &mut ctx) * 1e9);
+        bindings.push(wasm.bindings_only_ns(point, &ctx, 20_000).unwrap());
+    }
+    let (whole, bindings) = (median(whole), median(bindings));
+    println!(
+        "{}",
+        json!({ "bench": "hook_call_end_to_end", "whole_call_ns": whole,
+                "bindings_only_ns": bindings, "weft_share_ns": whole - bindings })
+    );
     w
 }
 

@@ -215,8 +215,12 @@ pub fn prepare(opts: &TrainOptions) -> Result<Session> {
         ("test", &loaders.test),
     ] {
         if let Some(l) = l {
+            let workers = match l.settings().workers {
+                0 => "prepared on the training thread".to_string(),
+                n => format!("{n} worker thread(s)"),
+            };
             log.info(&format!(
-                "{name} data: {}, {} batches of {}",
+                "{name} data: {}, {} batches of {}, {workers}",
                 l.dataset().describe(),
                 l.len(),
                 l.settings().batch_size
@@ -358,11 +362,22 @@ pub fn loader(
         weft_data::BuildError::Data(d) => anyhow!(d),
     })?;
     let spec = data.loader(split)?;
+    let workers = spec.workers.unwrap_or_else(|| {
+        // The ranks of one machine share its cores (torchrun and `weft dist-train` say how
+        // many there are).
+        let local_ranks = std::env::var("LOCAL_WORLD_SIZE")
+            .ok()
+            .and_then(|v| v.parse::<usize>().ok())
+            .filter(|n| *n > 0 && shard.world_size > 1)
+            .unwrap_or(1);
+        let cores = std::thread::available_parallelism().map_or(1, |n| n.get()) / local_ranks;
+        weft_config::schema::auto_workers(cores, weft_nn::threads(), pin)
+    });
     Ok(Loader::new(
         dataset,
         LoaderSettings {
             batch_size: spec.batch_size,
-            workers: spec.workers,
+            workers,
             shuffle: spec.shuffle,
             drop_last: spec.drop_last,
             prefetch: spec.prefetch,

@@ -15,6 +15,6 @@ pub use hooks::{
     CheckpointConfig, EvalConfig, GradClipConfig, LogConfig, OptimizerHookConfig,
     deserialize_norm_type,
 };
-pub use loader::{DEFAULT_PREFETCH, DEFAULT_WORKERS, DataSplit, LoaderSpec};
+pub use loader::{DEFAULT_PREFETCH, DEFAULT_WORKERS, DataSplit, LoaderSpec, auto_workers};
 pub use ranges::{LOG_LEVELS, MAX_PREFETCH, MAX_WORKERS, max_threads};
 pub use run::{DistParams, Phase, RunConfig, RunnerConfig, TOP_LEVEL_KEYS, WorkflowStage};

@@ -175,6 +175,26 @@ impl WasmHook {
         }
     }
 
+    /// Nanoseconds per call of the hook's export through its bindings alone, as a bare
+    /// wasmtime embedding would make it: the same guest, export and borrowed run state, but
+    /// none of weft's work around the call (limits armed once, the context lent once, no
+    /// output collected, no requests applied). `weft_host::profile` sets it beside
+    /// [`weft_core::Hook::call`] to measure weft's share end to end.
+    pub fn bindings_only_ns(&mut self, point: Stage, ctx: &RunContext, n: usize) -> Option<f64> {
+        let live = self.live.as_mut()?;
+        let _call = self.plugin.arm(&mut live.store).ok()?;
+        live.store.data_mut().call = Some(CallState::new(ctx.stage(), ctx));
+        let rep = live.state.rep();
+        let mut once = || {
+            let borrow = Resource::<RunState>::new_borrow(rep);
+            let result = live.bindings.call(&mut live.store, point, borrow);
+            assert!(matches!(result, Ok(Ok(()))), "the probe's call failed");
+        };
+        let ns = crate::profile::per_call(n, &mut once);
+        live.store.data_mut().call = None;
+        Some(ns)
+    }
+
     /// A failed call: the store may be trapped, so it is never used again; the policy says
     /// whether the run goes on without the plugin.
     fn fail(&mut self, message: String, point: Option<RunPoint>) -> HookResult {

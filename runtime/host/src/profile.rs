@@ -20,7 +20,7 @@ const EMPTY: &str = r#"(component
   (func (export "f") (canon lift (core func $i "f"))))"#;
 
 /// Median nanoseconds per call of `f` over 9 batches of `n`, after a warm-up batch.
-fn per_call(n: usize, mut f: impl FnMut()) -> f64 {
+pub(crate) fn per_call(n: usize, mut f: impl FnMut()) -> f64 {
     for _ in 0..n {
         f();
     }

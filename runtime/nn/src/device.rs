@@ -13,6 +13,11 @@ pub fn set_threads(n: u32) {
     tch::set_num_threads(n as i32);
 }
 
+/// libtorch's intra-op CPU threads now (the config's `threads`, else libtorch's default).
+pub fn threads() -> usize {
+    tch::get_num_threads().max(1) as usize
+}
+
 /// The config's `deterministic`: no cuDNN autotuning (which picks kernels by timing them).
 pub fn set_deterministic(on: bool) {
     if on {

@@ -25,6 +25,6 @@ mod shim;
 pub mod store;
 
 pub use device::{
-    Device, cuda_available, device_name, parse_device, set_deterministic, set_threads,
+    Device, cuda_available, device_name, parse_device, set_deterministic, set_threads, threads,
 };
 pub use engine::{Loaders, TorchEngine};
