@@ -146,19 +146,33 @@ fn hook_call() -> f64 {
     }
     // weft's share end to end: the same export called through its bindings alone, alternated
     // with whole calls so that both see the machine in the same state.
+    // NullHook (tests/guests/null_hook) does nothing at all: its call is a hook call's own
+    // cost, set against an empty export in the same rounds.
+    let null_plugin = weft_host::open(&guests().join("null_hook.wasm"), None, log.clone())
+        .unwrap_or_else(|e| panic!("{e} (build the guests: benches/plugins.sh)"));
+    let mut null = WasmHook::new(null_plugin, &json!({})).unwrap();
     let point = Dispatch::of(wasm.points())
         .get(Stage::AfterTrainIter)
         .expect("the hook acts after train iterations");
-    let (mut whole, mut bindings) = (Vec::new(), Vec::new());
+    let null_point = Dispatch::of(null.points())
+        .get(Stage::AfterTrainIter)
+        .expect("NullHook acts after train iterations");
+    let mut rounds: [Vec<f64>; 5] = Default::default();
     for _ in 0..5 {
-        whole.push(time_calls(&mut wasm, &mut ctx) * 1e9);
-        bindings.push(wasm.bindings_only_ns(point, &ctx, 20_000).unwrap());
+        rounds[0].push(time_calls(&mut wasm, &mut ctx) * 1e9);
+        rounds[1].push(wasm.bindings_only_ns(point, &ctx, 20_000).unwrap());
+        rounds[2].push(time_calls(&mut null, &mut ctx) * 1e9);
+        rounds[3].push(null.bindings_only_ns(null_point, &ctx, 20_000).unwrap());
+        rounds[4].push(weft_host::profile::empty_call_ns(20_000).unwrap());
     }
-    let (whole, bindings) = (median(whole), median(bindings));
+    let [probe, probe_bindings, nothing, nothing_bindings, empty] = rounds.map(median);
+    let share = nothing - nothing_bindings;
     println!(
         "{}",
-        json!({ "bench": "hook_call_end_to_end", "whole_call_ns": whole,
-                "bindings_only_ns": bindings, "weft_share_ns": whole - bindings })
+        json!({ "bench": "hook_call_end_to_end",
+                "faulty_whole_ns": probe, "faulty_bindings_only_ns": probe_bindings,
+                "null_whole_ns": nothing, "null_bindings_only_ns": nothing_bindings,
+                "empty_export_ns": empty, "weft_share_ns": share })
     );
     w
 }

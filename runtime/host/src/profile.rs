@@ -63,6 +63,15 @@ fn bare_call(engine: &Engine, metering: Metering, n: usize) -> wasmtime::Result<
     }))
 }
 
+/// Nanoseconds per call of an empty component export on an engine with neither fuel nor
+/// epochs: wasmtime's floor for a component call on this machine.
+pub fn empty_call_ns(n: usize) -> Result<f64, String> {
+    let mut plain = Config::new();
+    plain.concurrency_support(false);
+    let plain = Engine::new(&plain).map_err(|e| e.to_string())?;
+    bare_call(&plain, Metering::None, n).map_err(|e| e.to_string())
+}
+
 /// Nanoseconds per call of each part, in the order a hook call performs them. `plugin` is a
 /// hook plugin (its store is used for the parts that need one); `ctx` the run context lent.
 pub fn hook_call_parts(
@@ -71,12 +80,9 @@ pub fn hook_call_parts(
     n: usize,
 ) -> Result<Vec<(&'static str, f64)>, String> {
     let err = |e: wasmtime::Error| e.to_string();
-    let mut plain = Config::new();
-    plain.concurrency_support(false);
-    let plain = Engine::new(&plain).map_err(err)?;
     let mut parts = vec![(
         "bare call (an empty export; no fuel, no epochs)",
-        bare_call(&plain, Metering::None, n).map_err(err)?,
+        empty_call_ns(n)?,
     )];
     let engine = &plugin.engine;
     let metering = if plugin.limits.fuel.is_some() {
