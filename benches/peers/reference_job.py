@@ -21,6 +21,7 @@ import argparse
 import gzip
 import json
 import os
+import sys
 import tempfile
 import time
 
@@ -28,6 +29,9 @@ import numpy as np
 import torch
 import torch.nn as nn
 import torch.nn.functional as F
+
+sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+from torch_models import LeNet5, ResNet18  # noqa: E402  (benches/torch_models.py)
 
 DATA = os.environ.get('FASHION_MNIST', '/usr/share/datasets/fashion-mnist')
 
@@ -48,55 +52,6 @@ def fashion_mnist(samples=None):
         x, y = x[:samples], y[:samples]
     x = (torch.from_numpy(x.copy()).float().div_(255.0).sub_(0.2860).div_(0.3530)).unsqueeze(1)
     return torch.utils.data.TensorDataset(x, torch.from_numpy(y.astype(np.int64)))
-
-
-class LeNet5(nn.Module):
-    def __init__(self):
-        super().__init__()
-        self.conv1 = nn.Conv2d(1, 6, 5, padding=2)
-        self.conv2 = nn.Conv2d(6, 16, 5)
-        self.fc1, self.fc2, self.fc3 = nn.Linear(400, 120), nn.Linear(120, 84), nn.Linear(84, 10)
-
-    def forward(self, x):
-        x = F.max_pool2d(F.relu(self.conv1(x)), 2)
-        x = F.max_pool2d(F.relu(self.conv2(x)), 2).flatten(1)
-        return self.fc3(F.relu(self.fc2(F.relu(self.fc1(x)))))
-
-
-class Block(nn.Module):
-    def __init__(self, c_in, c_out, stride):
-        super().__init__()
-        self.conv1 = nn.Conv2d(c_in, c_out, 3, stride, 1, bias=False)
-        self.bn1 = nn.BatchNorm2d(c_out)
-        self.conv2 = nn.Conv2d(c_out, c_out, 3, 1, 1, bias=False)
-        self.bn2 = nn.BatchNorm2d(c_out)
-        self.downsample = None
-        if stride != 1 or c_in != c_out:
-            self.downsample = nn.Sequential(nn.Conv2d(c_in, c_out, 1, stride, bias=False),
-                                            nn.BatchNorm2d(c_out))
-
-    def forward(self, x):
-        out = self.bn2(self.conv2(F.relu(self.bn1(self.conv1(x)))))
-        return F.relu(out + (x if self.downsample is None else self.downsample(x)))
-
-
-class ResNet18(nn.Module):
-    def __init__(self):
-        super().__init__()
-        self.conv1 = nn.Conv2d(1, 64, 3, 1, 1, bias=False)
-        self.bn1 = nn.BatchNorm2d(64)
-        blocks, c_in = [], 64
-        for stage in range(4):
-            c_out = 64 << stage
-            for b in range(2):
-                blocks.append(Block(c_in, c_out, 2 if stage > 0 and b == 0 else 1))
-                c_in = c_out
-        self.blocks = nn.Sequential(*blocks)
-        self.fc = nn.Linear(512, 10)
-
-    def forward(self, x):
-        x = self.blocks(F.relu(self.bn1(self.conv1(x))))
-        return self.fc(F.adaptive_avg_pool2d(x, 1).flatten(1))
 
 
 MODELS = {'lenet5': LeNet5, 'resnet18': ResNet18}
@@ -120,6 +75,16 @@ class Window:
         return done >= self.last
 
 
+def step(model, opt, x, y):
+    """One training step as every Python peer takes it; returns the loss (on the device)."""
+    loss = F.cross_entropy(model(x), y)
+    opt.zero_grad()
+    loss.backward()
+    nn.utils.clip_grad_norm_(model.parameters(), 35, 2)
+    opt.step()
+    return loss
+
+
 def eager(a, model, data, window, out_dir):
     loader = torch.utils.data.DataLoader(data, batch_size=a.batch, shuffle=True, num_workers=0)
     opt = sgd(model)
@@ -128,11 +93,7 @@ def eager(a, model, data, window, out_dir):
     while True:
         model.train()
         for x, y in loader:
-            loss = F.cross_entropy(model(x), y)
-            opt.zero_grad()
-            loss.backward()
-            nn.utils.clip_grad_norm_(model.parameters(), 35, 2)
-            opt.step()
+            loss = step(model, opt, x, y)
             done += 1
             if done % 50 == 0:
                 loss.item()
@@ -152,11 +113,7 @@ def floor(a, model, data, window, out_dir):
     done = 0
     while True:
         for xb, yb in batches:
-            loss = F.cross_entropy(model(xb), yb)
-            opt.zero_grad()
-            loss.backward()
-            nn.utils.clip_grad_norm_(model.parameters(), 35, 2)
-            opt.step()
+            step(model, opt, xb, yb)
             done += 1
             if window.after(done):
                 return
