@@ -37,37 +37,44 @@ fn main() {
             .flag(format!("-D_GLIBCXX_USE_CXX11_ABI={abi}"));
         b
     };
-    base()
-        .include("csrc/gloo_decls")
-        .define("USE_C10D_GLOO", None)
-        .file("csrc/c10d.cpp")
-        .compile("weft_c10d");
-
-    if !lib.join("libtorch_cuda.so").exists() {
-        return; // a CPU-only libtorch: Gloo alone, and nccl refused at run time
-    }
-    match cuda_includes(root) {
-        Ok(dirs) => {
-            let mut b = base();
-            for d in &dirs {
-                b.include(d);
+    // NCCL first: c10d.cpp's connect calls into nccl.cpp only when that is built.
+    let nccl = lib.join("libtorch_cuda.so").exists()
+        && {
+            match cuda_includes(root) {
+                Ok(dirs) => {
+                    let mut b = base();
+                    for d in &dirs {
+                        b.include(d);
+                    }
+                    b.define("USE_C10D_NCCL", None)
+                        .define("USE_CUDA", None)
+                        // c10's CUDA headers size a padding by the cache line; the value is fixed
+                        // by the ABI, not by this compiler's tuning.
+                        .flag("-Wno-interference-size")
+                        .file("csrc/nccl.cpp")
+                        .compile("weft_nccl");
+                    // ProcessGroupNCCL is in libtorch_cuda (torch-sys links it); device selection
+                    // is in libc10_cuda, which torch-sys does not name.
+                    println!("cargo:rustc-link-lib=dylib=c10_cuda");
+                    println!("cargo:rustc-cfg=weft_nccl");
+                    true
+                }
+                Err(missing) => {
+                    println!(
+                        "cargo:warning=libtorch has CUDA but {missing} is missing: weft-dist is built without NCCL (run `make setup`)"
+                    );
+                    false
+                }
             }
-            b.define("USE_C10D_NCCL", None)
-                .define("USE_CUDA", None)
-                // c10's CUDA headers size a padding by the cache line; the value is fixed
-                // by the ABI, not by this compiler's tuning.
-                .flag("-Wno-interference-size")
-                .file("csrc/nccl.cpp")
-                .compile("weft_nccl");
-            // ProcessGroupNCCL is in libtorch_cuda (torch-sys links it); device selection
-            // is in libc10_cuda, which torch-sys does not name.
-            println!("cargo:rustc-link-lib=dylib=c10_cuda");
-            println!("cargo:rustc-cfg=weft_nccl");
-        }
-        Err(missing) => println!(
-            "cargo:warning=libtorch has CUDA but {missing} is missing: weft-dist is built without NCCL (run `make setup`)"
-        ),
+        };
+    let mut c10d = base();
+    c10d.include("csrc/gloo_decls")
+        .define("USE_C10D_GLOO", None)
+        .file("csrc/c10d.cpp");
+    if nccl {
+        c10d.define("WEFT_WITH_NCCL", None);
     }
+    c10d.compile("weft_c10d");
 }
 
 /// The include directories NCCL's process group needs, or the first header not found.

@@ -14,6 +14,7 @@
 #include <c10/util/Logging.h>
 
 #include <chrono>
+#include <stdexcept>
 #include <string>
 #include <vector>
 
@@ -73,11 +74,22 @@ extern "C" {
 
 void weft_dist_free(char* text) { std::free(text); }
 
-// Forms a Gloo group of `world` ranks at the store (see weft::connect_store). `timeout_ms`
-// bounds the rendezvous and every later collective.
+// Forms a group of `world` ranks at the store (see weft::connect_store): Gloo when
+// `nccl_device` is negative, else NCCL on that CUDA device. `timeout_ms` bounds the rendezvous
+// and every later collective.
 char* weft_dist_connect(const char* host, int port, int rank, int world, int host_store,
-                        int64_t timeout_ms, const char* prefix, WeftGroup** out) {
+                        int64_t timeout_ms, const char* prefix, int nccl_device,
+                        WeftGroup** out) {
   return weft::guarded([&] {
+    if (nccl_device >= 0) {
+#ifdef WEFT_WITH_NCCL
+      *out = weft::nccl_group(host, port, rank, world, host_store, timeout_ms, prefix,
+                              nccl_device);
+      return;
+#else
+      throw std::runtime_error("this build of weft has no NCCL");
+#endif
+    }
     auto store = weft::connect_store(host, port, world, host_store, timeout_ms, prefix);
     auto group = weft::gloo_group(store, rank, world, timeout_ms);
     *out = new WeftGroup{store, group, group};

@@ -15,32 +15,29 @@
 #include <c10/cuda/CUDAFunctions.h>
 
 #include <chrono>
+#include <stdexcept>
 
-extern "C" {
+namespace weft {
 
-// Forms an NCCL group of `world` ranks at the store; this rank's tensors live on CUDA device
-// `device` (its local rank), which becomes the current device.
-char* weft_dist_connect_nccl(const char* host, int port, int rank, int world, int host_store,
-                             int64_t timeout_ms, const char* prefix, int device,
-                             WeftGroup** out) {
-  return weft::guarded([&] {
-    if (c10::cuda::device_count() <= device) {
-      throw std::runtime_error("NCCL rank " + std::to_string(rank) + " needs CUDA device " +
-                               std::to_string(device) + " and this machine has " +
-                               std::to_string(c10::cuda::device_count()));
-    }
-    c10::cuda::set_device(static_cast<c10::DeviceIndex>(device));
-    auto store = weft::connect_store(host, port, world, host_store, timeout_ms, prefix);
-    auto options = c10d::ProcessGroupNCCL::Options::create();
-    options->timeout = std::chrono::milliseconds(timeout_ms);
-    auto group = c10::make_intrusive<c10d::ProcessGroupNCCL>(
-        c10::make_intrusive<c10d::PrefixStore>("nccl/", store), rank, world, options);
-    // Barriers and the first communicator use this device instead of guessing one from the rank.
-    group->setBoundDeviceId(at::Device(at::kCUDA, static_cast<c10::DeviceIndex>(device)));
-    auto control = weft::gloo_group(c10::make_intrusive<c10d::PrefixStore>("control/", store),
-                                    rank, world, timeout_ms);
-    *out = new WeftGroup{store, group, control};
-  });
+WeftGroup* nccl_group(const char* host, int port, int rank, int world, int host_store,
+                      int64_t timeout_ms, const char* prefix, int device) {
+  if (c10::cuda::device_count() <= device) {
+    throw std::runtime_error("NCCL rank " + std::to_string(rank) + " needs CUDA device " +
+                             std::to_string(device) + " and this machine has " +
+                             std::to_string(c10::cuda::device_count()));
+  }
+  // This rank's tensors live on its device, which becomes the current one.
+  c10::cuda::set_device(static_cast<c10::DeviceIndex>(device));
+  auto store = connect_store(host, port, world, host_store, timeout_ms, prefix);
+  auto options = c10d::ProcessGroupNCCL::Options::create();
+  options->timeout = std::chrono::milliseconds(timeout_ms);
+  auto group = c10::make_intrusive<c10d::ProcessGroupNCCL>(
+      c10::make_intrusive<c10d::PrefixStore>("nccl/", store), rank, world, options);
+  // Barriers and the first communicator use this device instead of guessing one from the rank.
+  group->setBoundDeviceId(at::Device(at::kCUDA, static_cast<c10::DeviceIndex>(device)));
+  auto control = gloo_group(c10::make_intrusive<c10d::PrefixStore>("control/", store), rank,
+                            world, timeout_ms);
+  return new WeftGroup{store, group, control};
 }
 
-}  // extern "C"
+}  // namespace weft

@@ -56,4 +56,10 @@ c10::intrusive_ptr<c10d::Store> connect_store(const char* host, int port, int wo
 c10::intrusive_ptr<c10d::Backend> gloo_group(const c10::intrusive_ptr<c10d::Store>& store,
                                              int rank, int world, int64_t timeout_ms);
 
+// An NCCL group on CUDA device `device`, with its Gloo control group, at the store (see
+// weft::connect_store); throws on failure. Defined in nccl.cpp, which is compiled (and
+// WEFT_WITH_NCCL defined) only when libtorch has CUDA and the headers are present.
+WeftGroup* nccl_group(const char* host, int port, int rank, int world, int host_store,
+                      int64_t timeout_ms, const char* prefix, int device);
+
 }  // namespace weft

@@ -56,54 +56,31 @@ impl ProcessGroup {
             .map_err(|_| DistError::Launch("MASTER_ADDR contains a NUL byte".into()))?;
         let prefix = CString::new(rdv.prefix.as_str())
             .map_err(|_| DistError::Launch("the store prefix contains a NUL byte".into()))?;
-        let (port, rank, world) = (
-            i32::from(rdv.master_port),
-            rdv.rank as i32,
-            rdv.world_size as i32,
-        );
-        let (host_store, timeout_ms) = (i32::from(rdv.host_store), rdv.timeout.as_millis() as i64);
-        let mut raw = std::ptr::null_mut();
-        let (message, device) = match rdv.backend {
-            // SAFETY: the strings outlive the call; `raw` is written only on success.
-            Backend::Gloo => (
-                unsafe {
-                    shim::weft_dist_connect(
-                        host.as_ptr(),
-                        port,
-                        rank,
-                        world,
-                        host_store,
-                        timeout_ms,
-                        prefix.as_ptr(),
-                        &mut raw,
-                    )
-                },
-                Device::Cpu,
-            ),
-            #[cfg(weft_nccl)]
-            // SAFETY: as above.
-            Backend::Nccl => (
-                unsafe {
-                    shim::weft_dist_connect_nccl(
-                        host.as_ptr(),
-                        port,
-                        rank,
-                        world,
-                        host_store,
-                        timeout_ms,
-                        prefix.as_ptr(),
-                        rdv.local_rank as i32,
-                        &mut raw,
-                    )
-                },
-                Device::Cuda(rdv.local_rank),
-            ),
-            #[cfg(not(weft_nccl))]
+        let (nccl_device, device) = match rdv.backend {
+            Backend::Gloo => (-1, Device::Cpu),
+            Backend::Nccl if cfg!(weft_nccl) => {
+                (rdv.local_rank as i32, Device::Cuda(rdv.local_rank))
+            }
             Backend::Nccl => {
                 return Err(DistError::Launch(
                     "dist_params.backend = \"nccl\" needs a build of weft against a CUDA libtorch with NCCL's headers, which this build lacks; use \"gloo\" (CPU tensors)".into(),
                 ));
             }
+        };
+        let mut raw = std::ptr::null_mut();
+        // SAFETY: the strings outlive the call; `raw` is written only on success.
+        let message = unsafe {
+            shim::weft_dist_connect(
+                host.as_ptr(),
+                i32::from(rdv.master_port),
+                rdv.rank as i32,
+                rdv.world_size as i32,
+                i32::from(rdv.host_store),
+                rdv.timeout.as_millis() as i64,
+                prefix.as_ptr(),
+                nccl_device,
+                &mut raw,
+            )
         };
         shim::check(message).map_err(|e| {
             DistError::C10d(format!(

@@ -15,6 +15,8 @@ pub struct RawGroup {
 
 unsafe extern "C" {
     pub fn weft_dist_free(text: *mut c_char);
+    /// Gloo when `nccl_device` is negative, else NCCL on that CUDA device.
+    #[allow(clippy::too_many_arguments, reason = "one C entry point, mirrored")]
     pub fn weft_dist_connect(
         host: *const c_char,
         port: c_int,
@@ -23,19 +25,7 @@ unsafe extern "C" {
         host_store: c_int,
         timeout_ms: i64,
         prefix: *const c_char,
-        out: *mut *mut RawGroup,
-    ) -> *mut c_char;
-    #[cfg(weft_nccl)]
-    #[allow(clippy::too_many_arguments, reason = "one C entry point, mirrored")]
-    pub fn weft_dist_connect_nccl(
-        host: *const c_char,
-        port: c_int,
-        rank: c_int,
-        world: c_int,
-        host_store: c_int,
-        timeout_ms: i64,
-        prefix: *const c_char,
-        device: c_int,
+        nccl_device: c_int,
         out: *mut *mut RawGroup,
     ) -> *mut c_char;
     pub fn weft_dist_close(group: *mut RawGroup);
