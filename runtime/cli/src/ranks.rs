@@ -48,6 +48,11 @@ pub fn join(
     group
         .check_same("config or plugin set", digest(checked))
         .map_err(|e| anyhow!("rank {}: {e}", rdv.rank))?;
+    if rdv.rank == 0 && names_type(&checked.config.to_json(), "SyncBN") {
+        log.warn(
+            "norm_cfg type SyncBN normalises with each rank's own batch statistics in weft (as BN): they are not synchronised across ranks; rank 0's running statistics are broadcast before every forward",
+        );
+    }
     log.info(&format!(
         "data-parallel: rank {} of {} ({backend}, store {}:{}, timeout {} s)",
         rdv.rank,
@@ -68,4 +73,31 @@ fn digest(checked: &Checked) -> u64 {
         .to_string()
         .hash(&mut h);
     h.finish()
+}
+
+/// Whether some table of the config has `type = name`.
+fn names_type(value: &serde_json::Value, name: &str) -> bool {
+    match value {
+        serde_json::Value::Object(map) => {
+            map.get("type").and_then(|t| t.as_str()) == Some(name)
+                || map.values().any(|v| names_type(v, name))
+        }
+        serde_json::Value::Array(items) => items.iter().any(|v| names_type(v, name)),
+        _ => false,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::names_type;
+    use serde_json::json;
+
+    #[test]
+    fn a_type_is_found_at_any_depth_and_only_as_a_type() {
+        let model = json!({ "model": { "backbone": { "norm_cfg": { "type": "SyncBN" } } } });
+        assert!(names_type(&model, "SyncBN"));
+        let listed = json!({ "custom_hooks": [{ "type": "A" }, { "type": "SyncBN" }] });
+        assert!(names_type(&listed, "SyncBN"));
+        assert!(!names_type(&json!({ "note": "SyncBN" }), "SyncBN"));
+    }
 }
