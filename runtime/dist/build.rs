@@ -15,6 +15,7 @@ fn main() {
     println!("cargo:rerun-if-changed=csrc");
     println!("cargo:rerun-if-env-changed=LIBTORCH_CXX11_ABI");
     println!("cargo:rerun-if-env-changed=WEFT_CUDA_HEADERS");
+    println!("cargo:rerun-if-env-changed=XDG_CACHE_HOME");
     println!("cargo:rustc-check-cfg=cfg(weft_nccl)");
     let Ok(lib) = std::env::var("DEP_TCH_LIBTORCH_LIB") else {
         panic!("torch-sys did not report libtorch's directory (DEP_TCH_LIBTORCH_LIB)");
@@ -81,10 +82,14 @@ fn main() {
 fn cuda_includes(torch_root: &Path) -> Result<Vec<PathBuf>, String> {
     // torch/ sits in site-packages beside nvidia/.
     let site = torch_root.parent().expect("torch's folder has a parent");
+    // `make` sets WEFT_CUDA_HEADERS; a plain `cargo build` looks where `make setup` puts them.
     let side = std::env::var_os("WEFT_CUDA_HEADERS")
         .map(PathBuf::from)
         .or_else(|| {
-            std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".cache/weft/cuda-headers-13.0"))
+            let cache = std::env::var_os("XDG_CACHE_HOME")
+                .map(PathBuf::from)
+                .or_else(|| std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".cache")))?;
+            Some(cache.join("weft/cuda-headers-13.0"))
         })
         .unwrap_or_default()
         .join("nvidia/cu13/include");

@@ -635,6 +635,22 @@ fn signal(pid: u32, sig: &str) {
     assert!(status.success());
 }
 
+/// `weft train CFG --launcher pytorch` as torchrun would start rank `rank` of 2, its store at
+/// 127.0.0.1:`port`.
+fn torchrun_rank(cfg: &Path, work: &Path, rank: &str, port: &str) -> Command {
+    let mut cmd = weft();
+    cmd.args([
+        "train",
+        cfg.to_str().unwrap(),
+        "--launcher",
+        "pytorch",
+        "--work-dir",
+    ])
+    .arg(work)
+    .envs([("RANK", rank), ("WORLD_SIZE", "2"), ("MASTER_PORT", port)]);
+    cmd
+}
+
 #[test]
 fn a_hung_rank_an_unreachable_store_and_differing_configs_end_with_one_clear_message() {
     let dir = temp_dir("dist-hang");
@@ -671,20 +687,7 @@ fn a_hung_rank_an_unreachable_store_and_differing_configs_end_with_one_clear_mes
 
     // A store nobody serves: the rendezvous gives up after the timeout, once, in weft's words.
     let port = weft_dist::launch::free_port().unwrap().to_string();
-    let out = weft()
-        .args([
-            "train",
-            cfg.to_str().unwrap(),
-            "--launcher",
-            "pytorch",
-            "--work-dir",
-        ])
-        .arg(dir.join("alone"))
-        .envs([
-            ("RANK", "1"),
-            ("WORLD_SIZE", "2"),
-            ("MASTER_PORT", port.as_str()),
-        ])
+    let out = torchrun_rank(&cfg, &dir.join("alone"), "1", &port)
         .output()
         .unwrap();
     let stderr = String::from_utf8_lossy(&out.stderr);
@@ -698,21 +701,8 @@ fn a_hung_rank_an_unreachable_store_and_differing_configs_end_with_one_clear_mes
     // Ranks started with different configs refuse to train together.
     let port = weft_dist::launch::free_port().unwrap().to_string();
     let rank = |r: &str, extra: &[&str]| {
-        weft()
-            .args([
-                "train",
-                cfg.to_str().unwrap(),
-                "--launcher",
-                "pytorch",
-                "--work-dir",
-            ])
-            .arg(dir.join("mixed"))
+        torchrun_rank(&cfg, &dir.join("mixed"), r, &port)
             .args(extra)
-            .envs([
-                ("RANK", r),
-                ("WORLD_SIZE", "2"),
-                ("MASTER_PORT", port.as_str()),
-            ])
             .stdout(Stdio::null())
             .stderr(Stdio::piped())
             .spawn()

@@ -122,7 +122,8 @@ pub fn prepare(opts: &TrainOptions) -> Result<Session> {
     }
     match (&rendezvous, &schema.gpu_ids) {
         (None, _) => schema.check_gpu_ids_for_one_process(&checked.config)?,
-        (Some(_), Some(ids)) if main_rank => log.info(&format!(
+        // Without CUDA the key is already said to be ignored (`ignored_keys`).
+        (Some(_), Some(ids)) if main_rank && weft_nn::cuda_available() => log.info(&format!(
             "gpu_ids = {:?} is not used in a data-parallel run: each rank takes the GPU of its local rank",
             ids.value
         )),

@@ -7,7 +7,7 @@
 use std::ffi::CString;
 use std::sync::Mutex;
 
-use tch::{Device, Kind, Tensor};
+use tch::{Kind, Tensor};
 use torch_sys::C_tensor;
 
 use crate::DistError;
@@ -33,7 +33,6 @@ pub struct ProcessGroup {
     rank: usize,
     world_size: usize,
     local_rank: usize,
-    device: Device,
 }
 
 struct Handle(*mut RawGroup);
@@ -56,11 +55,10 @@ impl ProcessGroup {
             .map_err(|_| DistError::Launch("MASTER_ADDR contains a NUL byte".into()))?;
         let prefix = CString::new(rdv.prefix.as_str())
             .map_err(|_| DistError::Launch("the store prefix contains a NUL byte".into()))?;
-        let (nccl_device, device) = match rdv.backend {
-            Backend::Gloo => (-1, Device::Cpu),
-            Backend::Nccl if cfg!(weft_nccl) => {
-                (rdv.local_rank as i32, Device::Cuda(rdv.local_rank))
-            }
+        // NCCL ranks bind the GPU of their local rank (the device `weft train` gives them).
+        let nccl_device = match rdv.backend {
+            Backend::Gloo => -1,
+            Backend::Nccl if cfg!(weft_nccl) => rdv.local_rank as i32,
             Backend::Nccl => {
                 return Err(DistError::Launch(
                     "dist_params.backend = \"nccl\" needs a build of weft against a CUDA libtorch with NCCL's headers, which this build lacks; use \"gloo\" (CPU tensors)".into(),
@@ -93,7 +91,6 @@ impl ProcessGroup {
             rank: rdv.rank,
             world_size: rdv.world_size,
             local_rank: rdv.local_rank,
-            device,
         })
     }
 
@@ -101,11 +98,6 @@ impl ProcessGroup {
     /// time); a machine without GPUs is refused when the group forms.
     pub fn nccl_built() -> bool {
         cfg!(weft_nccl)
-    }
-
-    /// Where this group's tensors must live: the CPU for Gloo, this rank's GPU for NCCL.
-    pub fn device(&self) -> Device {
-        self.device
     }
 
     /// This process's rank.

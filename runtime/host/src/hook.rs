@@ -185,14 +185,17 @@ impl WasmHook {
         let _call = self.plugin.arm(&mut live.store).ok()?;
         live.store.data_mut().call = Some(CallState::new(ctx.stage(), ctx));
         let rep = live.state.rep();
+        let mut failed = false;
         let mut once = || {
-            let borrow = Resource::<RunState>::new_borrow(rep);
-            let result = live.bindings.call(&mut live.store, point, borrow);
-            assert!(matches!(result, Ok(Ok(()))), "the probe's call failed");
+            if !failed {
+                let borrow = Resource::<RunState>::new_borrow(rep);
+                let result = live.bindings.call(&mut live.store, point, borrow);
+                failed = !matches!(result, Ok(Ok(())));
+            }
         };
         let ns = crate::profile::per_call(n, &mut once);
         live.store.data_mut().call = None;
-        Some(ns)
+        (!failed).then_some(ns)
     }
 
     /// A failed call: the store may be trapped, so it is never used again; the policy says

@@ -3,7 +3,6 @@
 
 use std::path::Path;
 use std::sync::Arc;
-use std::time::Duration;
 
 use wasmtime::component::Linker;
 use wasmtime::{Store, Trap};
@@ -154,9 +153,11 @@ impl Plugin {
     /// Arms the per-call limits and budgets; the call lasts as long as the guard (which the
     /// watchdog needs to know: see `watchdog.rs`).
     pub(crate) fn arm(&self, store: &mut Store<HostState>) -> Result<CallGuard, String> {
-        sandbox::arm(store, &self.limits).map_err(|e| e.to_string())?;
-        // The deadline of host calls and the watchdog's, in ticks (no clock read per call).
-        let deadline = watchdog::deadline_tick(Duration::from_millis(self.limits.call_timeout_ms));
+        // One span in ticks for the guest's epoch deadline, the host calls' and the watchdog's
+        // (no clock read per call).
+        let ticks = sandbox::deadline_ticks(&self.limits);
+        sandbox::arm(store, &self.limits, ticks).map_err(|e| e.to_string())?;
+        let deadline = watchdog::deadline_tick(ticks);
         store
             .data_mut()
             .begin_call(deadline, self.limits.call_timeout_ms);

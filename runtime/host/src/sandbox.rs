@@ -95,9 +95,10 @@ pub fn deadline_ticks(limits: &Limits) -> u64 {
     (limits.call_timeout_ms / TICK.as_millis() as u64).max(1)
 }
 
-/// Arms the deadline and, on the metered engine, the fuel budget for one call.
-pub fn arm(store: &mut Store<HostState>, limits: &Limits) -> Result<()> {
-    store.set_epoch_deadline(deadline_ticks(limits));
+/// Arms the deadline (`ticks`, [`deadline_ticks`] of `limits`) and, on the metered engine,
+/// the fuel budget for one call.
+pub fn arm(store: &mut Store<HostState>, limits: &Limits, ticks: u64) -> Result<()> {
+    store.set_epoch_deadline(ticks);
     if let Some(fuel) = limits.fuel {
         store.set_fuel(fuel)?;
     }

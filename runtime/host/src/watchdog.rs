@@ -30,10 +30,10 @@ pub fn ticks() -> u64 {
     TICKS.load(Ordering::Relaxed)
 }
 
-/// The tick by which a call of `timeout` that begins now must end (at least one whole tick
-/// away, so a call is never overdue at its start).
-pub fn deadline_tick(timeout: Duration) -> u64 {
-    ticks() + timeout.as_nanos().div_ceil(TICK.as_nanos()) as u64 + 1
+/// The tick by which a call allowed `span` ticks that begins now must end (one more tick, as
+/// the current one is already partly over).
+pub fn deadline_tick(span: u64) -> u64 {
+    ticks() + span + 1
 }
 
 struct Slot {

@@ -127,13 +127,14 @@ impl DataParallel {
     /// Averages the gradients of the trainable parameters (and the step's logged values).
     pub fn reduce(&mut self) -> Result<(), EngineError> {
         let logs = self.logs.take();
-        let group = self.reducer.group().clone();
-        let (trainable, names) = (&self.trainable, &self.names);
-        let reducer = &mut self.reducer;
-        tch::no_grad(|| reducer.average(trainable, names, logs.as_ref())).map_err(|e| match e {
+        let result = tch::no_grad(|| {
+            self.reducer
+                .average(&self.trainable, &self.names, logs.as_ref())
+        });
+        result.map_err(|e| match e {
             // A parameter without a gradient is this rank's own finding, not a lost peer.
             weft_dist::DistError::Launch(_) => dist_err(e),
-            weft_dist::DistError::C10d(_) => lost(&group, "the gradient allreduce", e),
+            weft_dist::DistError::C10d(_) => lost(self.group(), "the gradient allreduce", e),
         })
     }
 
