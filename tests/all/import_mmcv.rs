@@ -1,5 +1,5 @@
 //! MMCV Python configs without Python: 63 real MMAction2 0.24.1 recognition configs (and the
-//! `_base_` files they use, tests/fixtures/mmaction2/configs/) read as MMCV 1.7.2's
+//! `_base_` files they use, tests/fixtures/third_party/mmaction2/configs/) read as MMCV 1.7.2's
 //! `Config.fromfile` reads them (its dumps recorded once in fromfile.json by record.py
 //! there), and `weft import-mmcv` turning them into TOML that reads back the same, merged or
 //! with the `_base_` chain kept.
@@ -12,7 +12,7 @@ use weft_config::Config;
 use crate::support::{fixture, temp_dir};
 
 fn dumps() -> serde_json::Map<String, Value> {
-    let text = std::fs::read_to_string(fixture("mmaction2/fromfile.json")).unwrap();
+    let text = std::fs::read_to_string(fixture("third_party/mmaction2/fromfile.json")).unwrap();
     match serde_json::from_str(&text).unwrap() {
         Value::Object(m) => m,
         _ => panic!("fromfile.json is an object"),
@@ -20,7 +20,7 @@ fn dumps() -> serde_json::Map<String, Value> {
 }
 
 fn config_path(rel: &str) -> PathBuf {
-    fixture("mmaction2/configs").join(rel)
+    fixture("third_party/mmaction2/configs").join(rel)
 }
 
 /// MMCV's dump with its module-level variables under weft's names (`_img_norm_cfg`).
@@ -115,7 +115,7 @@ fn import_mmcv_writes_toml_that_reads_back_the_same_merged_or_with_its_bases() {
     let dir = temp_dir("import-mmcv");
     // A copy of the fixture tree: --keep-bases writes each base's TOML beside its Python file.
     let tree = dir.join("configs");
-    copy_tree(&fixture("mmaction2/configs"), &tree);
+    copy_tree(&fixture("third_party/mmaction2/configs"), &tree);
     for rel in dumps().keys() {
         let py = tree.join(rel);
         let want = without_nulls(&Config::from_file(&py).unwrap().root().to_json());

@@ -11,32 +11,13 @@ use std::path::Path;
 use std::time::Instant;
 
 use serde_json::json;
-use weft_core::dry::DryEngine;
-use weft_core::{Dispatch, Hook, Momentum, ParamGroup, RunContext, RunLog, RunnerKind, Stage};
+use weft_core::{Dispatch, Hook, RunContext, RunLog, Stage};
 use weft_host::hook::WasmHook;
 
+mod common;
+use common::{dry_context as context, median};
+
 const LANGUAGES: [&str; 6] = ["rust", "python", "js", "c", "go", "zig"];
-
-fn median(mut v: Vec<f64>) -> f64 {
-    v.sort_by(f64::total_cmp);
-    v[v.len() / 2]
-}
-
-fn context(log: &RunLog) -> RunContext {
-    let group = ParamGroup {
-        lr: 0.1,
-        momentum: Momentum::Momentum(0.9),
-        weight_decay: 0.0,
-        params: vec!["w".into()],
-        ..Default::default()
-    };
-    RunContext::new(
-        Box::new(DryEngine::new(10, 0, vec![group])),
-        RunnerKind::EpochBased,
-        std::env::temp_dir(),
-        log.clone(),
-    )
-}
 
 /// Median seconds per call over 9 batches, after a warm-up batch.
 fn per_call(hook: &mut WasmHook, ctx: &mut RunContext, batch: usize) -> f64 {

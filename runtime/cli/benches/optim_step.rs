@@ -4,10 +4,9 @@
 
 use std::time::Instant;
 
-use tch::{Device, Kind, Tensor};
 use weft_config::Config;
-use weft_nn::models::build_model;
-use weft_nn::optim::build_optimizer;
+
+mod common;
 
 fn config(model: &str, optimizer: &str) -> Config {
     let dir = std::env::temp_dir().join(format!("weft-bench-{}", std::process::id()));
@@ -45,24 +44,7 @@ fn main() {
     for (mname, mcfg) in models {
         for (oname, ocfg) in optimizers {
             let cfg = config(mcfg, ocfg);
-            let schema_model = cfg.get("model").unwrap().clone();
-            tch::manual_seed(0);
-            let model = build_model(&schema_model, &cfg, Device::Cpu).unwrap();
-            let mut setup = build_optimizer(
-                cfg.get("optimizer").unwrap(),
-                &cfg,
-                &model.store,
-                &Default::default(),
-            )
-            .unwrap();
-            // Gradients from one real backward pass.
-            let x = Tensor::randn([8, 1, 28, 28], (Kind::Float, Device::Cpu));
-            model
-                .net
-                .forward(&x, true)
-                .unwrap()
-                .sum(Kind::Float)
-                .backward();
+            let (model, mut setup) = common::model_with_grads(&cfg, &Default::default());
             let params = model.store.params();
             let mut times = Vec::with_capacity(steps);
             for _ in 0..steps + 5 {
@@ -70,9 +52,7 @@ fn main() {
                 setup.optimizer.step(params, &setup.groups, None).unwrap();
                 times.push(t.elapsed().as_secs_f64());
             }
-            let mut timed = times[5..].to_vec();
-            timed.sort_by(f64::total_cmp);
-            let median = timed[timed.len() / 2];
+            let median = common::median(times[5..].to_vec());
             println!(
                 "{{\"impl\": \"weft\", \"model\": \"{mname}\", \"optimizer\": \"{oname}\", \"params\": {}, \"threads\": {threads}, \"median_us\": {:.1}}}",
                 model.store.num_trainable(),

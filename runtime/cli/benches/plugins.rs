@@ -16,17 +16,13 @@ use std::path::{Path, PathBuf};
 use std::time::Instant;
 
 use serde_json::json;
-use tch::{Device, Kind, Tensor};
 use weft::session::{TrainOptions, prepare};
 use weft_config::Config;
-use weft_core::dry::DryEngine;
-use weft_core::{
-    Dispatch, Hook, HookResult, Momentum, ParamGroup, Priority, RunContext, RunLog, RunnerKind,
-    Stage, StageSet,
-};
+use weft_core::{Dispatch, Hook, HookResult, Priority, RunContext, RunLog, Stage, StageSet};
 use weft_host::hook::WasmHook;
-use weft_nn::models::build_model;
-use weft_nn::optim::build_optimizer;
+
+mod common;
+use common::median;
 
 fn guests() -> PathBuf {
     std::env::var_os("WEFT_BENCH_GUESTS")
@@ -34,11 +30,6 @@ fn guests() -> PathBuf {
         .unwrap_or_else(|| {
             Path::new(env!("CARGO_MANIFEST_DIR")).join("../../target/guests/wasm32-wasip2/release")
         })
-}
-
-fn median(mut v: Vec<f64>) -> f64 {
-    v.sort_by(f64::total_cmp);
-    v[v.len() / 2]
 }
 
 /// The native twin of `FaultyHook` with `fault = "none"`: reads one value, does nothing.
@@ -105,20 +96,7 @@ fn time_calls(hook: &mut dyn Hook, ctx: &mut RunContext) -> f64 {
 
 fn hook_call() -> f64 {
     let log = RunLog::capturing();
-    let group = ParamGroup {
-        lr: 0.1,
-        momentum: Momentum::Momentum(0.9),
-        weight_decay: 0.0,
-        params: vec!["w".into()],
-        ..Default::default()
-    };
-    let engine = DryEngine::new(10, 0, vec![group]);
-    let mut ctx = RunContext::new(
-        Box::new(engine),
-        RunnerKind::EpochBased,
-        std::env::temp_dir(),
-        log.clone(),
-    );
+    let mut ctx = common::dry_context(&log);
     let mut wasm = wasm_probe(&log, weft_host::Limits::default());
     // The same plugin with a fuel limit runs on the metered engine.
     let metered_limits = weft_host::Limits {
@@ -262,22 +240,7 @@ fn optimizer_steps() {
                 let cfg = Config::from_file(&path).unwrap();
                 let log = RunLog::capturing();
                 let registries = weft::plugins::load(&cfg, &log).unwrap();
-                tch::manual_seed(0);
-                let model = build_model(cfg.get("model").unwrap(), &cfg, Device::Cpu).unwrap();
-                let mut setup = build_optimizer(
-                    cfg.get("optimizer").unwrap(),
-                    &cfg,
-                    &model.store,
-                    &registries.extensions,
-                )
-                .unwrap();
-                let x = Tensor::randn([8, 1, 28, 28], (Kind::Float, Device::Cpu));
-                model
-                    .net
-                    .forward(&x, true)
-                    .unwrap()
-                    .sum(Kind::Float)
-                    .backward();
+                let (model, mut setup) = common::model_with_grads(&cfg, &registries.extensions);
                 let params = model.store.params();
                 let mut times = Vec::new();
                 for _ in 0..30 {

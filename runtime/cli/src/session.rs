@@ -156,39 +156,15 @@ pub fn prepare(opts: &TrainOptions) -> Result<Session> {
     let (needs_val, needs_test) = (plan.needs_val(), plan.needs_test());
     let pin = device != weft_nn::Device::Cpu;
     let config = &checked.config;
+    let split = |split: DataSplit, needed: bool| -> Result<Option<Loader>> {
+        needed
+            .then(|| loader(config, &schema.data, split, seed, pin, shard))
+            .transpose()
+    };
     let loaders = Loaders {
-        train: Some(loader(
-            config,
-            &schema.data,
-            DataSplit::Train,
-            seed,
-            pin,
-            shard,
-        )?),
-        val: if needs_val {
-            Some(loader(
-                config,
-                &schema.data,
-                DataSplit::Val,
-                seed,
-                pin,
-                shard,
-            )?)
-        } else {
-            None
-        },
-        test: if needs_test {
-            Some(loader(
-                config,
-                &schema.data,
-                DataSplit::Test,
-                seed,
-                pin,
-                shard,
-            )?)
-        } else {
-            None
-        },
+        train: split(DataSplit::Train, true)?,
+        val: split(DataSplit::Val, needs_val)?,
+        test: split(DataSplit::Test, needs_test)?,
     };
     let (model, setup) = crate::validate::model_and_optimizer(&checked, device, seed)?;
     let config_copy = work_dir.join(

@@ -75,27 +75,31 @@ mod tests {
     #[test]
     fn points_after_the_last_epoch_name_that_epoch_and_the_iterations_done() {
         // A 1-epoch run of 5 iterations: the counters after the epoch are epoch 1, iter 5.
-        let at = |stage, epoch, iter| RunPoint { stage, epoch, iter }.to_string();
-        assert_eq!(
-            at(Stage::AfterTrainIter, 0, 4),
-            "in after_train_iter at epoch 1, iteration 5"
-        );
-        assert_eq!(
-            at(Stage::AfterTrainEpoch, 0, 5),
-            "in after_train_epoch at epoch 1, iteration 5"
-        );
-        assert_eq!(
-            at(Stage::AfterValIter, 1, 5),
-            "in after_val_iter at epoch 1, iteration 5"
-        );
-        assert_eq!(
-            at(Stage::AfterRun, 1, 5),
-            "in after_run at epoch 1, iteration 5"
-        );
-        assert_eq!(
-            at(Stage::BeforeRun, 0, 0),
-            "in before_run at epoch 1, iteration 0"
-        );
+        for (stage, epoch, iter, said) in [
+            (
+                Stage::AfterTrainIter,
+                0,
+                4,
+                "after_train_iter at epoch 1, iteration 5",
+            ),
+            (
+                Stage::AfterTrainEpoch,
+                0,
+                5,
+                "after_train_epoch at epoch 1, iteration 5",
+            ),
+            (
+                Stage::AfterValIter,
+                1,
+                5,
+                "after_val_iter at epoch 1, iteration 5",
+            ),
+            (Stage::AfterRun, 1, 5, "after_run at epoch 1, iteration 5"),
+            (Stage::BeforeRun, 0, 0, "before_run at epoch 1, iteration 0"),
+        ] {
+            let point = RunPoint { stage, epoch, iter };
+            assert_eq!(point.to_string(), format!("in {said}"));
+        }
     }
 }
 

@@ -31,6 +31,21 @@ pub trait Layer: Send {
     }
 }
 
+/// [`Layer::replace_param`] for a layer with a `weight` and an optional `bias`.
+fn replace_weight_or_bias(
+    weight: &mut Tensor,
+    bias: &mut Option<Tensor>,
+    local: &str,
+    tensor: Tensor,
+) -> bool {
+    match local {
+        "weight" => *weight = tensor,
+        "bias" if bias.is_some() => *bias = Some(tensor),
+        _ => return false,
+    }
+    true
+}
+
 /// The layer types a `Modules` model may list.
 pub const LAYER_TYPES: [&str; 22] = [
     "Linear",

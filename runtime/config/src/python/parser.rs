@@ -201,6 +201,14 @@ const STATEMENT_KEYWORDS: [&str; 17] = [
 /// the evaluator, which walks the same tree.
 const MAX_DEPTH: usize = 200;
 
+/// How one level of left-associative operators joins its operands.
+#[derive(Clone, Copy)]
+enum Join {
+    Bin(BinOp),
+    /// `and` when true, `or` when false.
+    Logic(bool),
+}
+
 struct Parser<'a> {
     t: &'a [Token],
     i: usize,
@@ -411,32 +419,15 @@ impl Parser<'_> {
     }
 
     fn or_expr(&mut self) -> Result<Expr, ParseError> {
-        self.logic("or", Self::and_expr)
+        self.left_assoc(Self::and_expr, |p| {
+            Ok(p.is_name("or").then_some(Join::Logic(false)))
+        })
     }
 
     fn and_expr(&mut self) -> Result<Expr, ParseError> {
-        self.logic("and", Self::not_expr)
-    }
-
-    /// `a or b or c` / `a and b and c`, left to right, each operand parsed by `operand`.
-    fn logic(
-        &mut self,
-        word: &str,
-        operand: fn(&mut Self) -> Result<Expr, ParseError>,
-    ) -> Result<Expr, ParseError> {
-        let mut left = operand(self)?;
-        let outer = self.depth;
-        while self.eat_name(word) {
-            self.enter()?;
-            let right = operand(self)?;
-            let span = left.span.start..right.span.end;
-            left = Expr {
-                kind: ExprKind::Logic(word == "and", Box::new(left), Box::new(right)),
-                span,
-            };
-        }
-        self.depth = outer;
-        Ok(left)
+        self.left_assoc(Self::not_expr, |p| {
+            Ok(p.is_name("and").then_some(Join::Logic(true)))
+        })
     }
 
     fn not_expr(&mut self) -> Result<Expr, ParseError> {
@@ -493,51 +484,51 @@ impl Parser<'_> {
     }
 
     fn arith(&mut self) -> Result<Expr, ParseError> {
-        let mut left = self.term()?;
-        let outer = self.depth;
-        loop {
-            let op = if self.is_op("+") {
-                BinOp::Add
-            } else if self.is_op("-") {
-                BinOp::Sub
-            } else {
-                break;
-            };
-            self.i += 1;
-            self.enter()?;
-            let right = self.term()?;
-            let span = left.span.start..right.span.end;
-            left = Expr {
-                kind: ExprKind::Bin(op, Box::new(left), Box::new(right)),
-                span,
-            };
-        }
-        self.depth = outer;
-        Ok(left)
+        self.left_assoc(Self::term, |p| {
+            Ok(match &p.tok().kind {
+                Tok::Op("+") => Some(Join::Bin(BinOp::Add)),
+                Tok::Op("-") => Some(Join::Bin(BinOp::Sub)),
+                _ => None,
+            })
+        })
     }
 
     fn term(&mut self) -> Result<Expr, ParseError> {
-        let mut left = self.factor()?;
-        let outer = self.depth;
-        loop {
-            let op = match &self.tok().kind {
-                Tok::Op("*") => BinOp::Mul,
-                Tok::Op("/") => BinOp::Div,
-                Tok::Op("//") => BinOp::FloorDiv,
-                Tok::Op("%") => BinOp::Mod,
+        self.left_assoc(Self::factor, |p| {
+            Ok(match &p.tok().kind {
+                Tok::Op("*") => Some(Join::Bin(BinOp::Mul)),
+                Tok::Op("/") => Some(Join::Bin(BinOp::Div)),
+                Tok::Op("//") => Some(Join::Bin(BinOp::FloorDiv)),
+                Tok::Op("%") => Some(Join::Bin(BinOp::Mod)),
                 Tok::Op(op @ ("@" | "|")) => {
-                    return Err((format!("the `{op}` operator"), self.tok().span.clone()));
+                    return Err((format!("the `{op}` operator"), p.tok().span.clone()));
                 }
-                _ => break,
-            };
+                _ => None,
+            })
+        })
+    }
+
+    /// One level of left-associative operators (`or`, `and`, `+ -`, `* / // %`):
+    /// `operand (op operand)*`, where `op` reads the operator at the cursor (None ends the
+    /// level). Each operator counts towards the nesting depth, so a long chain is refused
+    /// like deep nesting.
+    fn left_assoc(
+        &mut self,
+        operand: fn(&mut Self) -> Result<Expr, ParseError>,
+        op: impl Fn(&Self) -> Result<Option<Join>, ParseError>,
+    ) -> Result<Expr, ParseError> {
+        let mut left = operand(self)?;
+        let outer = self.depth;
+        while let Some(join) = op(self)? {
             self.i += 1;
             self.enter()?;
-            let right = self.factor()?;
-            let span = left.span.start..right.span.end;
-            left = Expr {
-                kind: ExprKind::Bin(op, Box::new(left), Box::new(right)),
-                span,
+            let (l, r) = (Box::new(left), Box::new(operand(self)?));
+            let span = l.span.start..r.span.end;
+            let kind = match join {
+                Join::Bin(op) => ExprKind::Bin(op, l, r),
+                Join::Logic(and) => ExprKind::Logic(and, l, r),
             };
+            left = Expr { kind, span };
         }
         self.depth = outer;
         Ok(left)

@@ -72,6 +72,20 @@ pub(crate) fn iter_value(by_epoch: bool, warming: bool, iter: u64, warmup_iters:
     }
 }
 
+/// The values an updater sets before a train iteration ([`iter_value`]'s choice): `regular`,
+/// the `warmup` values, or none.
+pub(crate) fn iter_values(
+    choice: IterValue,
+    regular: &[f64],
+    warmup: impl FnOnce() -> Vec<f64>,
+) -> Option<Vec<f64>> {
+    match choice {
+        IterValue::Regular => Some(regular.to_vec()),
+        IterValue::Warmup => Some(warmup()),
+        IterValue::Keep => None,
+    }
+}
+
 /// A schedule's base values (MMCV's `initial_lr` / `initial_momentum`) as hook state.
 pub(crate) fn save_bases(key: &str, bases: &[f64]) -> Result<Option<serde_json::Value>, HookError> {
     Ok(Some(serde_json::json!({ key: bases })))
@@ -111,19 +125,24 @@ fn set_lr(ctx: &mut RunContext, values: &[f64]) {
     }
 }
 
+/// The points both updaters run at (MMCV's `LrUpdaterHook` and `MomentumUpdaterHook`).
+pub(crate) fn updater_points() -> StageSet {
+    [
+        Stage::BeforeRun,
+        Stage::BeforeTrainEpoch,
+        Stage::BeforeTrainIter,
+    ]
+    .into_iter()
+    .collect()
+}
+
 impl crate::Hook for LrUpdaterHook {
     fn name(&self) -> &str {
         &self.schedule.class_name
     }
 
     fn points(&self) -> StageSet {
-        [
-            Stage::BeforeRun,
-            Stage::BeforeTrainEpoch,
-            Stage::BeforeTrainIter,
-        ]
-        .into_iter()
-        .collect()
+        updater_points()
     }
 
     fn before_run(&mut self, ctx: &mut RunContext) -> HookResult {
@@ -185,10 +204,10 @@ impl crate::Hook for LrUpdaterHook {
         }
         let warming = self.schedule.warmup.is_some();
         let w = self.warmup_iters.unwrap_or(0);
-        match iter_value(self.schedule.by_epoch, warming, ctx.iter, w) {
-            IterValue::Regular => set_lr(ctx, &self.regular_lr.clone()),
-            IterValue::Warmup => set_lr(ctx, &self.warmup_lr(ctx.iter)),
-            IterValue::Keep => {}
+        let (by_epoch, iter) = (self.schedule.by_epoch, ctx.iter);
+        let choice = iter_value(by_epoch, warming, iter, w);
+        if let Some(v) = iter_values(choice, &self.regular_lr, || self.warmup_lr(iter)) {
+            set_lr(ctx, &v);
         }
         Ok(())
     }

@@ -3,9 +3,11 @@
 use crate::action::Action;
 use crate::context::RunContext;
 use crate::error::{HookError, HookResult};
-use crate::hooks::lr_updater::{IterValue, iter_value, load_bases, progress, save_bases};
+use crate::hooks::lr_updater::{
+    iter_value, iter_values, load_bases, progress, save_bases, updater_points,
+};
 use crate::schedule::{Policy, Schedule};
-use crate::stage::{Stage, StageSet};
+use crate::stage::StageSet;
 
 /// Applies a momentum [`Schedule`] (priority HIGH).
 pub struct MomentumUpdaterHook {
@@ -61,13 +63,7 @@ impl crate::Hook for MomentumUpdaterHook {
     }
 
     fn points(&self) -> StageSet {
-        [
-            Stage::BeforeRun,
-            Stage::BeforeTrainEpoch,
-            Stage::BeforeTrainIter,
-        ]
-        .into_iter()
-        .collect()
+        updater_points()
     }
 
     fn before_run(&mut self, ctx: &mut RunContext) -> HookResult {
@@ -121,10 +117,10 @@ impl crate::Hook for MomentumUpdaterHook {
             Some(w) => (true, w.iters),
             None => (false, 0),
         };
-        match iter_value(self.schedule.by_epoch, warming, ctx.iter, w) {
-            IterValue::Regular => set_momentum(ctx, &self.regular.clone()),
-            IterValue::Warmup => set_momentum(ctx, &self.warmup(ctx.iter)),
-            IterValue::Keep => {}
+        let (by_epoch, iter) = (self.schedule.by_epoch, ctx.iter);
+        let choice = iter_value(by_epoch, warming, iter, w);
+        if let Some(v) = iter_values(choice, &self.regular, || self.warmup(iter)) {
+            set_momentum(ctx, &v);
         }
         Ok(())
     }

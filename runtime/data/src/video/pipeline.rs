@@ -44,7 +44,7 @@ impl Stage {
 }
 
 /// Fails unless the sample is exactly at `needed` when `name` runs.
-pub fn ahead(stage: Stage, needed: Stage, name: &str) -> Result<(), String> {
+fn ahead(stage: Stage, needed: Stage, name: &str) -> Result<(), String> {
     if stage == needed {
         Ok(())
     } else {
@@ -61,9 +61,16 @@ pub trait Transform: Send + Sync {
     /// Its config `type`.
     fn name(&self) -> &'static str;
 
+    /// The stage this transform works at and the stage it leaves a sample at.
+    fn stages(&self) -> (Stage, Stage);
+
     /// The stage a sample is at after this transform, given the stage before it; an error
     /// says why the transform cannot run there.
-    fn check(&self, stage: Stage) -> Result<Stage, String>;
+    fn check(&self, stage: Stage) -> Result<Stage, String> {
+        let (needed, after) = self.stages();
+        ahead(stage, needed, self.name())?;
+        Ok(after)
+    }
 
     /// Transforms one sample, drawing any randomness from `rng`.
     fn apply(&self, sample: &mut Sample, rng: &mut SampleRng) -> Result<(), String>;

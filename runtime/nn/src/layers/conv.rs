@@ -4,7 +4,7 @@ use serde::Deserialize;
 use serde_json::{Map, json};
 use tch::{TchError, Tensor};
 
-use super::{IntOrList, Layer};
+use super::{IntOrList, Layer, replace_weight_or_bias};
 use crate::init;
 use crate::store::ParamStore;
 
@@ -140,12 +140,7 @@ impl Conv {
 
 impl Layer for Conv {
     fn replace_param(&mut self, local: &str, tensor: Tensor) -> bool {
-        match local {
-            "weight" => self.weight = tensor,
-            "bias" if self.bias.is_some() => self.bias = Some(tensor),
-            _ => return false,
-        }
-        true
+        replace_weight_or_bias(&mut self.weight, &mut self.bias, local, tensor)
     }
 
     fn forward(&self, x: &Tensor, _train: bool) -> Result<Tensor, TchError> {

@@ -49,20 +49,13 @@ impl LeNet5 {
 
 impl Network for LeNet5 {
     fn forward(&self, x: &Tensor, train: bool) -> Result<Tensor, TchError> {
-        let x = self.conv1.forward(x, train)?.f_relu()?.f_max_pool2d(
-            [2, 2],
-            [2, 2],
-            [0, 0],
-            [1, 1],
-            false,
-        )?;
-        let x = self.conv2.forward(&x, train)?.f_relu()?.f_max_pool2d(
-            [2, 2],
-            [2, 2],
-            [0, 0],
-            [1, 1],
-            false,
-        )?;
+        // Conv, ReLU, then a 2x2 max pool of stride 2 (no padding or dilation).
+        let pool = |t: Tensor| {
+            t.f_relu()?
+                .f_max_pool2d([2, 2], [2, 2], [0, 0], [1, 1], false)
+        };
+        let x = pool(self.conv1.forward(x, train)?)?;
+        let x = pool(self.conv2.forward(&x, train)?)?;
         let x = x.f_flatten(1, -1)?;
         let x = self.fc1.forward(&x, train)?.f_relu()?;
         let x = self.fc2.forward(&x, train)?.f_relu()?;

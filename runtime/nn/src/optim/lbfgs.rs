@@ -167,23 +167,12 @@ fn strong_wolfe(
             ];
             break;
         }
-        if f_new > f + c1 * t * gtd || (ls_iter > 1 && f_new >= f_prev) {
-            bracket = vec![t_prev, t];
-            probes = vec![
-                Probe {
-                    f: f_prev,
-                    g: g_prev,
-                    gtd: gtd_prev,
-                },
-                Probe {
-                    f: f_new,
-                    g: g_new.f_detach_copy()?,
-                    gtd: gtd_new,
-                },
-            ];
-            break;
-        }
-        if gtd_new.abs() <= -c2 * gtd {
+        // PyTorch's order: the Armijo condition fails (or f stopped falling), else the strong
+        // Wolfe condition holds, else the slope turned non-negative. The first and the last
+        // bracket [t_prev, t] alike.
+        let armijo_fails = f_new > f + c1 * t * gtd || (ls_iter > 1 && f_new >= f_prev);
+        let wolfe = gtd_new.abs() <= -c2 * gtd;
+        if !armijo_fails && wolfe {
             bracket = vec![t];
             probes = vec![Probe {
                 f: f_new,
@@ -193,7 +182,7 @@ fn strong_wolfe(
             done = true;
             break;
         }
-        if gtd_new >= 0.0 {
+        if armijo_fails || gtd_new >= 0.0 {
             bracket = vec![t_prev, t];
             probes = vec![
                 Probe {

@@ -42,6 +42,19 @@ impl NnTensor {
     fn inplace(&self, f: impl FnOnce() -> Result<(), TchError>) -> Result<(), EngineError> {
         tch::no_grad(f).map_err(err)
     }
+
+    /// An in-place update reading two more tensors of this one's shape.
+    fn with_pair(
+        &self,
+        a: &dyn TensorRef,
+        b: &dyn TensorRef,
+        f: impl FnOnce(&Tensor, &Tensor) -> Result<(), TchError>,
+    ) -> Result<(), EngineError> {
+        let (a, b) = (NnTensor::of(a)?, NnTensor::of(b)?);
+        self.same_shape(a)?;
+        self.same_shape(b)?;
+        self.inplace(|| f(a, b))
+    }
 }
 
 impl TensorRef for NnTensor {
@@ -91,10 +104,7 @@ impl TensorRef for NnTensor {
         b: &dyn TensorRef,
         value: f64,
     ) -> Result<(), EngineError> {
-        let (a, b) = (NnTensor::of(a)?, NnTensor::of(b)?);
-        self.same_shape(a)?;
-        self.same_shape(b)?;
-        self.inplace(|| ops::addcmul_(&self.0, a, b, value))
+        self.with_pair(a, b, |a, b| ops::addcmul_(&self.0, a, b, value))
     }
     fn addcdiv_(
         &self,
@@ -102,10 +112,7 @@ impl TensorRef for NnTensor {
         b: &dyn TensorRef,
         value: f64,
     ) -> Result<(), EngineError> {
-        let (a, b) = (NnTensor::of(a)?, NnTensor::of(b)?);
-        self.same_shape(a)?;
-        self.same_shape(b)?;
-        self.inplace(|| ops::addcdiv_(&self.0, a, b, value))
+        self.with_pair(a, b, |a, b| ops::addcdiv_(&self.0, a, b, value))
     }
     fn lerp_(&self, end: &dyn TensorRef, w: f64) -> Result<(), EngineError> {
         let end = NnTensor::of(end)?;

@@ -37,6 +37,38 @@ fn decayed(grad: Tensor, param: &Tensor, wd: f64) -> Result<Tensor, TchError> {
     }
 }
 
+/// The gradient with `maximize` and coupled (L2) weight decay applied, as the optimizers
+/// without decoupled decay take it.
+fn coupled(
+    grad: Tensor,
+    param: &Tensor,
+    group: &ParamGroup,
+    opts: &Options,
+) -> Result<Tensor, TchError> {
+    decayed(
+        signed(grad, opts.flag("maximize"))?,
+        param,
+        group.weight_decay,
+    )
+}
+
+/// The gradient with `maximize` and weight decay applied: decoupled when the group sets
+/// `decoupled_weight_decay` (AdamW's rule: the parameter shrinks by lr × wd, the gradient is
+/// left alone), else coupled (L2, added to the gradient).
+fn either_decay(
+    grad: Tensor,
+    param: &Tensor,
+    group: &ParamGroup,
+    opts: &Options,
+) -> Result<Tensor, TchError> {
+    let wd = group.weight_decay;
+    if wd != 0.0 && opts.flag("decoupled_weight_decay") {
+        mul_(param, 1.0 - group.lr * wd)?;
+        return signed(grad, opts.flag("maximize"));
+    }
+    coupled(grad, param, group, opts)
+}
+
 fn betas(group: &ParamGroup) -> (f64, f64) {
     match group.momentum {
         weft_core::Momentum::Betas(b1, b2) => (b1, b2),
@@ -47,8 +79,7 @@ fn betas(group: &ParamGroup) -> (f64, f64) {
 /// SGD with momentum, dampening, Nesterov.
 pub fn sgd(u: Update<'_>) -> Result<(), TchError> {
     let momentum = u.group.momentum.value();
-    let mut grad = signed(u.grad, u.opts.flag("maximize"))?;
-    grad = decayed(grad, u.param, u.group.weight_decay)?;
+    let mut grad = coupled(u.grad, u.param, u.group, u.opts)?;
     if momentum != 0.0 {
         let buf = match u.state.get(u.i, "momentum_buffer") {
             None => {
@@ -75,15 +106,7 @@ pub fn sgd(u: Update<'_>) -> Result<(), TchError> {
 pub fn adam(u: Update<'_>) -> Result<(), TchError> {
     let (beta1, beta2) = betas(u.group);
     let lr = u.group.lr;
-    let wd = u.group.weight_decay;
-    let mut grad = signed(u.grad, u.opts.flag("maximize"))?;
-    if wd != 0.0 {
-        if u.opts.flag("decoupled_weight_decay") {
-            mul_(u.param, 1.0 - lr * wd)?;
-        } else {
-            grad = decayed(grad, u.param, wd)?;
-        }
-    }
+    let grad = either_decay(u.grad, u.param, u.group, u.opts)?;
     let exp_avg = u.state.buffer(u.i, "exp_avg", || zeros_like(u.param))?;
     let exp_avg_sq = u.state.buffer(u.i, "exp_avg_sq", || zeros_like(u.param))?;
     let step = u.state.next_step(u.i);
@@ -113,11 +136,7 @@ pub fn adam(u: Update<'_>) -> Result<(), TchError> {
 /// Adamax (infinity norm).
 pub fn adamax(u: Update<'_>) -> Result<(), TchError> {
     let (beta1, beta2) = betas(u.group);
-    let grad = decayed(
-        signed(u.grad, u.opts.flag("maximize"))?,
-        u.param,
-        u.group.weight_decay,
-    )?;
+    let grad = coupled(u.grad, u.param, u.group, u.opts)?;
     let exp_avg = u.state.buffer(u.i, "exp_avg", || zeros_like(u.param))?;
     let exp_inf = u.state.buffer(u.i, "exp_inf", || zeros_like(u.param))?;
     let step = u.state.next_step(u.i);
@@ -135,19 +154,11 @@ pub fn adamax(u: Update<'_>) -> Result<(), TchError> {
 pub fn nadam(u: Update<'_>) -> Result<(), TchError> {
     let (beta1, beta2) = betas(u.group);
     let lr = u.group.lr;
-    let wd = u.group.weight_decay;
-    let mut grad = signed(u.grad, u.opts.flag("maximize"))?;
+    let grad = either_decay(u.grad, u.param, u.group, u.opts)?;
     let exp_avg = u.state.buffer(u.i, "exp_avg", || zeros_like(u.param))?;
     let exp_avg_sq = u.state.buffer(u.i, "exp_avg_sq", || zeros_like(u.param))?;
     let step = u.state.next_step(u.i);
     let bias_correction2 = 1.0 - beta2.powf(step);
-    if wd != 0.0 {
-        if u.opts.flag("decoupled_weight_decay") {
-            mul_(u.param, 1.0 - lr * wd)?;
-        } else {
-            grad = decayed(grad, u.param, wd)?;
-        }
-    }
     let momentum_decay = u.opts.num("momentum_decay");
     let mu = beta1 * (1.0 - 0.5 * 0.96f64.powf(step * momentum_decay));
     let mu_next = beta1 * (1.0 - 0.5 * 0.96f64.powf((step + 1.0) * momentum_decay));
@@ -180,18 +191,10 @@ pub fn nadam(u: Update<'_>) -> Result<(), TchError> {
 pub fn radam(u: Update<'_>) -> Result<(), TchError> {
     let (beta1, beta2) = betas(u.group);
     let lr = u.group.lr;
-    let wd = u.group.weight_decay;
-    let mut grad = signed(u.grad, u.opts.flag("maximize"))?;
+    let grad = either_decay(u.grad, u.param, u.group, u.opts)?;
     let exp_avg = u.state.buffer(u.i, "exp_avg", || zeros_like(u.param))?;
     let exp_avg_sq = u.state.buffer(u.i, "exp_avg_sq", || zeros_like(u.param))?;
     let step = u.state.next_step(u.i);
-    if wd != 0.0 {
-        if u.opts.flag("decoupled_weight_decay") {
-            mul_(u.param, 1.0 - lr * wd)?;
-        } else {
-            grad = decayed(grad, u.param, wd)?;
-        }
-    }
     lerp_(&exp_avg, &grad, 1.0 - beta1)?;
     mul_(&exp_avg_sq, beta2)?;
     addcmul_(&exp_avg_sq, &grad, &grad, 1.0 - beta2)?;
@@ -223,11 +226,7 @@ pub fn adagrad(u: Update<'_>) -> Result<(), TchError> {
     let init = u.opts.num("initial_accumulator_value");
     let sum = u.state.buffer(u.i, "sum", || full_like(u.param, init))?;
     let step = u.state.next_step(u.i);
-    let grad = decayed(
-        signed(u.grad, u.opts.flag("maximize"))?,
-        u.param,
-        u.group.weight_decay,
-    )?;
+    let grad = coupled(u.grad, u.param, u.group, u.opts)?;
     let clr = u.group.lr / (1.0 + (step - 1.0) * u.opts.num("lr_decay"));
     addcmul_(&sum, &grad, &grad, 1.0)?;
     let std = sum.f_sqrt()?.f_add_scalar(u.opts.num("eps"))?;
@@ -241,11 +240,7 @@ pub fn adadelta(u: Update<'_>) -> Result<(), TchError> {
     let square_avg = u.state.buffer(u.i, "square_avg", || zeros_like(u.param))?;
     let acc_delta = u.state.buffer(u.i, "acc_delta", || zeros_like(u.param))?;
     u.state.next_step(u.i);
-    let grad = decayed(
-        signed(u.grad, u.opts.flag("maximize"))?,
-        u.param,
-        u.group.weight_decay,
-    )?;
+    let grad = coupled(u.grad, u.param, u.group, u.opts)?;
     mul_(&square_avg, rho)?;
     addcmul_(&square_avg, &grad, &grad, 1.0 - rho)?;
     let std = square_avg.f_add_scalar(eps)?.f_sqrt()?;
@@ -265,11 +260,7 @@ pub fn rmsprop(u: Update<'_>) -> Result<(), TchError> {
     let momentum = u.group.momentum.value();
     let square_avg = u.state.buffer(u.i, "square_avg", || zeros_like(u.param))?;
     u.state.next_step(u.i);
-    let grad = decayed(
-        signed(u.grad, u.opts.flag("maximize"))?,
-        u.param,
-        u.group.weight_decay,
-    )?;
+    let grad = coupled(u.grad, u.param, u.group, u.opts)?;
     mul_(&square_avg, alpha)?;
     addcmul_(&square_avg, &grad, &grad, 1.0 - alpha)?;
     let avg = if u.opts.flag("centered") {
@@ -328,11 +319,7 @@ pub fn asgd(u: Update<'_>) -> Result<(), TchError> {
     let eta = u.state.scalar(u.i, "eta").unwrap_or(lr);
     let mu = u.state.scalar(u.i, "mu").unwrap_or(1.0);
     let step = u.state.next_step(u.i);
-    let grad = decayed(
-        signed(u.grad, u.opts.flag("maximize"))?,
-        u.param,
-        u.group.weight_decay,
-    )?;
+    let grad = coupled(u.grad, u.param, u.group, u.opts)?;
     mul_(u.param, 1.0 - lambd * eta)?;
     add_(u.param, &grad, -eta)?;
     if mu != 1.0 {

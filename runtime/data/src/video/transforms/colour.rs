@@ -3,7 +3,7 @@
 use serde::Deserialize;
 
 use crate::Frame;
-use crate::video::pipeline::{Stage, Transform, ahead};
+use crate::video::pipeline::{Stage, Transform};
 use crate::video::rng::SampleRng;
 use crate::video::sample::{FloatFrames, Sample};
 use crate::video::view::{materialize, normalized};
@@ -168,9 +168,8 @@ impl Transform for ColorJitter {
         "ColorJitter"
     }
 
-    fn check(&self, stage: Stage) -> Result<Stage, String> {
-        ahead(stage, Stage::Decoded, self.name())?;
-        Ok(Stage::Decoded)
+    fn stages(&self) -> (Stage, Stage) {
+        (Stage::Decoded, Stage::Decoded)
     }
 
     fn apply(&self, sample: &mut Sample, rng: &mut SampleRng) -> Result<(), String> {
@@ -233,9 +232,8 @@ impl Transform for Normalize {
         "Normalize"
     }
 
-    fn check(&self, stage: Stage) -> Result<Stage, String> {
-        ahead(stage, Stage::Decoded, self.name())?;
-        Ok(Stage::Normalized)
+    fn stages(&self) -> (Stage, Stage) {
+        (Stage::Decoded, Stage::Normalized)
     }
 
     fn apply(&self, sample: &mut Sample, _rng: &mut SampleRng) -> Result<(), String> {

@@ -3,7 +3,7 @@
 
 use serde::Deserialize;
 
-use super::geometry::{Pair, crop_all, decoded, lazy_ok};
+use super::geometry::{Pair, crop_all, lazy_ok};
 use crate::video::pipeline::{Stage, Transform};
 use crate::video::rng::SampleRng;
 use crate::video::sample::Sample;
@@ -31,8 +31,8 @@ impl Transform for RandomCrop {
         "RandomCrop"
     }
 
-    fn check(&self, stage: Stage) -> Result<Stage, String> {
-        decoded(stage, self.name())
+    fn stages(&self) -> (Stage, Stage) {
+        (Stage::Decoded, Stage::Decoded)
     }
 
     fn apply(&self, sample: &mut Sample, rng: &mut SampleRng) -> Result<(), String> {
@@ -101,8 +101,8 @@ impl Transform for RandomResizedCrop {
         "RandomResizedCrop"
     }
 
-    fn check(&self, stage: Stage) -> Result<Stage, String> {
-        decoded(stage, self.name())
+    fn stages(&self) -> (Stage, Stage) {
+        (Stage::Decoded, Stage::Decoded)
     }
 
     fn apply(&self, sample: &mut Sample, rng: &mut SampleRng) -> Result<(), String> {
@@ -193,8 +193,8 @@ impl Transform for MultiScaleCrop {
         "MultiScaleCrop"
     }
 
-    fn check(&self, stage: Stage) -> Result<Stage, String> {
-        decoded(stage, self.name())
+    fn stages(&self) -> (Stage, Stage) {
+        (Stage::Decoded, Stage::Decoded)
     }
 
     fn apply(&self, sample: &mut Sample, rng: &mut SampleRng) -> Result<(), String> {
@@ -275,8 +275,8 @@ impl Transform for CenterCrop {
         "CenterCrop"
     }
 
-    fn check(&self, stage: Stage) -> Result<Stage, String> {
-        decoded(stage, self.name())
+    fn stages(&self) -> (Stage, Stage) {
+        (Stage::Decoded, Stage::Decoded)
     }
 
     fn apply(&self, sample: &mut Sample, _rng: &mut SampleRng) -> Result<(), String> {
@@ -315,8 +315,8 @@ impl Transform for MultiCrop {
         if self.ten { "TenCrop" } else { "ThreeCrop" }
     }
 
-    fn check(&self, stage: Stage) -> Result<Stage, String> {
-        decoded(stage, self.name())
+    fn stages(&self) -> (Stage, Stage) {
+        (Stage::Decoded, Stage::Decoded)
     }
 
     fn apply(&self, sample: &mut Sample, _rng: &mut SampleRng) -> Result<(), String> {

@@ -12,7 +12,7 @@ use serde::Deserialize;
 use crate::Frame;
 use crate::codec::jpeg;
 use crate::codec::video::VideoReader;
-use crate::video::pipeline::{Stage, Transform, ahead};
+use crate::video::pipeline::{Stage, Transform};
 use crate::video::rng::SampleRng;
 use crate::video::sample::{Sample, Source};
 
@@ -57,9 +57,8 @@ impl Transform for RawFrameDecode {
         "RawFrameDecode"
     }
 
-    fn check(&self, stage: Stage) -> Result<Stage, String> {
-        ahead(stage, Stage::Sampled, self.name())?;
-        Ok(Stage::Decoded)
+    fn stages(&self) -> (Stage, Stage) {
+        (Stage::Sampled, Stage::Decoded)
     }
 
     fn apply(&self, sample: &mut Sample, _rng: &mut SampleRng) -> Result<(), String> {
@@ -133,9 +132,8 @@ impl Transform for VideoInit {
         self.name
     }
 
-    fn check(&self, stage: Stage) -> Result<Stage, String> {
-        ahead(stage, Stage::Listed, self.name())?;
-        Ok(Stage::Counted)
+    fn stages(&self) -> (Stage, Stage) {
+        (Stage::Listed, Stage::Counted)
     }
 
     fn apply(&self, sample: &mut Sample, _rng: &mut SampleRng) -> Result<(), String> {
@@ -196,9 +194,8 @@ impl Transform for VideoDecode {
         self.name
     }
 
-    fn check(&self, stage: Stage) -> Result<Stage, String> {
-        ahead(stage, Stage::Sampled, self.name())?;
-        Ok(Stage::Decoded)
+    fn stages(&self) -> (Stage, Stage) {
+        (Stage::Sampled, Stage::Decoded)
     }
 
     fn apply(&self, sample: &mut Sample, _rng: &mut SampleRng) -> Result<(), String> {

@@ -5,7 +5,7 @@
 
 use serde::Deserialize;
 
-use crate::video::pipeline::{Stage, Transform, ahead};
+use crate::video::pipeline::{Stage, Transform};
 use crate::video::rng::SampleRng;
 use crate::video::sample::Sample;
 
@@ -63,9 +63,8 @@ impl Transform for FormatShape {
         "FormatShape"
     }
 
-    fn check(&self, stage: Stage) -> Result<Stage, String> {
-        ahead(stage, Stage::Normalized, self.name())?;
-        Ok(Stage::Shaped)
+    fn stages(&self) -> (Stage, Stage) {
+        (Stage::Normalized, Stage::Shaped)
     }
 
     fn apply(&self, sample: &mut Sample, _rng: &mut SampleRng) -> Result<(), String> {
@@ -159,9 +158,8 @@ impl Transform for Collect {
         self.name
     }
 
-    fn check(&self, stage: Stage) -> Result<Stage, String> {
-        ahead(stage, Stage::Shaped, self.name())?;
-        Ok(Stage::Shaped)
+    fn stages(&self) -> (Stage, Stage) {
+        (Stage::Shaped, Stage::Shaped)
     }
 
     fn apply(&self, _sample: &mut Sample, _rng: &mut SampleRng) -> Result<(), String> {
@@ -179,9 +177,8 @@ impl Transform for Fuse {
         "Fuse"
     }
 
-    fn check(&self, stage: Stage) -> Result<Stage, String> {
-        ahead(stage, Stage::Decoded, self.name())?;
-        Ok(Stage::Decoded)
+    fn stages(&self) -> (Stage, Stage) {
+        (Stage::Decoded, Stage::Decoded)
     }
 
     fn apply(&self, _sample: &mut Sample, _rng: &mut SampleRng) -> Result<(), String> {

@@ -7,7 +7,7 @@ use std::collections::BTreeMap;
 
 use serde::Deserialize;
 
-use crate::video::pipeline::{Stage, Transform, ahead};
+use crate::video::pipeline::{Stage, Transform};
 use crate::video::rng::SampleRng;
 use crate::video::sample::Sample;
 use crate::video::view::Interpolation;
@@ -38,11 +38,6 @@ impl Pair {
 /// MMCV's `lazy` mode defers crops and resizes to `Fuse`; weft applies each at once (the
 /// result differs only in resampling), so `lazy` is accepted and has no effect.
 pub(super) fn lazy_ok(_lazy: Option<bool>) {}
-
-pub(super) fn decoded(stage: Stage, name: &str) -> Result<Stage, String> {
-    ahead(stage, Stage::Decoded, name)?;
-    Ok(Stage::Decoded)
-}
 
 pub(super) fn crop_all(
     sample: &mut Sample,
@@ -148,8 +143,8 @@ impl Transform for Resize {
         "Resize"
     }
 
-    fn check(&self, stage: Stage) -> Result<Stage, String> {
-        decoded(stage, self.name())
+    fn stages(&self) -> (Stage, Stage) {
+        (Stage::Decoded, Stage::Decoded)
     }
 
     fn apply(&self, sample: &mut Sample, _rng: &mut SampleRng) -> Result<(), String> {
@@ -224,8 +219,8 @@ impl Transform for Flip {
         "Flip"
     }
 
-    fn check(&self, stage: Stage) -> Result<Stage, String> {
-        decoded(stage, self.name())
+    fn stages(&self) -> (Stage, Stage) {
+        (Stage::Decoded, Stage::Decoded)
     }
 
     fn apply(&self, sample: &mut Sample, rng: &mut SampleRng) -> Result<(), String> {

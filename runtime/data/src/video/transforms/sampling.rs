@@ -3,7 +3,7 @@
 
 use serde::Deserialize;
 
-use crate::video::pipeline::{Stage, Transform, ahead};
+use crate::video::pipeline::{Stage, Transform};
 use crate::video::rng::SampleRng;
 use crate::video::sample::Sample;
 
@@ -235,9 +235,8 @@ impl Transform for SampleFrames {
         "SampleFrames"
     }
 
-    fn check(&self, stage: Stage) -> Result<Stage, String> {
-        ahead(stage, Stage::Counted, self.name())?;
-        Ok(Stage::Sampled)
+    fn stages(&self) -> (Stage, Stage) {
+        (Stage::Counted, Stage::Sampled)
     }
 
     fn apply(&self, sample: &mut Sample, rng: &mut SampleRng) -> Result<(), String> {
@@ -268,9 +267,8 @@ impl Transform for DenseSampleFrames {
         "DenseSampleFrames"
     }
 
-    fn check(&self, stage: Stage) -> Result<Stage, String> {
-        ahead(stage, Stage::Counted, self.name())?;
-        Ok(Stage::Sampled)
+    fn stages(&self) -> (Stage, Stage) {
+        (Stage::Counted, Stage::Sampled)
     }
 
     fn apply(&self, sample: &mut Sample, rng: &mut SampleRng) -> Result<(), String> {

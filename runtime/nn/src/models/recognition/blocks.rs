@@ -237,6 +237,25 @@ pub fn freeze_under(store: &mut ParamStore, prefix: &str, only: impl Fn(&str) ->
     }
 }
 
+/// The [`ResNetCommon`] view of a 2D or 3D ResNet's arguments. The two argument structs are
+/// separate serde types (`deny_unknown_fields` rules out a flattened shared part), so the
+/// shared keys are read by name.
+macro_rules! resnet_common {
+    ($a:expr) => {
+        $crate::models::recognition::blocks::ResNetCommon {
+            depth: $a.depth,
+            num_stages: $a.num_stages,
+            out_indices: $a.out_indices.as_deref(),
+            style: &$a.style,
+            with_cp: $a.with_cp,
+            frozen_stages: $a.frozen_stages,
+            base_channels: $a.base_channels,
+            in_channels: $a.in_channels,
+        }
+    };
+}
+pub(crate) use resnet_common;
+
 /// What both ResNet families check alike.
 pub struct ResNetCommon<'a> {
     /// `depth`.

@@ -9,8 +9,8 @@ use serde_json::{Map, json};
 use tch::{TchError, Tensor};
 
 use super::blocks::{
-    ConvModule, ConvSpec, LayerCfg, ResNetCommon, Residual, freeze_stages, freeze_under,
-    norm_trains, stage_values,
+    ConvModule, ConvSpec, LayerCfg, Residual, freeze_stages, freeze_under, norm_trains,
+    resnet_common, stage_values,
 };
 use crate::store::ParamStore;
 
@@ -159,17 +159,7 @@ impl ResNet2d {
         a: &ResNetArgs,
         tsm: bool,
     ) -> Result<ResNet2d, String> {
-        let (bottleneck, blocks) = ResNetCommon {
-            depth: a.depth,
-            num_stages: a.num_stages,
-            out_indices: a.out_indices.as_deref(),
-            style: &a.style,
-            with_cp: a.with_cp,
-            frozen_stages: a.frozen_stages,
-            base_channels: a.base_channels,
-            in_channels: a.in_channels,
-        }
-        .check()?;
+        let (bottleneck, blocks) = resnet_common!(a).check()?;
         let n = a.num_stages;
         let [strides, dilations]: [Vec<i64>; 2] = stage_values(
             n,

@@ -8,7 +8,7 @@ use serde_json::{Map, json};
 use tch::{TchError, Tensor};
 
 use super::blocks::{
-    ConvModule, ConvSpec, LayerCfg, ResNetCommon, Residual, freeze_stages, norm_trains,
+    ConvModule, ConvSpec, LayerCfg, Residual, freeze_stages, norm_trains, resnet_common,
     stage_values,
 };
 use crate::store::ParamStore;
@@ -176,17 +176,7 @@ impl ResNet3d {
         a: &ResNet3dArgs,
         slow_only: bool,
     ) -> Result<ResNet3d, String> {
-        let (bottleneck, default_blocks) = ResNetCommon {
-            depth: a.depth,
-            num_stages: a.num_stages,
-            out_indices: a.out_indices.as_deref(),
-            style: &a.style,
-            with_cp: a.with_cp,
-            frozen_stages: a.frozen_stages,
-            base_channels: a.base_channels,
-            in_channels: a.in_channels,
-        }
-        .check()?;
+        let (bottleneck, default_blocks) = resnet_common!(a).check()?;
         let n = a.num_stages;
         let blocks: Vec<usize> = match &a.stage_blocks {
             Some(b) if b.len() == n && b.iter().all(|&c| (1..=64).contains(&c)) => b.clone(),
