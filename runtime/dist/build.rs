@@ -71,7 +71,8 @@ fn main() {
     let mut c10d = base();
     c10d.include("csrc/gloo_decls")
         .define("USE_C10D_GLOO", None)
-        .file("csrc/c10d.cpp");
+        .file("csrc/c10d.cpp")
+        .file("csrc/reducer.cpp");
     if nccl {
         c10d.define("WEFT_WITH_NCCL", None);
     }

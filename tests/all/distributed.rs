@@ -720,3 +720,97 @@ fn a_hung_rank_an_unreachable_store_and_differing_configs_end_with_one_clear_mes
         );
     }
 }
+
+/// A linear model with two parameters no layer uses, trained by accumulating gradients over
+/// two micro-batches; `batch` samples per rank per micro-batch.
+fn accumulating_config(dir: &Path, batch: usize, find_unused: bool) -> PathBuf {
+    std::fs::create_dir_all(dir).unwrap();
+    // 16 fixed samples: y = (x0 + x1, x1 - x2), so the loss has somewhere to go.
+    let (mut inputs, mut targets) = (Vec::new(), Vec::new());
+    for i in 0..16 {
+        let x = [i as f64 * 0.1, 1.0 - i as f64 * 0.05, (i % 3) as f64];
+        inputs.push(format!("[{}, {}, {}]", x[0], x[1], x[2]));
+        targets.push(format!("[{}, {}]", x[0] + x[1], x[1] - x[2]));
+    }
+    let text = format!(
+        r#"device = "cpu"
+find_unused_parameters = {find_unused}
+model = {{ type = "Modules", loss = "mse", layers = [{{ name = "fc", type = "Linear", in_features = 3, out_features = 2 }}], params = [{{ name = "unused.weight", shape = [1, 3] }}, {{ name = "unused.bias", shape = [1] }}] }}
+optimizer = {{ type = "SGD", lr = 0.05, momentum = 0.9 }}
+optimizer_config = {{ type = "GradientCumulativeOptimizerHook", cumulative_iters = 2 }}
+lr_config = {{ policy = "fixed" }}
+runner = {{ type = "IterBasedRunner", max_iters = 8 }}
+checkpoint_config = {{ interval = 8 }}
+log_config = {{ interval = 1, hooks = [{{ type = "TextLoggerHook" }}] }}
+dist_params = {{ backend = "gloo", timeout = 60 }}
+
+[data]
+samples_per_gpu = {batch}
+workers_per_gpu = 0
+train_dataloader = {{ shuffle = false }}
+train = {{ type = "InMemory", inputs = [{}], targets = [{}] }}
+"#,
+        inputs.join(", "),
+        targets.join(", ")
+    );
+    let path = dir.join("accumulate.toml");
+    std::fs::write(&path, text).unwrap();
+    path
+}
+
+#[test]
+fn accumulated_steps_and_unused_parameters_average_as_ddp_does() {
+    let dir = temp_dir("dist-accumulate");
+    // One process with micro-batches of 4 against two ranks with 2 each: the same steps, the
+    // allreduce only at each step's last micro-batch, the unused parameters left alone.
+    let (w1, w2) = (dir.join("w1"), dir.join("w2"));
+    done(
+        weft()
+            .args(["train"])
+            .arg(accumulating_config(&dir.join("one"), 4, true))
+            .arg("--work-dir")
+            .arg(&w1)
+            .output()
+            .unwrap(),
+        "one process",
+    );
+    done(
+        weft()
+            .arg("dist-train")
+            .arg(accumulating_config(&dir.join("two"), 2, true))
+            .args(["--nproc", "2", "--work-dir"])
+            .arg(&w2)
+            .output()
+            .unwrap(),
+        "two ranks",
+    );
+    let expected = model_tensors(&w1.join("iter_8.safetensors"));
+    let got = model_tensors(&w2.join("iter_8.safetensors"));
+    let diff = max_difference(&expected, &got);
+    assert!(diff < 1e-6, "weights differ by {diff}");
+    let unused = |w: &Path| {
+        model_tensors(&w.join("iter_8.safetensors"))
+            .into_iter()
+            .find(|(k, _)| k == "unused.weight")
+            .expect("the unused parameter is saved")
+            .1
+    };
+    assert_eq!(unused(&w1), unused(&w2));
+
+    // Without find_unused_parameters, DDP refuses a parameter that took no part in the loss,
+    // and so does weft, naming it.
+    let out = weft()
+        .arg("dist-train")
+        .arg(accumulating_config(&dir.join("strict"), 2, false))
+        .args(["--nproc", "2", "--work-dir"])
+        .arg(dir.join("w3"))
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains("parameter `unused.weight` received no gradient on rank")
+            && stderr.contains("find_unused_parameters = true"),
+        "{stderr}"
+    );
+}

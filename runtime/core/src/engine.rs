@@ -204,9 +204,17 @@ pub trait Engine: Send {
     /// Backpropagates the last train loss multiplied by `scale`.
     fn backward(&mut self, scale: f64) -> Result<(), EngineError>;
 
-    /// Makes the gradients those of the whole data-parallel batch: averaged over the ranks
-    /// (DDP's reduction), once per optimizer step after its last backward. Nothing to do in
-    /// one process.
+    /// Says that the next backward is the last of an optimizer step, so a data-parallel
+    /// engine averages its gradients across the ranks while it runs (DDP's overlap of
+    /// communication with backward); a backward not announced so only accumulates (DDP's
+    /// `no_sync`). Nothing to do in one process.
+    fn prepare_reduce(&mut self) -> Result<(), EngineError> {
+        Ok(())
+    }
+
+    /// After the backward announced by [`Engine::prepare_reduce`]: makes the gradients those
+    /// of the whole data-parallel batch (the ranks' mean) and averages the step's logged
+    /// values. Nothing to do in one process.
     fn reduce_grads(&mut self) -> Result<(), EngineError> {
         Ok(())
     }

@@ -146,17 +146,6 @@ char* weft_dist_allgather(WeftGroup* g, at::Tensor* input, at::Tensor** outputs,
   });
 }
 
-// Gives a parameter that received no gradient a zero one (what DDP's reducer does for a
-// parameter unused on this rank but used on another), so its bucket has the same layout on
-// every rank.
-char* weft_dist_ensure_grad(at::Tensor* param) {
-  return weft::guarded([&] {
-    if (!param->grad().defined()) {
-      param->mutable_grad() = at::zeros_like(*param);
-    }
-  });
-}
-
 char* weft_dist_barrier(WeftGroup* g) {
   return weft::guarded([&] { g->group->barrier()->wait(); });
 }

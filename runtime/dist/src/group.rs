@@ -115,7 +115,7 @@ impl ProcessGroup {
         self.local_rank
     }
 
-    fn with<T>(&self, f: impl FnOnce(*mut RawGroup) -> T) -> T {
+    pub(crate) fn with<T>(&self, f: impl FnOnce(*mut RawGroup) -> T) -> T {
         let guard = self.raw.lock().unwrap_or_else(|p| p.into_inner());
         f(guard.0)
     }
@@ -250,22 +250,22 @@ enum Lane {
 }
 
 /// Pointers to the tensors, with the shallow handles that keep them valid.
-struct Pointers {
+pub(crate) struct Pointers {
     _owned: Vec<Tensor>,
     ptrs: Vec<*mut C_tensor>,
 }
 
 impl Pointers {
-    fn as_ptr(&self) -> *const *mut C_tensor {
+    pub(crate) fn as_ptr(&self) -> *const *mut C_tensor {
         self.ptrs.as_ptr()
     }
 
-    fn len(&self) -> usize {
+    pub(crate) fn len(&self) -> usize {
         self.ptrs.len()
     }
 }
 
-fn pointers(tensors: &[Tensor]) -> Pointers {
+pub(crate) fn pointers(tensors: &[Tensor]) -> Pointers {
     let mut owned: Vec<Tensor> = tensors.iter().map(Tensor::shallow_clone).collect();
     let ptrs = owned.iter_mut().map(Tensor::as_mut_ptr).collect();
     Pointers {

@@ -1,47 +1,86 @@
-//! Gradient averaging as DDP does it, after the backward pass: gradients packed into buckets
-//! of at most `bucket_cap_mb` (DDP's 25 MB by default, last parameters first, as autograd
-//! produces them), every bucket reduced at once, divided by the world size and copied back.
+//! Gradient averaging as DDP does it: PyTorch's own `c10d::Reducer`. Built once over the
+//! trainable parameters, it hooks each one's gradient accumulator; armed before a backward
+//! ([`GradReducer::prepare`]), it all-reduces each bucket of gradients (at most
+//! `bucket_cap_mb`, DDP's 25 MB by default, the first 1 MiB) as soon as backward has produced
+//! it, so communication overlaps the rest of backward, and when backward returns the gradients
+//! are the ranks' mean. A backward it was not armed for (a micro-step of gradient
+//! accumulation, DDP's `no_sync`) only accumulates.
 #![allow(
     unsafe_code,
-    reason = "gives unused parameters a zero gradient through the shim"
+    reason = "drives c10d's Reducer through the shim with tensors it keeps alive"
 )]
 
 use std::sync::Arc;
 
-use tch::{Kind, Tensor};
+use tch::Tensor;
 
 use crate::DistError;
-use crate::group::{ProcessGroup, ReduceOp};
-use crate::shim;
+use crate::group::{ProcessGroup, ReduceOp, pointers};
+use crate::shim::{self, RawReducer};
 
 /// DDP's default bucket size.
 pub const DEFAULT_BUCKET_CAP_MB: f64 = 25.0;
 
-/// The bucket plan and its flat buffers, made on the first reduction.
-struct Bucket {
-    /// Indices into the parameter list, in the order packed.
-    members: Vec<usize>,
-    numels: Vec<i64>,
-    flat: Tensor,
-}
-
 /// Averages gradients across the ranks of a group.
 pub struct GradReducer {
     group: Arc<ProcessGroup>,
+    raw: *mut RawReducer,
+    // The parameters the reducer hooks (handles that keep them alive as long as it is), and
+    // their names for the error a parameter without a gradient gets.
+    params: Vec<Tensor>,
+    names: Vec<String>,
     find_unused: bool,
-    cap_bytes: usize,
-    buckets: Vec<Bucket>,
+    armed: bool,
+}
+
+// SAFETY: the reducer is used from one thread at a time (`&mut self`); c10d objects are not
+// tied to the thread that made them.
+unsafe impl Send for GradReducer {}
+
+impl Drop for GradReducer {
+    fn drop(&mut self) {
+        // SAFETY: made by weft_dist_reducer_new and freed once; the shim swallows what the
+        // destructor throws.
+        unsafe { shim::weft_dist_reducer_free(self.raw) };
+    }
 }
 
 impl GradReducer {
-    /// A reducer; `find_unused` is MMCV's `find_unused_parameters`.
-    pub fn new(group: Arc<ProcessGroup>, find_unused: bool, bucket_cap_mb: f64) -> GradReducer {
-        GradReducer {
+    /// A reducer over `params` (the trainable parameters in the model's order, `names`
+    /// alike); `find_unused` is MMCV's `find_unused_parameters`.
+    pub fn new(
+        group: Arc<ProcessGroup>,
+        params: &[Tensor],
+        names: Vec<String>,
+        find_unused: bool,
+        bucket_cap_mb: f64,
+    ) -> Result<GradReducer, DistError> {
+        let handles: Vec<Tensor> = params.iter().map(Tensor::shallow_clone).collect();
+        let ptrs = pointers(&handles);
+        let bytes = (bucket_cap_mb * 1024.0 * 1024.0).max(1.0) as i64;
+        let mut raw = std::ptr::null_mut();
+        // SAFETY: the tensors are live for the call (and kept by the reducer and `handles`);
+        // `raw` is written only on success.
+        group.with(|g| {
+            shim::check(unsafe {
+                shim::weft_dist_reducer_new(
+                    g,
+                    ptrs.as_ptr(),
+                    ptrs.len(),
+                    bytes,
+                    i32::from(find_unused),
+                    &mut raw,
+                )
+            })
+        })?;
+        Ok(GradReducer {
             group,
+            raw,
+            params: handles,
+            names,
             find_unused,
-            cap_bytes: (bucket_cap_mb * 1024.0 * 1024.0) as usize,
-            buckets: Vec::new(),
-        }
+            armed: false,
+        })
     }
 
     /// The group.
@@ -49,107 +88,43 @@ impl GradReducer {
         &self.group
     }
 
-    /// Replaces every gradient of `params` (the trainable parameters, in the model's order,
-    /// `names` alike) by its mean over the ranks; `extra` (the step's logged values) is
-    /// averaged in the same round. Parameters no rank used keep no gradient.
-    pub fn average(
-        &mut self,
-        params: &[Tensor],
-        names: &[String],
-        extra: Option<&Tensor>,
-    ) -> Result<(), DistError> {
-        let mut used: Vec<bool> = params.iter().map(|p| p.grad().defined()).collect();
-        if self.find_unused {
-            let flags = Tensor::from_slice(&used.iter().map(|u| i64::from(*u)).collect::<Vec<_>>());
-            self.group
-                .control_allreduce(std::slice::from_ref(&flags), ReduceOp::Max)?;
-            let global: Vec<i64> =
-                Vec::try_from(&flags).map_err(|e: tch::TchError| DistError::C10d(e.to_string()))?;
-            for (i, p) in params.iter().enumerate() {
-                if global[i] != 0 && !used[i] {
-                    let mut handle = p.shallow_clone();
-                    // SAFETY: the tensor is live for the call.
-                    shim::check(unsafe { shim::weft_dist_ensure_grad(handle.as_mut_ptr()) })?;
-                    used[i] = true;
-                }
-            }
-        } else if let Some(i) = used.iter().position(|u| !u) {
-            return Err(DistError::Launch(format!(
-                "parameter `{}` received no gradient on rank {}; DDP needs every parameter to take part in the loss. \
-                 Set find_unused_parameters = true in the config if some parameters are unused",
-                names.get(i).map_or("?", String::as_str),
-                self.group.rank()
-            )));
-        }
-        if self.buckets.is_empty() || self.plan_changed(&used) {
-            self.buckets = self.plan(params, &used);
-        }
-        let mut reduced: Vec<Tensor> = Vec::with_capacity(self.buckets.len() + 1);
-        for bucket in &self.buckets {
-            let mut offset = 0;
-            for (&i, &n) in bucket.members.iter().zip(&bucket.numels) {
-                let mut dst = bucket.flat.narrow(0, offset, n);
-                dst.copy_(&params[i].grad().view(-1));
-                offset += n;
-            }
-            reduced.push(bucket.flat.shallow_clone());
-        }
-        reduced.extend(extra.map(Tensor::shallow_clone));
-        self.group.allreduce(&reduced, ReduceOp::Sum)?;
-        let world = self.group.world_size() as f64;
-        for t in &mut reduced {
-            let _ = t.divide_scalar_(world);
-        }
-        for bucket in &self.buckets {
-            let mut offset = 0;
-            for (&i, &n) in bucket.members.iter().zip(&bucket.numels) {
-                let mut grad = params[i].grad();
-                grad.copy_(&bucket.flat.narrow(0, offset, n).view_as(&grad));
-                offset += n;
-            }
-        }
+    /// Arms the reducer for the next backward, whose gradients are then averaged as they are
+    /// produced; `loss` is the tensor that backward starts from (searched for unused
+    /// parameters under `find_unused`).
+    pub fn prepare(&mut self, loss: &Tensor) -> Result<(), DistError> {
+        let mut loss = loss.shallow_clone();
+        // SAFETY: the reducer and the loss are live for the call.
+        shim::check(unsafe { shim::weft_dist_reducer_prepare(self.raw, loss.as_mut_ptr()) })?;
+        self.armed = true;
         Ok(())
     }
 
-    fn plan_changed(&self, used: &[bool]) -> bool {
-        let planned: usize = self.buckets.iter().map(|b| b.members.len()).sum();
-        planned != used.iter().filter(|u| **u).count()
-            || self
-                .buckets
-                .iter()
-                .flat_map(|b| &b.members)
-                .any(|&i| !used[i])
-    }
-
-    /// Buckets of the used parameters, last first (the order backward finishes them), one
-    /// dtype per bucket.
-    fn plan(&self, params: &[Tensor], used: &[bool]) -> Vec<Bucket> {
-        let mut buckets: Vec<(Kind, Vec<usize>, usize)> = Vec::new();
-        for i in (0..params.len()).rev().filter(|&i| used[i]) {
-            let p = &params[i];
-            let bytes = p.numel() * p.kind().elt_size_in_bytes();
-            match buckets.last_mut() {
-                Some((kind, members, size))
-                    if *kind == p.kind() && *size + bytes <= self.cap_bytes.max(1) =>
-                {
-                    members.push(i);
-                    *size += bytes;
-                }
-                _ => buckets.push((p.kind(), vec![i], bytes)),
-            }
+    /// After the armed backward: checks that it averaged every gradient (without
+    /// `find_unused`, a parameter that took no part in the loss is an error, as in DDP), and
+    /// averages `extra` (the step's logged values) across the ranks.
+    pub fn finish(&mut self, extra: Option<&Tensor>) -> Result<(), DistError> {
+        if !std::mem::take(&mut self.armed) {
+            return Err(DistError::Step(
+                "gradients were to be averaged after a backward the reducer was not armed for"
+                    .into(),
+            ));
         }
-        buckets
-            .into_iter()
-            .map(|(kind, members, _)| {
-                let numels: Vec<i64> = members.iter().map(|&i| params[i].numel() as i64).collect();
-                let total: i64 = numels.iter().sum();
-                let flat = Tensor::zeros([total], (kind, params[members[0]].device()));
-                Bucket {
-                    members,
-                    numels,
-                    flat,
-                }
-            })
-            .collect()
+        if !self.find_unused
+            && let Some(i) = self.params.iter().position(|p| !p.grad().defined())
+        {
+            return Err(DistError::Step(format!(
+                "parameter `{}` received no gradient on rank {}; DDP needs every parameter to take part in the loss. \
+                 Set find_unused_parameters = true in the config if some parameters are unused",
+                self.names.get(i).map_or("?", String::as_str),
+                self.group.rank()
+            )));
+        }
+        if let Some(extra) = extra {
+            self.group
+                .allreduce(std::slice::from_ref(extra), ReduceOp::Sum)?;
+            let mut extra = extra.shallow_clone();
+            let _ = extra.divide_scalar_(self.group.world_size() as f64);
+        }
+        Ok(())
     }
 }

@@ -13,6 +13,12 @@ pub struct RawGroup {
     _opaque: [u8; 0],
 }
 
+/// The shim's handle on a `c10d::Reducer`.
+#[repr(C)]
+pub struct RawReducer {
+    _opaque: [u8; 0],
+}
+
 unsafe extern "C" {
     pub fn weft_dist_free(text: *mut c_char);
     /// Gloo when `nccl_device` is negative, else NCCL on that CUDA device.
@@ -50,7 +56,19 @@ unsafe extern "C" {
         control: c_int,
     ) -> *mut c_char;
     pub fn weft_dist_barrier(group: *mut RawGroup) -> *mut c_char;
-    pub fn weft_dist_ensure_grad(param: *mut C_tensor) -> *mut c_char;
+    pub fn weft_dist_reducer_new(
+        group: *mut RawGroup,
+        params: *const *mut C_tensor,
+        n: usize,
+        bucket_bytes: i64,
+        find_unused: c_int,
+        out: *mut *mut RawReducer,
+    ) -> *mut c_char;
+    pub fn weft_dist_reducer_prepare(
+        reducer: *mut RawReducer,
+        output: *mut C_tensor,
+    ) -> *mut c_char;
+    pub fn weft_dist_reducer_free(reducer: *mut RawReducer);
 }
 
 /// `Ok` for NULL; otherwise libtorch's message without the C++ backtrace, freed.

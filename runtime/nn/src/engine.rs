@@ -64,6 +64,8 @@ pub struct TorchEngine {
     last_loss: Option<Tensor>,
     seed: u64,
     parallel: Option<DataParallel>,
+    /// The next backward ends an optimizer step ([`Engine::prepare_reduce`]).
+    reduce_next: bool,
 }
 
 impl TorchEngine {
@@ -84,6 +86,7 @@ impl TorchEngine {
             last_loss: None,
             seed,
             parallel: None,
+            reduce_next: false,
         }
     }
 
@@ -385,8 +388,19 @@ impl Engine for TorchEngine {
         } else {
             loss.f_mul_scalar(scale).map_err(engine_err)?
         };
+        let reducing = std::mem::take(&mut self.reduce_next);
+        if reducing && let Some(p) = &mut self.parallel {
+            p.prepare(&loss)?;
+            // The collectives run inside backward now: a lost peer surfaces here.
+            return loss.f_backward().map_err(|e| p.backward_failed(e));
+        }
         loss.f_backward()
             .map_err(|e| EngineError::new(format!("backward pass failed: {e}")))
+    }
+
+    fn prepare_reduce(&mut self) -> Result<(), EngineError> {
+        self.reduce_next = true;
+        Ok(())
     }
 
     fn reduce_grads(&mut self) -> Result<(), EngineError> {

@@ -1,7 +1,7 @@
 //! The engine's data-parallel side, as MMCV's `MMDistributedDataParallel` runs a model: the
 //! weights and buffers of rank 0 at the start, buffers again before every training forward
-//! (`broadcast_buffers`), gradients averaged once the last backward of a step is done, the
-//! logged values averaged with them (MMCV's `_parse_losses` all-reduces them), and evaluation
+//! (`broadcast_buffers`), gradients averaged by c10d's Reducer during the last backward of a
+//! step, the logged values averaged after it (MMCV's `_parse_losses` all-reduces them), and evaluation
 //! results gathered from every rank's share back into the dataset's order.
 
 use std::sync::Arc;
@@ -16,10 +16,8 @@ use crate::store::ParamStore;
 pub struct DataParallel {
     reducer: GradReducer,
     broadcast_buffers: bool,
-    // Handles on the model's tensors, taken once: the store's tensors are fixed when the
+    // Handles on the model's buffers, taken once: the store's tensors are fixed when the
     // group forms (checkpoint loads copy into them), so the step does not rebuild these.
-    trainable: Vec<Tensor>,
-    names: Vec<String>,
     buffers: Vec<Tensor>,
     /// The current step's logged values, averaged in the gradient round.
     logs: Option<Tensor>,
@@ -73,7 +71,7 @@ impl DataParallel {
             .chain(store.buffers().iter().map(|b| b.tensor.shallow_clone()))
             .collect();
         tch::no_grad(|| group.broadcast(&state, 0)).map_err(dist_err)?;
-        let (trainable, names) = store
+        let (trainable, names): (Vec<Tensor>, Vec<String>) = store
             .params()
             .iter()
             .filter(|p| p.requires_grad)
@@ -84,11 +82,17 @@ impl DataParallel {
             .iter()
             .map(|b| b.tensor.shallow_clone())
             .collect();
-        Ok(DataParallel {
-            trainable,
+        let reducer = GradReducer::new(
+            group,
+            &trainable,
             names,
+            options.find_unused_parameters,
+            options.bucket_cap_mb,
+        )
+        .map_err(dist_err)?;
+        Ok(DataParallel {
             buffers,
-            reducer: GradReducer::new(group, options.find_unused_parameters, options.bucket_cap_mb),
+            reducer,
             broadcast_buffers: options.broadcast_buffers,
             logs: None,
         })
@@ -124,16 +128,33 @@ impl DataParallel {
         Ok(views)
     }
 
-    /// Averages the gradients of the trainable parameters (and the step's logged values).
+    /// Before the backward of a step's last micro-batch, from `loss`: that backward averages
+    /// the gradients bucket by bucket as it produces them.
+    pub fn prepare(&mut self, loss: &Tensor) -> Result<(), EngineError> {
+        self.reducer
+            .prepare(loss)
+            .map_err(|e| lost(self.group(), "arming the gradient reducer", e))
+    }
+
+    /// What a failed backward that averaged gradients means: the collectives inside it wait
+    /// for every rank, so a rank that died, hung or left fails it (after the group's timeout).
+    pub fn backward_failed(&self, e: tch::TchError) -> EngineError {
+        let group = self.group();
+        EngineError::new(format!(
+            "rank {} of {}: the backward pass, which averages the gradients across the ranks, failed; another rank died, hung or left, or the pass itself failed: {e}",
+            group.rank(),
+            group.world_size()
+        ))
+    }
+
+    /// After that backward: checks every gradient was averaged and averages the step's
+    /// logged values.
     pub fn reduce(&mut self) -> Result<(), EngineError> {
         let logs = self.logs.take();
-        let result = tch::no_grad(|| {
-            self.reducer
-                .average(&self.trainable, &self.names, logs.as_ref())
-        });
+        let result = tch::no_grad(|| self.reducer.finish(logs.as_ref()));
         result.map_err(|e| match e {
             // A parameter without a gradient is this rank's own finding, not a lost peer.
-            weft_dist::DistError::Launch(_) => dist_err(e),
+            weft_dist::DistError::Step(_) | weft_dist::DistError::Launch(_) => dist_err(e),
             weft_dist::DistError::C10d(_) => lost(self.group(), "the gradient allreduce", e),
         })
     }

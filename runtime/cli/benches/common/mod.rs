@@ -1,7 +1,7 @@
 //! What several benchmarks share: medians, a run context over the dry engine for timing hook
 //! calls, and a model with gradients from one real backward pass for timing optimizer steps.
 //! Each benchmark is its own crate and uses part of this, hence the `dead_code` allowance.
-#![allow(dead_code)]
+#![allow(dead_code, reason = "each benchmark crate uses part of this module")]
 
 use tch::{Device, Kind, Tensor};
 use weft_config::Config;

@@ -60,6 +60,7 @@ impl OptimizerHook {
     pub(crate) fn backward(&mut self, ctx: &mut RunContext) -> Result<bool, HookError> {
         if self.cumulative_iters == 1 {
             ctx.engine.zero_grad();
+            ctx.engine.prepare_reduce()?;
             ctx.engine.backward(1.0)?;
             if self.detect_anomalous_params {
                 self.report_unused(ctx);
@@ -85,13 +86,16 @@ impl OptimizerHook {
         } else {
             remainder
         };
+        // Only the step's last micro-batch synchronises (DDP's `no_sync` for the others):
+        // the summed local gradients are averaged once.
+        let steps = ctx.every_n_iters(c as i64) || ctx.is_last_iter();
+        if steps {
+            ctx.engine.prepare_reduce()?;
+        }
         ctx.engine.backward(1.0 / factor as f64)?;
         if self.detect_anomalous_params {
             self.report_unused(ctx);
         }
-        // Only the step's last micro-batch synchronises (DDP's `no_sync` for the others):
-        // the summed local gradients are averaged once.
-        let steps = ctx.every_n_iters(c as i64) || ctx.is_last_iter();
         if steps {
             ctx.engine.reduce_grads()?;
         }
