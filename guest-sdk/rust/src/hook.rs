@@ -2,10 +2,13 @@
 
 use std::cell::RefCell;
 
+// Hooks are built against `weft:plugin@0.2.0`, which adds the `ranks` import (where this
+// process stands in a data-parallel run); constructors and optimizers stay on 0.1.0, which
+// 0.2.0 left unchanged for them.
 #[doc(hidden)]
 pub mod bindings {
     wit_bindgen::generate!({
-        path: "../../wit/since_v0.1.0",
+        path: "../../wit/since_v0.2.0",
         world: "hook",
         default_bindings_module: "weft_guest::hook::bindings",
         // The plugin crate exports (through `register_hook!`), so that a build with
@@ -20,6 +23,22 @@ pub use bindings::weft::plugin::runner::{
     set_momentum, skip_step,
 };
 pub use bindings::weft::plugin::types::{HookPoint, LogLevel, ParamStat, Phase};
+
+/// This process's rank in a data-parallel run, 0 to `world_size() - 1` (0 in a run of one
+/// process). Every rank runs its own instance of the hook; rank 0 writes the run's files.
+pub fn rank() -> u32 {
+    bindings::weft::plugin::ranks::rank()
+}
+
+/// The number of ranks (1 in a run of one process).
+pub fn world_size() -> u32 {
+    bindings::weft::plugin::ranks::world_size()
+}
+
+/// The rank among this machine's ranks (which GPU it trains on).
+pub fn local_rank() -> u32 {
+    bindings::weft::plugin::ranks::local_rank()
+}
 
 /// Logs at INFO under the plugin's name.
 pub fn info(message: &str) {

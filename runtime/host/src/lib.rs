@@ -44,3 +44,4 @@ pub use imports::{LoadedPlugins, load_imports};
 pub use inspect::{inspect, open, open_with};
 pub use limits::{Limits, OnError};
 pub use plugin::{Plugin, PluginInfo};
+pub use wit::SUPPORTED as WIT_VERSIONS;

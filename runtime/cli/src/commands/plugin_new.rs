@@ -201,9 +201,15 @@ pub fn new(language: &str, name: &str, dir: Option<&Path>) -> Result<PathBuf> {
         .replace("{{sdk}}", sdk_note);
     write("README.md", &fill(&readme, name, &ty))?;
     if lang.name == "rust" {
-        // The Rust SDK's bindings read the WIT at ../../wit/since_v0.1.0 from sdk/weft-guest.
-        weft_host::componentize::write_wit(&root.join("wit/since_v0.1.0"), None)
+        // The Rust SDK's bindings read the WIT at ../../wit/since_v<version> from
+        // sdk/weft-guest: 0.2.0 for hooks, 0.1.0 for constructors and optimizers.
+        for version in weft_host::WIT_VERSIONS {
+            weft_host::componentize::write_wit(
+                &root.join(format!("wit/since_v{version}")),
+                Some(version),
+            )
             .map_err(|e| anyhow!("cannot write the WIT into {}: {e}", root.display()))?;
+        }
     }
     make_executable(&root.join("build.sh"))?;
     Ok(root)
