@@ -49,7 +49,7 @@ SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 GUEST_WORKSPACES := guest-examples tests/guests
 GUEST_TARGET := $(CURDIR)/target/guests
 
-.PHONY: all setup system-packages libtorch cuda-headers wasm-target readers guest-toolchains build run test lint fmt clean-cache guests sdk-tables crash-points fuzz video-data video-accuracy bench-video bench-tsm-epoch bench-allreduce bench-dist-step bench-peers
+.PHONY: all setup system-packages libtorch cuda-headers wasm-target readers guest-toolchains build run test lint fmt clean-cache guests sdk-tables crash-points fuzz video-data video-accuracy bench-video bench-tsm-epoch bench-allreduce bench-dist-step bench-peers bench-startup
 
 all: run
 
@@ -267,3 +267,11 @@ sdk-tables:
 fmt:
 	cargo fmt --all
 	@for ws in guest-sdk/rust $(GUEST_WORKSPACES); do cargo fmt --manifest-path $$ws/Cargo.toml --all; done
+
+# Start-up against MMCV's runner (benches/peers/startup.py): one-iteration launches of weft,
+# weft with six hooks in six languages, and MMCV 1.7.2, alternated 5 times (about 2 minutes
+# after `make guests`).
+bench-startup: build guests
+	benches/peers/setup.sh $(TORCH_VENV) $(PEERS_VENV)
+	benches/peers/six_plugins.sh target/release/weft target/bench-startup >/dev/null
+	$(PEERS_VENV)/bin/python benches/peers/startup.py --weft target/release/weft --plugins target/bench-startup/plugins.toml

@@ -66,6 +66,8 @@ class Window:
 
     def __init__(self, warmup, iters):
         self.warmup, self.last, self.t0, self.seconds = warmup, warmup + iters, None, None
+        if warmup == 0:  # the window starts now (startup.py's one-iteration launches)
+            self.t0 = time.perf_counter()
 
     def after(self, done):
         if done == self.warmup:

@@ -54,10 +54,14 @@ fn write_atomically(path: &PathBuf, bytes: &[u8]) -> Result<()> {
         wasmtime::bail!("cache path {} has no parent", path.display());
     };
     std::fs::create_dir_all(dir)?;
+    // Unique per process and write: plugins load on several threads, and two entries may
+    // name the same component.
+    static WRITES: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
     let tmp = dir.join(format!(
-        ".{}.tmp-{}",
+        ".{}.tmp-{}-{}",
         path.file_name().unwrap_or_default().to_string_lossy(),
-        std::process::id()
+        std::process::id(),
+        WRITES.fetch_add(1, std::sync::atomic::Ordering::Relaxed)
     ));
     std::fs::write(&tmp, bytes)?;
     std::fs::rename(&tmp, path)?;
