@@ -41,6 +41,8 @@ JOBS = {
     'lenet5-b64': ('lenet5', 64, 100, 938, None, 2, 50),
     'lenet5-b8': ('lenet5', 8, 800, 7200, None, 2, 50),
     'resnet18-b32': ('resnet18', 32, 5, 20, 800, 1, 5),
+    'resnet18-b64': ('resnet18', 64, 5, 20, 1600, 1, 5),
+    'resnet18-b8': ('resnet18', 8, 10, 60, 800, 1, 5),
 }
 IMPLS = ['weft', 'native-tch', 'pytorch-eager', 'mmcv-1.7.2', 'compute-floor']
 

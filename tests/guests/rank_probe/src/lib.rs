@@ -35,7 +35,10 @@ impl Hook for RankProbe {
         } else {
             LogLevel::Warning
         };
-        log(level, &format!("rank {rank} of {world} (local rank {local})"));
+        log(
+            level,
+            &format!("rank {rank} of {world} (local rank {local})"),
+        );
         Ok(())
     }
 
