@@ -24,6 +24,12 @@ fn path(rt: &Runtime, engine: &Engine, sha256: &str) -> Option<PathBuf> {
     rt.cache_dir.as_ref().map(|d| d.join(key))
 }
 
+/// Whether the cache holds a compilation of the component with digest `sha256` for
+/// `engine`: such a component was validated in full before it was compiled.
+pub fn holds(rt: &Runtime, engine: &Engine, sha256: &str) -> bool {
+    path(rt, engine, sha256).is_some_and(|p| p.is_file())
+}
+
 /// Compiles `bytes` (digest `sha256`) for `engine` or loads the cached compilation.
 pub fn compile(rt: &Runtime, engine: &Engine, bytes: &[u8], sha256: &str) -> Result<Component> {
     let cached = path(rt, engine, sha256);

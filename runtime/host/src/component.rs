@@ -125,8 +125,13 @@ pub fn load(
     }
     // World and version first, from the component's type information: a plugin built for
     // another weft is refused without paying for its compilation (seconds for Python and JS).
-    let (world, version) = read_interface(&bytes).map_err(|m| format!("plugin {shown}: {m}"))?;
     let engine = rt.engine_for(limits).clone();
+    // A digest already in the compile cache was validated in full when it was compiled, by a
+    // weft with this engine: its bytes are those, so validating them again (a tenth of a
+    // second for a Python or JavaScript component) proves nothing new.
+    let validated = crate::cache::holds(rt, &engine, &sha256);
+    let (world, version) =
+        interface(&bytes, validated).map_err(|m| format!("plugin {shown}: {m}"))?;
     let component = crate::cache::compile(rt, &engine, &bytes, &sha256).map_err(|e| {
         format!(
             "plugin {shown}: not a valid component: {}",
@@ -153,13 +158,20 @@ pub fn load(
 /// type information without compiling it: the header, the binary's validity and its
 /// `weft:plugin` export, and whether this weft serves that version.
 pub fn read_interface(bytes: &[u8]) -> Result<(World, String), String> {
+    interface(bytes, false)
+}
+
+/// [`read_interface`], validating the binary unless it is known to be valid already.
+fn interface(bytes: &[u8], validated: bool) -> Result<(World, String), String> {
     check_header(bytes)?;
     // Validate the whole binary before anything builds from it: a 38 KiB file declaring
     // more than it holds made both wit-component's decoder and wasmtime's compiler allocate
     // gigabytes (found by `make fuzz`); the validator rejects it in under a millisecond.
-    wasmparser::Validator::new_with_features(wasmparser::WasmFeatures::all())
-        .validate_all(bytes)
-        .map_err(|e| format!("not a valid component: {e}"))?;
+    if !validated {
+        wasmparser::Validator::new_with_features(wasmparser::WasmFeatures::all())
+            .validate_all(bytes)
+            .map_err(|e| format!("not a valid component: {e}"))?;
+    }
     let decoded = wit_component::decode(bytes)
         .map_err(|e| format!("not a valid component: {}", e.root_cause()))?;
     let wit_component::DecodedWasm::Component(resolve, world) = decoded else {
