@@ -249,9 +249,9 @@ bench-dist-step: setup
 	benches/dist_step.sh
 
 # weft against MMCV 1.7.2's runner, a PyTorch eager loop, the Python compute floor and a native
-# tch loop on the reference job (LeNet-5 at batch 64 and 8, ResNet-18 at batch 32), alternated
-# over 3 rounds on the same libtorch (benches/peers/; docs/benchmarks.md; about 17 minutes,
-# plus 1 the first time for the peers' venv). PEERS_ARGS passes flags (--rounds, --jobs, --out).
+# tch loop on the reference job (LeNet-5 at batch 64 and 8, ResNet-18 at batch 32, 64 and 8),
+# alternated over 3 rounds on the same libtorch (benches/peers/; docs/benchmarks.md; about 37
+# minutes, plus 1 the first time for the peers' venv). PEERS_ARGS passes flags (--rounds, --jobs, --out).
 PEERS_VENV := $(WEFT_CACHE)/peers-mmcv1.7.2
 PEERS_ARGS ?=
 bench-peers: build
