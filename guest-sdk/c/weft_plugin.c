@@ -192,6 +192,10 @@ void weft_log_scalar(const char *name, double value) {
   hook_string_t s = borrowed(name);
   weft_plugin_runner_log_scalar(&s, value);
 }
+uint32_t weft_rank(void) { return weft_plugin_ranks_rank(); }
+uint32_t weft_world_size(void) { return weft_plugin_ranks_world_size(); }
+uint32_t weft_local_rank(void) { return weft_plugin_ranks_local_rank(); }
+
 void weft_set_lr(uint32_t group, double lr) { weft_plugin_runner_set_lr(group, lr); }
 void weft_set_momentum(uint32_t group, double m) { weft_plugin_runner_set_momentum(group, m); }
 void weft_request_stop(const char *reason) {

@@ -74,6 +74,13 @@ int weft_after_iter(weft_state_t s);
 // Failing a call: a printf-style message; returns -1 for `return weft_fail(...)`.
 int weft_fail(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 
+// Where this process stands in a data-parallel run (weft:plugin@0.2.0's `ranks`): its rank
+// (0 to world size - 1; rank 0 writes the run's files), the number of ranks, and its rank
+// among this machine's ranks. A run of one process is rank 0 of 1.
+uint32_t weft_rank(void);
+uint32_t weft_world_size(void);
+uint32_t weft_local_rank(void);
+
 // Logging, under the plugin's name.
 void weft_info(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 void weft_warn(const char *fmt, ...) __attribute__((format(printf, 1, 2)));

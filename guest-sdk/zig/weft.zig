@@ -149,6 +149,22 @@ pub fn warn(comptime fmt: []const u8, args: anytype) void {
     log(.warn, fmt, args);
 }
 
+/// This process's rank in a data-parallel run (0 to `worldSize() - 1`; rank 0 writes the
+/// run's files). A run of one process is rank 0 of 1.
+pub fn rank() u32 {
+    return c.weft_rank();
+}
+
+/// The number of ranks.
+pub fn worldSize() u32 {
+    return c.weft_world_size();
+}
+
+/// The rank among this machine's ranks (which GPU it trains on).
+pub fn localRank() u32 {
+    return c.weft_local_rank();
+}
+
 /// Requests, validated by weft and applied when the call returns.
 pub fn logScalar(name: []const u8, value: f64) void {
     var n = wit(name);

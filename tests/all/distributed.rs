@@ -562,16 +562,22 @@ fn two_ranks_killed_and_resumed_end_bit_identical_and_resume_in_one_process() {
 }
 
 #[test]
-fn a_plugin_built_against_wit_0_2_0_reads_its_rank_and_a_stop_on_one_rank_stops_every_rank() {
+fn plugins_built_against_wit_0_2_0_read_their_rank_and_a_stop_on_one_rank_stops_every_rank() {
     let dir = temp_dir("dist-plugin");
+    // The Rust SDK's probe asks for the stop; the C and Zig SDKs' probes say their ranks.
     let probe = crate::guests::guest("rank_probe");
+    let probe_c = crate::guests::fixture_in("c", "rank_probe_c");
+    let probe_zig = crate::guests::fixture_in("zig", "rank_probe_zig");
     let cfg = config(
         &dir,
         8,
         &format!(
-            "custom_imports = {{ imports = [{:?}] }}\n\
-             custom_hooks = [{{ type = \"RankProbe\", stop_rank = 1, stop_iter = 2, save_iter = 1 }}]",
-            probe.to_str().unwrap()
+            "custom_imports = {{ imports = [{:?}, {:?}, {:?}] }}\n\
+             custom_hooks = [{{ type = \"RankProbe\", stop_rank = 1, stop_iter = 2, save_iter = 1 }}, \
+             {{ type = \"RankProbeC\" }}, {{ type = \"RankProbeZig\" }}]",
+            probe.to_str().unwrap(),
+            probe_c.to_str().unwrap(),
+            probe_zig.to_str().unwrap()
         ),
     );
     let out = done(
@@ -601,6 +607,16 @@ fn a_plugin_built_against_wit_0_2_0_reads_its_rank_and_a_stop_on_one_rank_stops_
         stderr.contains("[RankProbe] rank 1 of 2 (local rank 1)"),
         "{stderr}"
     );
+    for lang in ["C", "Zig"] {
+        assert!(
+            stdout.contains(&format!("[RankProbe{lang}] {lang}: rank 0 of 2 (local rank 0)")),
+            "{stdout}"
+        );
+        assert!(
+            stderr.contains(&format!("[RankProbe{lang}] {lang}: rank 1 of 2 (local rank 1)")),
+            "{stderr}"
+        );
+    }
     // Rank 1 asked after iteration 3 (iter 2); rank 0, whose plugin did not, stops with it.
     assert!(
         stdout.contains("training stopped early: a hook on another rank asked to stop"),
@@ -620,7 +636,9 @@ fn a_plugin_built_against_wit_0_2_0_reads_its_rank_and_a_stop_on_one_rank_stops_
     );
     let stdout = String::from_utf8_lossy(&out.stdout);
     assert!(
-        stdout.contains("[RankProbe] rank 0 of 1 (local rank 0)"),
+        stdout.contains("[RankProbe] rank 0 of 1 (local rank 0)")
+            && stdout.contains("[RankProbeC] C: rank 0 of 1 (local rank 0)")
+            && stdout.contains("[RankProbeZig] Zig: rank 0 of 1 (local rank 0)"),
         "{stdout}"
     );
     assert!(!stdout.contains("stopped early"), "{stdout}");

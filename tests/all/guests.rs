@@ -85,6 +85,13 @@ pub fn example(language: &str, name: &str) -> PathBuf {
     built(language, name, None)
 }
 
+/// A fixture of `tests/guests/<name>/` in another language, built with that language's SDK
+/// (cached like the examples).
+pub fn fixture_in(language: &str, name: &str) -> PathBuf {
+    let dir = repo().join("tests/guests").join(name);
+    build_cached(language, &dir, None).unwrap_or_else(|e| panic!("{e}"))
+}
+
 /// A JavaScript example built on the QuickJS engine (componentize-qjs), from the cache; it
 /// stays there, so that the examples' folders keep the default engine's build.
 pub fn quickjs_example(name: &str) -> PathBuf {
