@@ -81,7 +81,8 @@ if ! node --check "$tmp/$name.mjs" 2>"$tmp/syntax"; then
     exit 1
 fi
 
-"$weft" plugin wit "$tmp/wit"
+# weft:plugin@0.2.0: the hook world with `ranks` (rank() and its kin).
+"$weft" plugin wit --version 0.2.0 "$tmp/wit"
 {
     # The constructor world's `log` is a world-level import: componentize-js reads it as the
     # default export of module "log", componentize-qjs provides it as a global.

@@ -14,7 +14,8 @@
 // Conventions of the bindings: enums are strings ('before-run', 'train'), `u64` values are
 // BigInts (use Number(...) for arithmetic), an `option<f64>` is a number or undefined.
 
-import * as runner from "weft:plugin/runner@0.1.0";
+import * as ranks from "weft:plugin/ranks@0.2.0";
+import * as runner from "weft:plugin/runner@0.2.0";
 
 // @generated all-points: from wit/ by `make sdk-tables`; do not edit
 /** Every hook point, as the WIT names them. */
@@ -40,6 +41,22 @@ const ALL_POINTS = [
 /** "before-train-iter" -> "beforeTrainIter" */
 function methodName(point) {
   return point.replace(/-([a-z])/g, (_, c) => c.toUpperCase());
+}
+
+/** This process's rank in a data-parallel run (0 to worldSize() - 1; rank 0 writes the run's
+ * files). A run of one process is rank 0 of 1. */
+function rank() {
+  return ranks.rank();
+}
+
+/** The number of ranks. */
+function worldSize() {
+  return ranks.worldSize();
+}
+
+/** The rank among this machine's ranks (which GPU it trains on). */
+function localRank() {
+  return ranks.localRank();
 }
 
 /** A line at INFO in the run log, under the plugin's name. */

@@ -52,7 +52,8 @@ for f in "$src"/*.py; do
         exit 1
     fi
 done
-"$weft" plugin wit "$tmp/wit"
+# weft:plugin@0.2.0: the hook world with `ranks` (weft_plugin.rank() and its kin).
+"$weft" plugin wit --version 0.2.0 "$tmp/wit"
 # componentize-py writes __pycache__ next to the modules it reads: give it copies.
 mkdir "$tmp/src"
 cp "$src"/*.py "$tmp/src/"

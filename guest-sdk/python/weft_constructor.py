@@ -1,7 +1,7 @@
 """weft optimizer constructors in Python.
 
 An optimizer constructor is a WebAssembly component of the ``optimizer-constructor`` world
-of weft's WIT package (``wit/since_v0.1.0``): weft hands it the optimizer table, the model's
+of weft's WIT package (``wit/since_v0.2.0``): weft hands it the optimizer table, the model's
 modules and its parameter entries once per run, and it answers with the parameter groups
 (MMCV's ``OptimizerConstructor``). This module hides the generated bindings behind a
 ``Constructor`` base class: the optimizer table arrives parsed, options are plain keyword

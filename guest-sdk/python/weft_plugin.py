@@ -1,7 +1,7 @@
 """weft plugins in Python.
 
 A plugin is a WebAssembly component built with componentize-py against weft's WIT package
-(``wit/since_v0.1.0``). This module hides the generated bindings behind a ``Hook`` base class
+(``wit/since_v0.2.0``). This module hides the generated bindings behind a ``Hook`` base class
 shaped like MMCV's: one method per hook point, each a no-op by default, and exceptions become
 the error result of the call (weft reports them with the traceback) instead of trapping the
 component. weft calls only the methods a subclass overrides, and applies MMCV's fallback
@@ -29,7 +29,7 @@ import traceback
 
 from componentize_py_types import Err
 from wit_world import exports
-from wit_world.imports import runner, types
+from wit_world.imports import ranks, runner, types
 
 HookPoint = types.HookPoint
 LogLevel = types.LogLevel
@@ -45,6 +45,22 @@ request_checkpoint = runner.request_checkpoint
 request_eval = runner.request_eval
 scale_grads = runner.scale_grads
 skip_step = runner.skip_step
+
+
+def rank() -> int:
+    """This process's rank in a data-parallel run (0 to ``world_size() - 1``; rank 0 writes
+    the run's files). A run of one process is rank 0 of 1."""
+    return ranks.rank()
+
+
+def world_size() -> int:
+    """The number of ranks."""
+    return ranks.world_size()
+
+
+def local_rank() -> int:
+    """The rank among this machine's ranks (which GPU it trains on)."""
+    return ranks.local_rank()
 
 
 def info(message: str) -> None:

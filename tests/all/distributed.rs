@@ -564,20 +564,26 @@ fn two_ranks_killed_and_resumed_end_bit_identical_and_resume_in_one_process() {
 #[test]
 fn plugins_built_against_wit_0_2_0_read_their_rank_and_a_stop_on_one_rank_stops_every_rank() {
     let dir = temp_dir("dist-plugin");
-    // The Rust SDK's probe asks for the stop; the C and Zig SDKs' probes say their ranks.
+    // The Rust SDK's probe asks for the stop; the C, Zig, Python and JavaScript SDKs' probes
+    // say their ranks (Go's SDK builds 0.1.0 hooks, which cannot ask).
     let probe = crate::guests::guest("rank_probe");
     let probe_c = crate::guests::fixture_in("c", "rank_probe_c");
     let probe_zig = crate::guests::fixture_in("zig", "rank_probe_zig");
+    let probe_python = crate::guests::fixture_in("python", "rank_probe_python");
+    let probe_js = crate::guests::fixture_in("js", "rank_probe_js");
     let cfg = config(
         &dir,
         8,
         &format!(
-            "custom_imports = {{ imports = [{:?}, {:?}, {:?}] }}\n\
+            "custom_imports = {{ imports = [{:?}, {:?}, {:?}, {:?}, {:?}] }}\n\
              custom_hooks = [{{ type = \"RankProbe\", stop_rank = 1, stop_iter = 2, save_iter = 1 }}, \
-             {{ type = \"RankProbeC\" }}, {{ type = \"RankProbeZig\" }}]",
+             {{ type = \"RankProbeC\" }}, {{ type = \"RankProbeZig\" }}, {{ type = \"RankProbePython\" }}, \
+             {{ type = \"RankProbeJs\" }}]",
             probe.to_str().unwrap(),
             probe_c.to_str().unwrap(),
-            probe_zig.to_str().unwrap()
+            probe_zig.to_str().unwrap(),
+            probe_python.to_str().unwrap(),
+            probe_js.to_str().unwrap()
         ),
     );
     let out = done(
@@ -607,13 +613,22 @@ fn plugins_built_against_wit_0_2_0_read_their_rank_and_a_stop_on_one_rank_stops_
         stderr.contains("[RankProbe] rank 1 of 2 (local rank 1)"),
         "{stderr}"
     );
-    for lang in ["C", "Zig"] {
+    for (ty, lang) in [
+        ("C", "C"),
+        ("Zig", "Zig"),
+        ("Python", "Python"),
+        ("Js", "JS"),
+    ] {
         assert!(
-            stdout.contains(&format!("[RankProbe{lang}] {lang}: rank 0 of 2 (local rank 0)")),
+            stdout.contains(&format!(
+                "[RankProbe{ty}] {lang}: rank 0 of 2 (local rank 0)"
+            )),
             "{stdout}"
         );
         assert!(
-            stderr.contains(&format!("[RankProbe{lang}] {lang}: rank 1 of 2 (local rank 1)")),
+            stderr.contains(&format!(
+                "[RankProbe{ty}] {lang}: rank 1 of 2 (local rank 1)"
+            )),
             "{stderr}"
         );
     }
@@ -638,7 +653,9 @@ fn plugins_built_against_wit_0_2_0_read_their_rank_and_a_stop_on_one_rank_stops_
     assert!(
         stdout.contains("[RankProbe] rank 0 of 1 (local rank 0)")
             && stdout.contains("[RankProbeC] C: rank 0 of 1 (local rank 0)")
-            && stdout.contains("[RankProbeZig] Zig: rank 0 of 1 (local rank 0)"),
+            && stdout.contains("[RankProbeZig] Zig: rank 0 of 1 (local rank 0)")
+            && stdout.contains("[RankProbePython] Python: rank 0 of 1 (local rank 0)")
+            && stdout.contains("[RankProbeJs] JS: rank 0 of 1 (local rank 0)"),
         "{stdout}"
     );
     assert!(!stdout.contains("stopped early"), "{stdout}");
