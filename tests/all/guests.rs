@@ -126,10 +126,7 @@ fn built(language: &str, name: &str, engine: Option<&str>) -> PathBuf {
 }
 
 fn cache_root() -> PathBuf {
-    std::env::var_os("XDG_CACHE_HOME")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| PathBuf::from(std::env::var_os("HOME").unwrap()).join(".cache"))
-        .join("weft/guest-builds")
+    crate::support::weft_cache().join("guest-builds")
 }
 
 /// Every file under `dir` (sorted, built outputs and caches left out) into the digest.

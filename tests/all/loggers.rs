@@ -16,10 +16,7 @@ fn readers_python() -> PathBuf {
     let path = std::env::var_os("WEFT_READERS_PYTHON")
         .map(PathBuf::from)
         .unwrap_or_else(|| {
-            let home = std::env::var_os("HOME")
-                .map(PathBuf::from)
-                .unwrap_or_default();
-            home.join(".cache/weft/readers-tb2.21.0-mlflow3.17.2/bin/python")
+            crate::support::weft_cache().join("readers-tb2.21.0-mlflow3.17.2/bin/python")
         });
     assert!(
         path.exists(),

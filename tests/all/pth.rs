@@ -186,10 +186,7 @@ fn find(hay: &[u8], needle: &[u8]) -> Option<usize> {
 
 /// The interpreter with PyTorch 2.13.0 (`make setup` installs it).
 pub fn torch_python() -> PathBuf {
-    let home = std::env::var_os("HOME")
-        .map(PathBuf::from)
-        .unwrap_or_default();
-    let path = home.join(".cache/weft/torch-2.13.0/bin/python");
+    let path = crate::support::torch_python();
     assert!(
         path.exists(),
         "{} is missing: run `make setup`",

@@ -14,6 +14,22 @@ pub fn fixture(rel: &str) -> PathBuf {
 }
 
 /// A fresh temporary directory under the target dir.
+/// weft's per-user cache, where `make setup` puts libtorch and the tools: the Makefile's
+/// `WEFT_CACHE` rule, `$XDG_CACHE_HOME/weft`, else `~/.cache/weft`.
+pub fn weft_cache() -> PathBuf {
+    std::env::var_os("XDG_CACHE_HOME")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| {
+            PathBuf::from(std::env::var_os("HOME").unwrap_or_default()).join(".cache")
+        })
+        .join("weft")
+}
+
+/// The Python of the torch 2.13.0 install weft links (`make setup`).
+pub fn torch_python() -> PathBuf {
+    weft_cache().join("torch-2.13.0/bin/python")
+}
+
 pub fn temp_dir(name: &str) -> PathBuf {
     let dir = Path::new(env!("CARGO_TARGET_TMPDIR")).join(format!("{name}-{}", std::process::id()));
     let _ = std::fs::remove_dir_all(&dir);

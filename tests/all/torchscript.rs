@@ -113,10 +113,7 @@ assert list(got) == list(want), (list(got), list(want))
 assert all(torch.equal(got[k], want[k]) for k in want), [k for k in want if not torch.equal(got[k], want[k])]
 print("ok")
 "#;
-    let home = std::env::var_os("HOME")
-        .map(PathBuf::from)
-        .unwrap_or_default();
-    let out = Command::new(home.join(".cache/weft/torch-2.13.0/bin/python"))
+    let out = Command::new(crate::support::torch_python())
         .args([
             "-c",
             script,
