@@ -477,6 +477,8 @@ fn resumable_config(dir: &Path) -> PathBuf {
     cfg
 }
 
+/// `weft dist-train CFG --nproc 2 --auto-resume --work-dir WORK` (a fresh work dir starts
+/// from scratch).
 fn dist_train(cfg: &Path, work: &Path) -> Command {
     let mut cmd = weft();
     cmd.args([
@@ -810,11 +812,7 @@ fn accumulated_steps_and_unused_parameters_average_as_ddp_does() {
         "one process",
     );
     done(
-        weft()
-            .arg("dist-train")
-            .arg(accumulating_config(&dir.join("two"), 2, true))
-            .args(["--nproc", "2", "--work-dir"])
-            .arg(&w2)
+        dist_train(&accumulating_config(&dir.join("two"), 2, true), &w2)
             .output()
             .unwrap(),
         "two ranks",
@@ -823,24 +821,31 @@ fn accumulated_steps_and_unused_parameters_average_as_ddp_does() {
     let got = model_tensors(&w2.join("iter_8.safetensors"));
     let diff = max_difference(&expected, &got);
     assert!(diff < 1e-6, "weights differ by {diff}");
-    let unused = |w: &Path| {
-        model_tensors(&w.join("iter_8.safetensors"))
-            .into_iter()
-            .find(|(k, _)| k == "unused.weight")
-            .expect("the unused parameter is saved")
-            .1
+    // The unused parameters never got a gradient, not even a zero one: SGD kept no momentum
+    // buffer for them, on two ranks as in one process.
+    let saved = |w: &Path| {
+        let mut keys: Vec<String> = weft_nn::checkpoint::read(&w.join("iter_8.safetensors"))
+            .unwrap()
+            .tensors
+            .into_keys()
+            .collect();
+        keys.sort();
+        keys
     };
-    assert_eq!(unused(&w1), unused(&w2));
+    let (one_keys, two_keys) = (saved(&w1), saved(&w2));
+    assert_eq!(one_keys, two_keys);
+    assert!(
+        two_keys
+            .iter()
+            .any(|k| k == "optimizer.fc.weight.momentum_buffer")
+            && !two_keys.iter().any(|k| k.starts_with("optimizer.unused.")),
+        "{two_keys:?}"
+    );
 
     // Without find_unused_parameters, DDP refuses a parameter that took no part in the loss,
     // and so does weft, naming it.
-    let out = weft()
-        .arg("dist-train")
-        .arg(accumulating_config(&dir.join("strict"), 2, false))
-        .args(["--nproc", "2", "--work-dir"])
-        .arg(dir.join("w3"))
-        .output()
-        .unwrap();
+    let strict = accumulating_config(&dir.join("strict"), 2, false);
+    let out = dist_train(&strict, &dir.join("w3")).output().unwrap();
     assert!(!out.status.success());
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(

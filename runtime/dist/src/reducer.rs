@@ -99,6 +99,11 @@ impl GradReducer {
         Ok(())
     }
 
+    /// Whether [`GradReducer::prepare`] armed the next backward.
+    pub fn armed(&self) -> bool {
+        self.armed
+    }
+
     /// After the armed backward: checks that it averaged every gradient (without
     /// `find_unused`, a parameter that took no part in the loss is an error, as in DDP), and
     /// averages `extra` (the step's logged values) across the ranks.

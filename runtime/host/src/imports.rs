@@ -129,34 +129,13 @@ pub fn load_imports(
         .map_err(|e| cfg.error_at(ErrorKind::InvalidValue, e.to_string(), &node.origin))?;
     let mut loaded = LoadedPlugins::default();
     let mut owners: BTreeMap<String, String> = BTreeMap::new();
-    let entries: Vec<Result<Entry, ConfigError>> =
-        spec.imports.iter().map(|e| read_entry(cfg, &e.0)).collect();
-    let components = load_components(rt, &entries);
-    for ((entry, read), component) in spec.imports.iter().zip(entries).zip(components) {
+    let entries = spec.imports.iter().map(|e| read_entry(cfg, &e.0)).collect();
+    let fetched = fetch_components(rt, entries);
+    for (entry, fetched) in spec.imports.iter().zip(fetched) {
         let entry = &entry.0;
-        let result = read.and_then(|read| {
-            let (file, took) = component.expect("every entry that reads has a load result");
-            link_one(cfg, entry, read, file, took, log, work_dir)
-        });
-        let result = result.and_then(|plugin| {
-            let name = &plugin.info.type_name;
-            if registry.contains(name) || builtin_types.contains(&name.as_str()) {
-                return Err(cfg.error_at(
-                    ErrorKind::InvalidValue,
-                    format!("plugin {} provides `{name}`, which is a built-in type; rename the plugin's type", plugin.info.path),
-                    &entry.origin,
-                ));
-            }
-            if let Some(other) = owners.get(name) {
-                return Err(cfg.error_at(
-                    ErrorKind::InvalidValue,
-                    format!("`{name}` is provided by both {other} and {}", plugin.info.path),
-                    &entry.origin,
-                ));
-            }
-            owners.insert(name.clone(), plugin.info.path.clone());
-            Ok(plugin)
-        });
+        let result = fetched
+            .and_then(|f| link_one(cfg, entry, f, log, work_dir))
+            .and_then(|plugin| claim(cfg, entry, plugin, registry, builtin_types, &mut owners));
         match result {
             Ok(plugin) => loaded.plugins.push(Arc::new(plugin)),
             Err(e) if spec.allow_failed_imports && !component::is_mismatch(&e.message) => {
@@ -174,6 +153,34 @@ pub fn load_imports(
         }
     }
     Ok(loaded)
+}
+
+/// Registers the plugin's type name as its own: a built-in type or another plugin's is refused
+/// at the entry's place in the config.
+fn claim(
+    cfg: &Config,
+    entry: &Node,
+    plugin: Plugin,
+    registry: &HookRegistry,
+    builtin_types: &[&str],
+    owners: &mut BTreeMap<String, String>,
+) -> Result<Plugin, ConfigError> {
+    let name = &plugin.info.type_name;
+    let refuse = |m: String| Err(cfg.error_at(ErrorKind::InvalidValue, m, &entry.origin));
+    if registry.contains(name) || builtin_types.contains(&name.as_str()) {
+        return refuse(format!(
+            "plugin {} provides `{name}`, which is a built-in type; rename the plugin's type",
+            plugin.info.path
+        ));
+    }
+    if let Some(other) = owners.get(name) {
+        return refuse(format!(
+            "`{name}` is provided by both {other} and {}",
+            plugin.info.path
+        ));
+    }
+    owners.insert(name.clone(), plugin.info.path.clone());
+    Ok(plugin)
 }
 
 /// One `custom_imports` entry, read and checked, its file found.
@@ -205,49 +212,69 @@ fn read_entry(cfg: &Config, entry: &Node) -> Result<Entry, ConfigError> {
     Ok(Entry { table, path })
 }
 
-/// Reads, checks and compiles (or takes from the cache) every entry's component, several at
-/// once: hashing, validating and deserializing a Python or JavaScript component takes a
-/// tenth of a second or more each, and nothing in it depends on another plugin. Results
-/// come back in the config's order, with the time each took.
-fn load_components(
-    rt: &crate::Runtime,
-    entries: &[Result<Entry, ConfigError>],
-) -> Vec<Option<(Result<component::Loaded, String>, Duration)>> {
-    let load = |e: &Result<Entry, ConfigError>| {
-        let e = e.as_ref().ok()?;
-        let started = Instant::now();
-        let loaded = component::load(rt, &e.path, e.table.sha256.as_deref(), &e.table.limits);
-        Some((loaded, started.elapsed()))
-    };
-    let threads = std::thread::available_parallelism().map_or(1, |n| n.get());
-    if entries.len() < 2 || threads < 2 {
-        return entries.iter().map(load).collect();
-    }
-    let mut out: Vec<_> = entries.iter().map(|_| None).collect();
-    for (chunk, slots) in entries.chunks(threads).zip(out.chunks_mut(threads)) {
-        std::thread::scope(|s| {
-            let handles: Vec<_> = chunk.iter().map(|e| s.spawn(|| load(e))).collect();
-            for (slot, h) in slots.iter_mut().zip(handles) {
-                *slot = h.join().unwrap_or(None);
-            }
-        });
-    }
-    out
+/// An entry with its component read, checked and compiled (or taken from the cache), and
+/// the time that took.
+struct Fetched {
+    entry: Entry,
+    loaded: Result<component::Loaded, String>,
+    took: Duration,
 }
 
-/// Links a loaded component into a plugin (instantiating it, in the config's order, so its
+/// Fetches every readable entry's component, as many at once as there are cores: hashing,
+/// validating and deserializing a Python or JavaScript component takes a tenth of a second
+/// or more each, and nothing in it depends on another plugin. Results keep the config's
+/// order; an entry that could not be read passes through as its error.
+fn fetch_components(
+    rt: &crate::Runtime,
+    entries: Vec<Result<Entry, ConfigError>>,
+) -> Vec<Result<Fetched, ConfigError>> {
+    let fetch = |entry: Entry| {
+        let started = Instant::now();
+        let t = &entry.table;
+        let loaded = component::load(rt, &entry.path, t.sha256.as_deref(), &t.limits);
+        Fetched {
+            entry,
+            loaded,
+            took: started.elapsed(),
+        }
+    };
+    let threads = std::thread::available_parallelism().map_or(1, |n| n.get());
+    let mut out = Vec::with_capacity(entries.len());
+    let mut entries = entries.into_iter();
+    loop {
+        let chunk: Vec<_> = entries.by_ref().take(threads).collect();
+        if chunk.is_empty() {
+            return out;
+        }
+        std::thread::scope(|s| {
+            let running: Vec<_> = chunk
+                .into_iter()
+                .map(|e| e.map(|e| s.spawn(|| fetch(e))))
+                .collect();
+            out.extend(
+                running
+                    .into_iter()
+                    .map(|r| r.map(|h| h.join().unwrap_or_else(|p| std::panic::resume_unwind(p)))),
+            );
+        });
+    }
+}
+
+/// Links a fetched component into a plugin (instantiating it, in the config's order, so its
 /// output at start-up comes in that order) and says it is ready.
 fn link_one(
     cfg: &Config,
-    entry: &Node,
-    read: Entry,
-    loaded: Result<component::Loaded, String>,
-    took: Duration,
+    node: &Node,
+    fetched: Fetched,
     log: &RunLog,
     work_dir: Option<&Path>,
 ) -> Result<Plugin, ConfigError> {
-    let at = |m: String| cfg.error_at(ErrorKind::InvalidValue, m, &entry.origin);
-    let Entry { table, .. } = read;
+    let at = |m: String| cfg.error_at(ErrorKind::InvalidValue, m, &node.origin);
+    let Fetched {
+        entry: Entry { table, .. },
+        loaded,
+        took,
+    } = fetched;
     let started = Instant::now();
     let file = loaded.map_err(at)?;
     let caps = Capabilities {

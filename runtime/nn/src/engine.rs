@@ -64,8 +64,6 @@ pub struct TorchEngine {
     last_loss: Option<Tensor>,
     seed: u64,
     parallel: Option<DataParallel>,
-    /// The next backward ends an optimizer step ([`Engine::prepare_reduce`]).
-    reduce_next: bool,
 }
 
 impl TorchEngine {
@@ -86,7 +84,6 @@ impl TorchEngine {
             last_loss: None,
             seed,
             parallel: None,
-            reduce_next: false,
         }
     }
 
@@ -388,10 +385,10 @@ impl Engine for TorchEngine {
         } else {
             loss.f_mul_scalar(scale).map_err(engine_err)?
         };
-        let reducing = std::mem::take(&mut self.reduce_next);
-        if reducing && let Some(p) = &mut self.parallel {
-            p.prepare(&loss)?;
-            // The collectives run inside backward now: a lost peer surfaces here.
+        if let Some(p) = &self.parallel
+            && p.armed()
+        {
+            // The collectives run inside this backward: a lost peer surfaces here.
             return loss.f_backward().map_err(|e| p.backward_failed(e));
         }
         loss.f_backward()
@@ -399,8 +396,12 @@ impl Engine for TorchEngine {
     }
 
     fn prepare_reduce(&mut self) -> Result<(), EngineError> {
-        self.reduce_next = true;
-        Ok(())
+        // The reducer searches the loss's graph (unscaled: the same parameters lead to it);
+        // without a loss, backward itself says what is wrong.
+        match (&mut self.parallel, &self.last_loss) {
+            (Some(p), Some(loss)) => p.prepare(loss),
+            _ => Ok(()),
+        }
     }
 
     fn reduce_grads(&mut self) -> Result<(), EngineError> {

@@ -19,7 +19,7 @@ pub struct DataParallel {
     // Handles on the model's buffers, taken once: the store's tensors are fixed when the
     // group forms (checkpoint loads copy into them), so the step does not rebuild these.
     buffers: Vec<Tensor>,
-    /// The current step's logged values, averaged in the gradient round.
+    /// The current step's logged values, averaged after the step's last backward.
     logs: Option<Tensor>,
 }
 
@@ -49,7 +49,7 @@ fn dist_err(e: weft_dist::DistError) -> EngineError {
 }
 
 /// A failed collective of the training step, said as what it means for the run.
-fn lost(group: &ProcessGroup, what: &str, e: weft_dist::DistError) -> EngineError {
+fn lost(group: &ProcessGroup, what: &str, e: impl std::fmt::Display) -> EngineError {
     EngineError::new(format!(
         "rank {} of {}: {what} failed; another rank died, hung or left: {e}",
         group.rank(),
@@ -136,15 +136,19 @@ impl DataParallel {
             .map_err(|e| lost(self.group(), "arming the gradient reducer", e))
     }
 
+    /// Whether the next backward averages the gradients ([`DataParallel::prepare`] ran).
+    pub fn armed(&self) -> bool {
+        self.reducer.armed()
+    }
+
     /// What a failed backward that averaged gradients means: the collectives inside it wait
     /// for every rank, so a rank that died, hung or left fails it (after the group's timeout).
     pub fn backward_failed(&self, e: tch::TchError) -> EngineError {
-        let group = self.group();
-        EngineError::new(format!(
-            "rank {} of {}: the backward pass, which averages the gradients across the ranks, failed; another rank died, hung or left, or the pass itself failed: {e}",
-            group.rank(),
-            group.world_size()
-        ))
+        lost(
+            self.group(),
+            "the backward pass with the gradient allreduce",
+            e,
+        )
     }
 
     /// After that backward: checks every gradient was averaged and averages the step's
