@@ -16,51 +16,94 @@ pub struct IdxArray {
 
 /// Reads an IDX file of `u8` (type code 0x08), decompressing `.gz` files.
 pub fn read_idx(path: &Path) -> Result<IdxArray, DataError> {
+    read_idx_first(path, None)
+}
+
+/// Reads the first `limit` items (along the first dimension) of an IDX file of `u8`, or all
+/// of them. A run that asks for 960 Fashion-MNIST images then inflates 0.75 MB of the 47 MB
+/// file instead of all of it; the rest of the file is not read, so only a whole read checks
+/// that the file holds no more and no less than its header says.
+pub fn read_idx_first(path: &Path, limit: Option<usize>) -> Result<IdxArray, DataError> {
     let format = |message: String| DataError::Format {
         path: path.display().to_string(),
         message,
     };
     let file = std::fs::File::open(path).map_err(|e| format(e.to_string()))?;
-    let mut raw = Vec::new();
     let is_gz = path.extension().is_some_and(|e| e == "gz");
-    if is_gz {
-        flate2::read::GzDecoder::new(file)
-            .read_to_end(&mut raw)
-            .map_err(|e| format(format!("not a valid gzip file: {e}")))?;
+    let mut reader: Box<dyn Read> = if is_gz {
+        Box::new(flate2::read::GzDecoder::new(file))
     } else {
-        std::io::BufReader::new(file)
-            .read_to_end(&mut raw)
-            .map_err(|e| format(e.to_string()))?;
-    }
-    if raw.len() < 4 || raw[0] != 0 || raw[1] != 0 {
+        Box::new(std::io::BufReader::new(file))
+    };
+    let read_err = |e: std::io::Error| {
+        format(if is_gz {
+            format!("not a valid gzip file: {e}")
+        } else {
+            e.to_string()
+        })
+    };
+    let mut magic = [0u8; 4];
+    let got = fill(&mut reader, &mut magic).map_err(read_err)?;
+    if got < 4 || magic[0] != 0 || magic[1] != 0 {
         return Err(format("not an IDX file (bad magic number)".into()));
     }
-    if raw[2] != 0x08 {
+    if magic[2] != 0x08 {
         return Err(format(format!(
             "IDX element type 0x{:02x} is not unsigned byte",
-            raw[2]
+            magic[2]
         )));
     }
-    let ndim = raw[3] as usize;
-    let header = 4 + 4 * ndim;
-    if raw.len() < header {
+    let mut header = vec![0u8; 4 * magic[3] as usize];
+    if fill(&mut reader, &mut header).map_err(read_err)? < header.len() {
         return Err(format("truncated IDX header".into()));
     }
-    let dims: Vec<usize> = (0..ndim)
-        .map(|i| {
-            let b = &raw[4 + 4 * i..8 + 4 * i];
-            u32::from_be_bytes([b[0], b[1], b[2], b[3]]) as usize
-        })
+    let mut dims: Vec<usize> = header
+        .chunks_exact(4)
+        .map(|b| u32::from_be_bytes([b[0], b[1], b[2], b[3]]) as usize)
         .collect();
     let expected: usize = dims.iter().product();
-    if raw.len() - header != expected {
-        return Err(format(format!(
-            "IDX dims {dims:?} need {expected} bytes but the file holds {}",
-            raw.len() - header
-        )));
+    let mut data = Vec::new();
+    match limit {
+        Some(limit) if dims.first().is_some_and(|&n| n > limit) => {
+            let item: usize = dims[1..].iter().product();
+            let need = limit * item;
+            reader
+                .take(need as u64)
+                .read_to_end(&mut data)
+                .map_err(read_err)?;
+            if data.len() != need {
+                return Err(format(format!(
+                    "IDX dims {dims:?} need {expected} bytes but the file ends after {}",
+                    data.len()
+                )));
+            }
+            dims[0] = limit;
+        }
+        _ => {
+            reader.read_to_end(&mut data).map_err(read_err)?;
+            if data.len() != expected {
+                return Err(format(format!(
+                    "IDX dims {dims:?} need {expected} bytes but the file holds {}",
+                    data.len()
+                )));
+            }
+        }
     }
-    raw.drain(..header);
-    Ok(IdxArray { dims, data: raw })
+    Ok(IdxArray { dims, data })
+}
+
+/// Reads into `buf` until it is full or the input ends; the bytes read.
+fn fill(reader: &mut impl Read, buf: &mut [u8]) -> std::io::Result<usize> {
+    let mut got = 0;
+    while got < buf.len() {
+        match reader.read(&mut buf[got..]) {
+            Ok(0) => break,
+            Ok(n) => got += n,
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+            Err(e) => return Err(e),
+        }
+    }
+    Ok(got)
 }
 
 /// The IDX file `stem` in `root`, gzip-compressed (`stem.gz`) or raw.
@@ -76,4 +119,62 @@ pub(crate) fn find_idx(root: &Path, stem: &str) -> Result<std::path::PathBuf, Da
             root.display()
         ),
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use std::io::Write;
+
+    use super::*;
+
+    /// An IDX file of `n` items of 2x3 bytes (item i is six bytes of value i), gzipped or raw,
+    /// with `cut` bytes missing from its end.
+    fn write(name: &str, n: u8, gz: bool, cut: usize) -> std::path::PathBuf {
+        let mut bytes = vec![0, 0, 0x08, 3];
+        for d in [n as u32, 2, 3] {
+            bytes.extend(d.to_be_bytes());
+        }
+        for i in 0..n {
+            bytes.extend([i; 6]);
+        }
+        bytes.truncate(bytes.len() - cut);
+        let dir = std::env::temp_dir().join(format!("weft-idx-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let path = dir.join(name);
+        if gz {
+            let mut e = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
+            e.write_all(&bytes).unwrap();
+            std::fs::write(&path, e.finish().unwrap()).unwrap();
+        } else {
+            std::fs::write(&path, bytes).unwrap();
+        }
+        path
+    }
+
+    #[test]
+    fn a_limit_reads_the_first_items_and_a_whole_read_checks_the_length() {
+        for (gz, name) in [(true, "items.gz"), (false, "items")] {
+            let path = write(name, 5, gz, 0);
+            let all = read_idx(&path).unwrap();
+            assert_eq!(all.dims, [5, 2, 3]);
+            assert_eq!(all.data.len(), 30);
+            let first = read_idx_first(&path, Some(2)).unwrap();
+            assert_eq!(first.dims, [2, 2, 3]);
+            assert_eq!(first.data, [[0u8; 6], [1; 6]].concat());
+            // A limit beyond the file reads it whole.
+            assert_eq!(read_idx_first(&path, Some(9)).unwrap().dims, [5, 2, 3]);
+        }
+        // Ten bytes short (the fourth item cut): a whole read fails, and so does a limit
+        // reaching into the gap, but the first three items are still there.
+        let short = write("short.gz", 5, true, 10);
+        let e = read_idx(&short).unwrap_err().to_string();
+        assert!(e.contains("need 30 bytes but the file holds 20"), "{e}");
+        let e = read_idx_first(&short, Some(5)).unwrap_err().to_string();
+        assert!(e.contains("need 30 bytes"), "{e}");
+        let e = read_idx_first(&short, Some(4)).unwrap_err();
+        assert!(e.to_string().contains("ends after 20"), "{e}");
+        assert_eq!(read_idx_first(&short, Some(3)).unwrap().data.len(), 18);
+        let e = read_idx(&write("header", 5, false, 30 + 4)).unwrap_err();
+        assert!(e.to_string().contains("truncated IDX header"), "{e}");
+    }
 }

@@ -49,13 +49,6 @@ impl ImageClassification {
         }
     }
 
-    /// Keeps only the first `n` samples.
-    pub fn truncate(&mut self, n: usize) {
-        let n = n.min(self.labels.len());
-        self.labels.truncate(n);
-        self.images.truncate(n * self.height * self.width);
-    }
-
     /// The raw label of every sample.
     pub fn labels(&self) -> &[u8] {
         &self.labels

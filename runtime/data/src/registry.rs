@@ -7,7 +7,7 @@ use serde::Deserialize;
 use weft_config::{Config, ConfigError, ErrorKind, Located, Node, unknown_name_error};
 
 use crate::error::DataError;
-use crate::idx::{find_idx, read_idx};
+use crate::idx::{find_idx, read_idx_first};
 use crate::memory::{InMemory, Targets};
 use crate::mnist::{ImageClassification, Normalize};
 use crate::{Dataset, video};
@@ -111,13 +111,12 @@ pub fn dataset_len(node: &Node, cfg: &Config) -> Result<usize, BuildError> {
         return Ok(build_dataset(node, cfg)?.len());
     }
     let r = resolve(node, cfg)?;
-    let labels = read_idx(&find(
-        &r.root,
-        &format!("{}-labels-idx1-ubyte", r.prefix),
-        r.name,
-    )?)?;
-    let n = labels.dims.first().copied().unwrap_or(0);
-    Ok(r.num_samples.map_or(n, |k| n.min(k as usize)))
+    let limit = r.num_samples.map(|k| k as usize);
+    let labels = read_idx_first(
+        &find(&r.root, &format!("{}-labels-idx1-ubyte", r.prefix), r.name)?,
+        limit,
+    )?;
+    Ok(labels.dims.first().copied().unwrap_or(0))
 }
 
 /// `{ type = "InMemory", inputs = [[...], ...], labels = [...] | targets = [[...], ...] }`.
@@ -231,8 +230,10 @@ pub fn build_dataset(node: &Node, cfg: &Config) -> Result<Arc<dyn Dataset>, Buil
     let (name, root, prefix) = (r.name, r.root, r.prefix);
     let images = find(&root, &format!("{prefix}-images-idx3-ubyte"), name)?;
     let labels = find(&root, &format!("{prefix}-labels-idx1-ubyte"), name)?;
-    let images = read_idx(&images)?;
-    let labels = read_idx(&labels)?;
+    // Only the samples the run uses are read (`num_samples` keeps the first ones).
+    let limit = r.num_samples.map(|k| k as usize);
+    let images = read_idx_first(&images, limit)?;
+    let labels = read_idx_first(&labels, limit)?;
     if images.dims.len() != 3 || labels.dims.len() != 1 || images.dims[0] != labels.dims[0] {
         return Err(DataError::Format {
             path: root.display().to_string(),
@@ -250,7 +251,7 @@ pub fn build_dataset(node: &Node, cfg: &Config) -> Result<Arc<dyn Dataset>, Buil
         .max()
         .map_or(0, |m| m as usize + 1)
         .max(10);
-    let mut ds = ImageClassification::new(
+    let ds = ImageClassification::new(
         format!("{name}({})", r.split),
         images.data,
         labels.data,
@@ -262,9 +263,6 @@ pub fn build_dataset(node: &Node, cfg: &Config) -> Result<Arc<dyn Dataset>, Buil
             std: r.std as f32,
         },
     );
-    if let Some(n) = r.num_samples {
-        ds.truncate(n as usize);
-    }
     Ok(Arc::new(ds))
 }
 
