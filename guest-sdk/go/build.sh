@@ -7,6 +7,10 @@
 # `package main`, importing "wit_component/weft" (weft.go next to this script). WORLD is
 # `hook`, the only world this SDK covers.
 #
+# Hooks are built against weft:plugin@0.2.0 (weft.Rank() and its kin, in weft_ranks.go);
+# WEFT_WIT_VERSION=0.1.0 builds against 0.1.0 instead (without weft_ranks.go), for a plugin
+# that must load on a weft older than 0.2.0.
+#
 # How: `wit-bindgen go` generates the bindings as a Go module (wit_component) in a temporary
 # directory; weft_exports.go replaces its export stubs and forwards every export to the weft
 # package, which is copied in with the plugin's files; mainline Go (GOOS=wasip1) compiles it
@@ -28,6 +32,9 @@ SRC=$(cd "${1:-$SDK}" && pwd)
 NAME=$(basename "$SRC")
 OUT=${2:-$SRC/$NAME.wasm}
 WORLD=${3:-hook}
+VERSION=${WEFT_WIT_VERSION:-0.2.0}
+# The files of the weft package (weft_exports.go goes into the bindings instead).
+PACKAGE="weft.go weft_ranks.go"
 
 missing() {
     echo "error: $1 not found: run \`make guest-toolchains\` in the weft repository, or $2" >&2
@@ -35,8 +42,13 @@ missing() {
 }
 
 [ "$WORLD" = hook ] || { echo "error: the Go SDK builds only the \`hook\` world, not \`$WORLD\`" >&2; exit 1; }
+case $VERSION in
+    0.2.0) ;;
+    0.1.0) PACKAGE=weft.go ;;
+    *) echo "error: WEFT_WIT_VERSION=$VERSION: the Go SDK builds hooks against weft:plugin 0.1.0 or 0.2.0" >&2; exit 1 ;;
+esac
 [ -f "$SRC/$NAME.go" ] || { echo "error: $SRC/$NAME.go not found (the plugin's main file)" >&2; exit 1; }
-for f in weft.go weft_exports.go; do
+for f in weft_exports.go $PACKAGE; do
     [ -f "$SDK/$f" ] || { echo "error: $SDK/$f not found (the Go SDK goes next to build.sh)" >&2; exit 1; }
 done
 
@@ -68,7 +80,7 @@ trap 'rm -rf "$TMP" "$PARTIAL"' EXIT
 
 # The WIT package comes from weft itself, so a plugin built outside the repository gets
 # exactly the interface its weft serves.
-"$WEFT" plugin wit "$TMP/wit" >/dev/null
+"$WEFT" plugin wit --version "$VERSION" "$TMP/wit" >/dev/null
 # wit-bindgen lists every file it writes on stderr: shown only if it fails.
 if ! log=$("$WIT_BINDGEN" go --quiet -w "$WORLD" --generate-stubs --out-dir "$TMP/mod" "$TMP/wit" 2>&1); then
     echo "$log" >&2
@@ -76,11 +88,13 @@ if ! log=$("$WIT_BINDGEN" go --quiet -w "$WORLD" --generate-stubs --out-dir "$TM
 fi
 cp "$SDK/weft_exports.go" "$TMP/mod/export_weft_plugin_hooks/wit_bindings.go"
 mkdir "$TMP/mod/weft"
-cp "$SDK/weft.go" "$TMP/mod/weft/"
+for f in $PACKAGE; do
+    cp "$SDK/$f" "$TMP/mod/weft/"
+done
 # Every .go file of the plugin, except the SDK's own (a scaffold keeps them in the same folder).
 for f in "$SRC"/*.go; do
     case $(basename "$f") in
-        weft.go | weft_exports.go | *_test.go) ;;
+        weft.go | weft_exports.go | weft_ranks.go | *_test.go) ;;
         *) cp "$f" "$TMP/mod/" ;;
     esac
 done
@@ -96,7 +110,7 @@ echo "replace go.bytecodealliance.org/pkg => $GO_PKG" >>"$TMP/mod/go.mod"
     GOFLAGS=-mod=mod GOPROXY=off GOTOOLCHAIN=local GOWORK=off CGO_ENABLED=0 GOARCH=wasm GOOS=wasip1 \
         "$GO" build -trimpath -buildmode=c-shared -ldflags="-checklinkname=0 -s -w" -o "$TMP/core.wasm" .
 )
-"$WEFT" plugin componentize "$TMP/core.wasm" --world "$WORLD" -o "$TMP/out.wasm" >/dev/null
+"$WEFT" plugin componentize "$TMP/core.wasm" --world "$WORLD" --version "$VERSION" -o "$TMP/out.wasm" >/dev/null
 
 # Atomic: a half-written OUT never exists, even on another filesystem than TMP.
 mkdir -p "$(dirname "$OUT")"

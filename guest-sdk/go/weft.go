@@ -1,7 +1,7 @@
 // Package weft writes weft hook plugins in Go.
 //
 // A plugin is a WebAssembly component for the `hook` world of weft's WIT package
-// (wit/since_v0.1.0). This package hides the bindings that `wit-bindgen go` generates: a hook
+// (wit/since_v0.2.0; Rank, WorldSize and LocalRank, in weft_ranks.go, are what 0.2.0 adds). This package hides the bindings that `wit-bindgen go` generates: a hook
 // is a Go type with a TypeName method plus whichever hook-point methods it needs (the
 // BeforeRunner, AfterIterer, ... interfaces below). Points it does not implement are never
 // called, so they cost nothing; weft makes the specific points fall back to the generic ones

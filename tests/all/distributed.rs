@@ -566,26 +566,28 @@ fn two_ranks_killed_and_resumed_end_bit_identical_and_resume_in_one_process() {
 #[test]
 fn plugins_built_against_wit_0_2_0_read_their_rank_and_a_stop_on_one_rank_stops_every_rank() {
     let dir = temp_dir("dist-plugin");
-    // The Rust SDK's probe asks for the stop; the C, Zig, Python and JavaScript SDKs' probes
-    // say their ranks (Go's SDK builds 0.1.0 hooks, which cannot ask).
+    // The Rust SDK's probe asks for the stop; the C, Zig, Python, JavaScript and Go SDKs'
+    // probes say their ranks.
     let probe = crate::guests::guest("rank_probe");
     let probe_c = crate::guests::fixture_in("c", "rank_probe_c");
     let probe_zig = crate::guests::fixture_in("zig", "rank_probe_zig");
     let probe_python = crate::guests::fixture_in("python", "rank_probe_python");
     let probe_js = crate::guests::fixture_in("js", "rank_probe_js");
+    let probe_go = crate::guests::fixture_in("go", "rank_probe_go");
     let cfg = config(
         &dir,
         8,
         &format!(
-            "custom_imports = {{ imports = [{:?}, {:?}, {:?}, {:?}, {:?}] }}\n\
+            "custom_imports = {{ imports = [{:?}, {:?}, {:?}, {:?}, {:?}, {:?}] }}\n\
              custom_hooks = [{{ type = \"RankProbe\", stop_rank = 1, stop_iter = 2, save_iter = 1 }}, \
              {{ type = \"RankProbeC\" }}, {{ type = \"RankProbeZig\" }}, {{ type = \"RankProbePython\" }}, \
-             {{ type = \"RankProbeJs\" }}]",
+             {{ type = \"RankProbeJs\" }}, {{ type = \"RankProbeGo\" }}]",
             probe.to_str().unwrap(),
             probe_c.to_str().unwrap(),
             probe_zig.to_str().unwrap(),
             probe_python.to_str().unwrap(),
-            probe_js.to_str().unwrap()
+            probe_js.to_str().unwrap(),
+            probe_go.to_str().unwrap()
         ),
     );
     let out = done(
@@ -620,6 +622,7 @@ fn plugins_built_against_wit_0_2_0_read_their_rank_and_a_stop_on_one_rank_stops_
         ("Zig", "Zig"),
         ("Python", "Python"),
         ("Js", "JS"),
+        ("Go", "Go"),
     ] {
         assert!(
             stdout.contains(&format!(
@@ -657,7 +660,8 @@ fn plugins_built_against_wit_0_2_0_read_their_rank_and_a_stop_on_one_rank_stops_
             && stdout.contains("[RankProbeC] C: rank 0 of 1 (local rank 0)")
             && stdout.contains("[RankProbeZig] Zig: rank 0 of 1 (local rank 0)")
             && stdout.contains("[RankProbePython] Python: rank 0 of 1 (local rank 0)")
-            && stdout.contains("[RankProbeJs] JS: rank 0 of 1 (local rank 0)"),
+            && stdout.contains("[RankProbeJs] JS: rank 0 of 1 (local rank 0)")
+            && stdout.contains("[RankProbeGo] Go: rank 0 of 1 (local rank 0)"),
         "{stdout}"
     );
     assert!(!stdout.contains("stopped early"), "{stdout}");

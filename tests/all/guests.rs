@@ -82,36 +82,59 @@ pub fn example(language: &str, name: &str) -> PathBuf {
             .join(name)
             .join(format!("{name}.wasm"));
     }
-    built(language, name, None)
+    built(language, name, Variant::default())
 }
 
 /// A fixture of `tests/guests/<name>/` in another language, built with that language's SDK
 /// (cached like the examples).
 pub fn fixture_in(language: &str, name: &str) -> PathBuf {
     let dir = repo().join("tests/guests").join(name);
-    build_cached(language, &dir, None).unwrap_or_else(|e| panic!("{e}"))
+    build_cached(language, &dir, Variant::default()).unwrap_or_else(|e| panic!("{e}"))
 }
 
 /// A JavaScript example built on the QuickJS engine (componentize-qjs), from the cache; it
 /// stays there, so that the examples' folders keep the default engine's build.
 pub fn quickjs_example(name: &str) -> PathBuf {
-    built("js", name, Some("quickjs"))
+    let variant = Variant {
+        js_engine: Some("quickjs"),
+        ..Variant::default()
+    };
+    built("js", name, variant)
+}
+
+/// An example built against an older version of the WIT package than its SDK's default
+/// (`WEFT_WIT_VERSION` for the build script), from the cache, like [`quickjs_example`].
+pub fn example_on_wit(language: &str, name: &str, version: &'static str) -> PathBuf {
+    let variant = Variant {
+        wit: Some(version),
+        ..Variant::default()
+    };
+    built(language, name, variant)
+}
+
+/// A build other than the default one of a language's SDK.
+#[derive(Clone, Copy, Debug, Default)]
+struct Variant {
+    /// The JavaScript engine, when not SpiderMonkey.
+    js_engine: Option<&'static str>,
+    /// The WIT version, when not the SDK's.
+    wit: Option<&'static str>,
 }
 
 /// The build of an example, made (or taken from the cache) once per test run; the default
-/// engine's build is then placed next to the example's sources. One build at a time: the
-/// machine has two cores.
-fn built(language: &str, name: &str, engine: Option<&str>) -> PathBuf {
+/// build is then placed next to the example's sources. One build at a time: the machine has
+/// two cores.
+fn built(language: &str, name: &str, variant: Variant) -> PathBuf {
     static DONE: std::sync::Mutex<Vec<(String, Result<PathBuf, String>)>> =
         std::sync::Mutex::new(Vec::new());
     let mut done = DONE.lock().unwrap_or_else(|p| p.into_inner());
-    let id = format!("{language}/{name}/{engine:?}");
+    let id = format!("{language}/{name}/{variant:?}");
     if let Some((_, r)) = done.iter().find(|(k, _)| *k == id) {
         return r.clone().unwrap_or_else(|e| panic!("{e}"));
     }
     let dir = repo().join("guest-examples").join(language).join(name);
-    let result = build_cached(language, &dir, engine).map(|cached| {
-        if engine.is_some() {
+    let result = build_cached(language, &dir, variant).map(|cached| {
+        if variant.js_engine.is_some() || variant.wit.is_some() {
             return cached;
         }
         // Atomically: another test may be loading an earlier copy.
@@ -151,7 +174,7 @@ fn digest_dir(h: &mut sha2::Sha256, dir: &Path) {
     }
 }
 
-fn build_cached(language: &str, dir: &Path, engine: Option<&str>) -> Result<PathBuf, String> {
+fn build_cached(language: &str, dir: &Path, variant: Variant) -> Result<PathBuf, String> {
     use sha2::Digest;
     let name = dir.file_name().unwrap().to_string_lossy().into_owned();
     let sdk = repo().join("guest-sdk").join(language);
@@ -166,8 +189,13 @@ fn build_cached(language: &str, dir: &Path, engine: Option<&str>) -> Result<Path
     for var in ["WEFT_GUEST_PY", "WEFT_GUEST_JS", "WEFT_WIT_BINDGEN"] {
         h.update(std::env::var(var).unwrap_or_default().as_bytes());
     }
-    let engine = engine.unwrap_or("spidermonkey");
+    let engine = variant.js_engine.unwrap_or("spidermonkey");
     h.update(engine.as_bytes());
+    // Only when set, so that the default builds keep their keys.
+    if let Some(version) = variant.wit {
+        h.update(b"wit ");
+        h.update(version.as_bytes());
+    }
     let key: String = h.finalize()[..8]
         .iter()
         .map(|b| format!("{b:02x}"))
@@ -183,6 +211,7 @@ fn build_cached(language: &str, dir: &Path, engine: Option<&str>) -> Result<Path
         .arg(&partial)
         .env("WEFT", env!("CARGO_BIN_EXE_weft"))
         .env("WEFT_JS_ENGINE", engine)
+        .envs(variant.wit.map(|v| ("WEFT_WIT_VERSION", v)))
         .output()
         .map_err(|e| format!("cannot run {}: {e}", sdk.join("build.sh").display()))?;
     if !out.status.success() {

@@ -332,6 +332,10 @@ enum PluginCommand {
         /// already carries the type information (wit-bindgen's C bindings do).
         #[arg(long)]
         world: Option<String>,
+        /// The WIT version whose world is embedded, when it is not the one the SDKs build
+        /// against (a Go hook built on 0.1.0 bindings, which have no `ranks`).
+        #[arg(long, value_name = "VERSION", requires = "world")]
+        version: Option<String>,
         /// The component to write.
         #[arg(short, long)]
         output: PathBuf,
@@ -502,9 +506,11 @@ fn main() {
                 PluginCommand::Componentize {
                     module,
                     world,
+                    version,
                     output,
                 },
-        } => commands::plugin::componentize(&module, world.as_deref(), &output).map(|_| 0),
+        } => commands::plugin::componentize(&module, world.as_deref(), version.as_deref(), &output)
+            .map(|_| 0),
         Command::Plugin {
             command: PluginCommand::Wit { dir, version },
         } => weft_host::componentize::write_wit(&dir, version.as_deref())

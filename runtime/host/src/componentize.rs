@@ -11,18 +11,24 @@ use wit_parser::{Resolve, SourceMap};
 /// The files of the WIT package new plugins build against.
 const WIT: &[(&str, &str)] = crate::wit::latest::FILES;
 
-/// Writes a served version of the built-in WIT package into `dir` (for bindings
-/// generators): `version`, or the one new plugins build against.
-pub fn write_wit(dir: &Path, version: Option<&str>) -> Result<(), String> {
-    let files = match version {
-        None => WIT,
+/// The files of a served version of the built-in WIT package: `version`, or the one new
+/// plugins build against.
+fn files(version: Option<&str>) -> Result<&'static [(&'static str, &'static str)], String> {
+    match version {
+        None => Ok(WIT),
         Some(v) => crate::wit::files(v).ok_or_else(|| {
             format!(
                 "this weft serves weft:plugin {}, not {v}",
                 crate::wit::SUPPORTED.join(", ")
             )
-        })?,
-    };
+        }),
+    }
+}
+
+/// Writes a served version of the built-in WIT package into `dir` (for bindings
+/// generators): `version`, or the one new plugins build against.
+pub fn write_wit(dir: &Path, version: Option<&str>) -> Result<(), String> {
+    let files = files(version)?;
     std::fs::create_dir_all(dir).map_err(|e| format!("cannot write {}: {e}", dir.display()))?;
     for &(name, text) in files {
         std::fs::write(dir.join(name), text)
@@ -31,9 +37,9 @@ pub fn write_wit(dir: &Path, version: Option<&str>) -> Result<(), String> {
     Ok(())
 }
 
-fn resolve() -> Result<(Resolve, wit_parser::PackageId), String> {
+fn resolve(files: &[(&str, &str)]) -> Result<(Resolve, wit_parser::PackageId), String> {
     let mut map = SourceMap::new();
-    for &(name, text) in WIT {
+    for &(name, text) in files {
         map.push(Path::new(name), text);
     }
     let group = map.parse().map_err(|(_, e)| format!("built-in WIT: {e}"))?;
@@ -59,15 +65,20 @@ fn imports_preview1(module: &[u8]) -> Result<bool, String> {
 }
 
 /// A component from a core module: `world` (`hook`, `optimizer-constructor`,
-/// `custom-optimizer`) embeds the world's type information first (modules from C and Zig
-/// bindings already carry it); WASI preview-1 imports are adapted to preview 2.
-pub fn componentize(module: &[u8], world: Option<&str>) -> Result<Vec<u8>, String> {
+/// `custom-optimizer`) embeds the world's type information first, from WIT `version` (the
+/// one new plugins build against when `None`; modules from C and Zig bindings already carry
+/// it); WASI preview-1 imports are adapted to preview 2.
+pub fn componentize(
+    module: &[u8],
+    world: Option<&str>,
+    version: Option<&str>,
+) -> Result<Vec<u8>, String> {
     if module.len() < 8 || &module[..4] != b"\0asm" || module[6..8] != [0, 0] {
         return Err("not a core WebAssembly module".into());
     }
     let mut bytes = module.to_vec();
     if let Some(world) = world {
-        let (resolve, pkg) = resolve()?;
+        let (resolve, pkg) = resolve(files(version)?)?;
         let id = resolve
             .select_world(&[pkg], Some(world))
             .map_err(|e| format!("no world `{world}` in weft:plugin: {e}"))?;

@@ -29,10 +29,15 @@ pub fn inspect(path: &Path, sha256: Option<&str>, json: bool) -> Result<()> {
 }
 
 /// Writes the component made from a core module.
-pub fn componentize(module: &Path, world: Option<&str>, output: &Path) -> Result<()> {
+pub fn componentize(
+    module: &Path,
+    world: Option<&str>,
+    version: Option<&str>,
+    output: &Path,
+) -> Result<()> {
     let bytes =
         std::fs::read(module).map_err(|e| anyhow!("cannot read {}: {e}", module.display()))?;
-    let component = weft_host::componentize::componentize(&bytes, world)
+    let component = weft_host::componentize::componentize(&bytes, world, version)
         .map_err(|e| anyhow!("{}: {e}", module.display()))?;
     std::fs::write(output, component)
         .map_err(|e| anyhow!("cannot write {}: {e}", output.display()))?;

