@@ -136,12 +136,31 @@ fn hook_call() -> f64 {
         .get(Stage::AfterTrainIter)
         .expect("NullHook acts after train iterations");
     let mut rounds: [Vec<f64>; 5] = Default::default();
+    // The canonical ABI's share: the shapes of a hook export with no guest code in them, in
+    // the same rounds.
+    let mut shapes: Vec<(&str, Vec<f64>)> = Vec::new();
     for _ in 0..5 {
+        for (i, (shape, ns)) in weft_host::profile::abi_shapes_ns(20_000)
+            .unwrap()
+            .into_iter()
+            .enumerate()
+        {
+            match shapes.get_mut(i) {
+                Some((_, all)) => all.push(ns),
+                None => shapes.push((shape, vec![ns])),
+            }
+        }
         rounds[0].push(time_calls(&mut wasm, &mut ctx) * 1e9);
         rounds[1].push(wasm.bindings_only_ns(point, &ctx, 20_000).unwrap());
         rounds[2].push(time_calls(&mut null, &mut ctx) * 1e9);
         rounds[3].push(null.bindings_only_ns(null_point, &ctx, 20_000).unwrap());
         rounds[4].push(weft_host::profile::empty_call_ns(20_000).unwrap());
+    }
+    for (shape, all) in shapes {
+        println!(
+            "{}",
+            json!({ "bench": "hook_call_abi_shape", "shape": shape, "ns": median(all) })
+        );
     }
     let [probe, probe_bindings, nothing, nothing_bindings, empty] = rounds.map(median);
     let share = nothing - nothing_bindings;
