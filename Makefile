@@ -170,7 +170,12 @@ lint: guest-toolchains
 	CARGO_TARGET_DIR=$(GUEST_TARGET) cargo clippy --target wasm32-wasip2 --manifest-path guest-examples/Cargo.toml --all-targets -- -D warnings
 	CARGO_TARGET_DIR=$(GUEST_TARGET) cargo clippy --target wasm32-wasip2 --manifest-path tests/guests/Cargo.toml --all-targets -- -D warnings
 
-test: setup readers guest-toolchains lint
+# The tests are built before clippy runs, so that clippy reuses the build scripts and proc
+# macros the test build compiled: after the test build of a clean clone clippy took 168 s; run
+# first, it took 737 s, and the test build then compiled them again.
+test: setup readers guest-toolchains
+	cargo test --workspace --no-run
+	$(MAKE) --no-print-directory lint
 	cargo test --workspace
 
 # The long forms of the durability harnesses (docs/reliability.md): 20 random kills of a
