@@ -152,7 +152,8 @@ fn cache_root() -> PathBuf {
     crate::support::weft_cache().join("guest-builds")
 }
 
-/// Every file under `dir` (sorted, built outputs and caches left out) into the digest.
+/// Every file under `dir` (sorted, built outputs, caches and Markdown left out: no build reads
+/// a README) into the digest.
 fn digest_dir(h: &mut sha2::Sha256, dir: &Path) {
     use sha2::Digest;
     let mut entries: Vec<PathBuf> = std::fs::read_dir(dir)
@@ -162,7 +163,11 @@ fn digest_dir(h: &mut sha2::Sha256, dir: &Path) {
     entries.sort();
     for p in entries {
         let file = p.file_name().unwrap().to_string_lossy().into_owned();
-        if file.ends_with(".wasm") || file == "__pycache__" || file == "target" {
+        if file.ends_with(".wasm")
+            || file.ends_with(".md")
+            || file == "__pycache__"
+            || file == "target"
+        {
             continue;
         }
         if p.is_dir() {
