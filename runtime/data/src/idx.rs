@@ -42,9 +42,18 @@ pub fn read_idx_first(path: &Path, limit: Option<usize>) -> Result<IdxArray, Dat
             e.to_string()
         })
     };
-    let mut magic = [0u8; 4];
-    let got = fill(&mut reader, &mut magic).map_err(read_err)?;
-    if got < 4 || magic[0] != 0 || magic[1] != 0 {
+    // `take` then `read_to_end`: the bytes asked for, or fewer where the input ends.
+    let mut read = |n: usize| -> Result<Vec<u8>, DataError> {
+        // Not preallocated: a corrupt header may claim any size.
+        let mut buf = Vec::new();
+        (&mut reader)
+            .take(n as u64)
+            .read_to_end(&mut buf)
+            .map_err(read_err)?;
+        Ok(buf)
+    };
+    let magic = read(4)?;
+    if magic.len() < 4 || magic[0] != 0 || magic[1] != 0 {
         return Err(format("not an IDX file (bad magic number)".into()));
     }
     if magic[2] != 0x08 {
@@ -53,8 +62,8 @@ pub fn read_idx_first(path: &Path, limit: Option<usize>) -> Result<IdxArray, Dat
             magic[2]
         )));
     }
-    let mut header = vec![0u8; 4 * magic[3] as usize];
-    if fill(&mut reader, &mut header).map_err(read_err)? < header.len() {
+    let header = read(4 * magic[3] as usize)?;
+    if header.len() < 4 * magic[3] as usize {
         return Err(format("truncated IDX header".into()));
     }
     let mut dims: Vec<usize> = header
@@ -62,48 +71,33 @@ pub fn read_idx_first(path: &Path, limit: Option<usize>) -> Result<IdxArray, Dat
         .map(|b| u32::from_be_bytes([b[0], b[1], b[2], b[3]]) as usize)
         .collect();
     let expected: usize = dims.iter().product();
-    let mut data = Vec::new();
-    match limit {
-        Some(limit) if dims.first().is_some_and(|&n| n > limit) => {
-            let item: usize = dims[1..].iter().product();
-            let need = limit * item;
-            reader
-                .take(need as u64)
-                .read_to_end(&mut data)
-                .map_err(read_err)?;
-            if data.len() != need {
-                return Err(format(format!(
-                    "IDX dims {dims:?} need {expected} bytes but the file ends after {}",
-                    data.len()
-                )));
-            }
-            dims[0] = limit;
-        }
-        _ => {
-            reader.read_to_end(&mut data).map_err(read_err)?;
-            if data.len() != expected {
-                return Err(format(format!(
-                    "IDX dims {dims:?} need {expected} bytes but the file holds {}",
-                    data.len()
-                )));
-            }
-        }
+    // A limit below the item count cuts the first dimension; otherwise the whole file is read
+    // and must end where its header says.
+    let cut = match (limit, dims.first()) {
+        (Some(limit), Some(&n)) if n > limit => Some(limit),
+        _ => None,
+    };
+    let need = match cut {
+        Some(limit) => limit * dims[1..].iter().product::<usize>(),
+        None => expected,
+    };
+    let data = read(need)?;
+    let short = data.len() < need;
+    if short || (cut.is_none() && !read(1)?.is_empty()) {
+        let holds = if short {
+            format!("{}", data.len())
+        } else {
+            "more".into()
+        };
+        let verb = if cut.is_some() { "ends after" } else { "holds" };
+        return Err(format(format!(
+            "IDX dims {dims:?} need {expected} bytes but the file {verb} {holds}"
+        )));
+    }
+    if let Some(limit) = cut {
+        dims[0] = limit;
     }
     Ok(IdxArray { dims, data })
-}
-
-/// Reads into `buf` until it is full or the input ends; the bytes read.
-fn fill(reader: &mut impl Read, buf: &mut [u8]) -> std::io::Result<usize> {
-    let mut got = 0;
-    while got < buf.len() {
-        match reader.read(&mut buf[got..]) {
-            Ok(0) => break,
-            Ok(n) => got += n,
-            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
-            Err(e) => return Err(e),
-        }
-    }
-    Ok(got)
 }
 
 /// The IDX file `stem` in `root`, gzip-compressed (`stem.gz`) or raw.
@@ -174,6 +168,15 @@ mod tests {
         let e = read_idx_first(&short, Some(4)).unwrap_err();
         assert!(e.to_string().contains("ends after 20"), "{e}");
         assert_eq!(read_idx_first(&short, Some(3)).unwrap().data.len(), 18);
+        // A byte past the end the header gives: a whole read refuses it, a cut one never
+        // reaches it.
+        let long = write("long", 5, false, 0);
+        let mut bytes = std::fs::read(&long).unwrap();
+        bytes.push(7);
+        std::fs::write(&long, bytes).unwrap();
+        let e = read_idx(&long).unwrap_err().to_string();
+        assert!(e.contains("need 30 bytes but the file holds more"), "{e}");
+        assert_eq!(read_idx_first(&long, Some(4)).unwrap().dims, [4, 2, 3]);
         let e = read_idx(&write("header", 5, false, 30 + 4)).unwrap_err();
         assert!(e.to_string().contains("truncated IDX header"), "{e}");
     }

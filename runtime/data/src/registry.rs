@@ -98,7 +98,8 @@ struct Resolved {
     prefix: &'static str,
     mean: f64,
     std: f64,
-    num_samples: Option<u64>,
+    /// The first samples to keep, all when `None`.
+    num_samples: Option<usize>,
 }
 
 /// The number of samples a dataset config yields, reading only its label file (for
@@ -111,10 +112,9 @@ pub fn dataset_len(node: &Node, cfg: &Config) -> Result<usize, BuildError> {
         return Ok(build_dataset(node, cfg)?.len());
     }
     let r = resolve(node, cfg)?;
-    let limit = r.num_samples.map(|k| k as usize);
     let labels = read_idx_first(
         &find(&r.root, &format!("{}-labels-idx1-ubyte", r.prefix), r.name)?,
-        limit,
+        r.num_samples,
     )?;
     Ok(labels.dims.first().copied().unwrap_or(0))
 }
@@ -231,9 +231,8 @@ pub fn build_dataset(node: &Node, cfg: &Config) -> Result<Arc<dyn Dataset>, Buil
     let images = find(&root, &format!("{prefix}-images-idx3-ubyte"), name)?;
     let labels = find(&root, &format!("{prefix}-labels-idx1-ubyte"), name)?;
     // Only the samples the run uses are read (`num_samples` keeps the first ones).
-    let limit = r.num_samples.map(|k| k as usize);
-    let images = read_idx_first(&images, limit)?;
-    let labels = read_idx_first(&labels, limit)?;
+    let images = read_idx_first(&images, r.num_samples)?;
+    let labels = read_idx_first(&labels, r.num_samples)?;
     if images.dims.len() != 3 || labels.dims.len() != 1 || images.dims[0] != labels.dims[0] {
         return Err(DataError::Format {
             path: root.display().to_string(),
@@ -343,7 +342,7 @@ fn resolve(node: &Node, cfg: &Config) -> Result<Resolved, BuildError> {
         prefix,
         mean: args.mean.unwrap_or(mean),
         std: args.std.unwrap_or(std),
-        num_samples: args.num_samples,
+        num_samples: args.num_samples.map(|k| k as usize),
     })
 }
 
