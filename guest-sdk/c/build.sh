@@ -48,8 +48,9 @@ fi
 
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
-# weft:plugin@0.2.0: the hook world with `ranks` (weft_rank() and its kin).
-"$weft" plugin wit --version 0.2.0 "$tmp/wit"
+# weft:plugin@0.3.0: hook exports that take and return nothing, `ranks` (weft_rank() and
+# its kin).
+"$weft" plugin wit --version 0.3.0 "$tmp/wit"
 "$wit_bindgen" c --world hook "$tmp/wit" --out-dir "$tmp/gen" >"$tmp/log" 2>&1 || { cat "$tmp/log" >&2; exit 1; }
 sysroot=()
 [ -n "${WASI_SYSROOT:-}" ] && sysroot=(--sysroot "$WASI_SYSROOT")

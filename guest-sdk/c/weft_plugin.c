@@ -131,16 +131,22 @@ bool exports_weft_plugin_hooks_load_state(hook_string_t *state, hook_string_t *e
   return finish(rc, err);
 }
 
-// One export per point. weft calls only the points init listed, so a point's function is
-// defined whenever its export is called; the check keeps a stray call harmless. The borrowed
-// run state must be given back before returning (the component model checks), whatever the
-// plugin did.
-#define POINT(name)                                                                        \
-  bool exports_weft_plugin_hooks_##name(exports_weft_plugin_hooks_borrow_run_state_t state, \
-                                        hook_string_t *err) {                             \
-    int rc = weft_##name ? weft_##name(state) : 0;                                        \
-    weft_plugin_runner_run_state_drop_borrow(state);                                      \
-    return finish(rc, err);                                                               \
+// The failure of a hook point's call: `runner.fail` with the message weft_fail recorded. It
+// does not return (weft stops the guest there); the trap is a backstop.
+static void fail_call(void) {
+  const char *m = fail_message[0] ? fail_message : "the plugin failed";
+  hook_string_t s = {(uint8_t *)m, strlen(m)};
+  weft_plugin_runner_fail(&s);
+  __builtin_trap();
+}
+
+// One export per point, taking and returning nothing (weft:plugin@0.3.0). weft calls only
+// the points init listed, so a point's function is defined whenever its export is called;
+// the check keeps a stray call harmless. The plugin's function gets a null weft_state_t: the
+// run state is read through the runner's functions, valid during the call.
+#define POINT(name)                                            \
+  void exports_weft_plugin_hooks_##name(void) {                \
+    if (weft_##name && weft_##name(NULL) != 0) fail_call();    \
   }
 // @generated exports: from wit/ by `make sdk-tables`; do not edit
 POINT(before_run)
@@ -209,14 +215,14 @@ void weft_skip_step(void) { weft_plugin_runner_skip_step(); }
 
 // ---- run state ----
 
-uint64_t weft_epoch(weft_state_t s) { return weft_plugin_runner_method_run_state_epoch(s); }
-uint64_t weft_iter(weft_state_t s) { return weft_plugin_runner_method_run_state_iter(s); }
-uint64_t weft_inner_iter(weft_state_t s) { return weft_plugin_runner_method_run_state_inner_iter(s); }
-uint64_t weft_max_iters(weft_state_t s) { return weft_plugin_runner_method_run_state_max_iters(s); }
-uint32_t weft_num_groups(weft_state_t s) { return weft_plugin_runner_method_run_state_num_groups(s); }
+uint64_t weft_epoch(weft_state_t s) { return weft_plugin_runner_epoch(); }
+uint64_t weft_iter(weft_state_t s) { return weft_plugin_runner_iter(); }
+uint64_t weft_inner_iter(weft_state_t s) { return weft_plugin_runner_inner_iter(); }
+uint64_t weft_max_iters(weft_state_t s) { return weft_plugin_runner_max_iters(); }
+uint32_t weft_num_groups(weft_state_t s) { return weft_plugin_runner_num_groups(); }
 
 const char *weft_mode(weft_state_t s) {
-  switch (weft_plugin_runner_method_run_state_mode(s)) {
+  switch (weft_plugin_runner_mode()) {
     case WEFT_PLUGIN_TYPES_PHASE_TRAIN: return "train";
     case WEFT_PLUGIN_TYPES_PHASE_VAL: return "val";
     default: return "none";
@@ -225,7 +231,7 @@ const char *weft_mode(weft_state_t s) {
 
 size_t weft_lr(weft_state_t s, double *out, size_t cap) {
   hook_list_f64_t lr;
-  weft_plugin_runner_method_run_state_lr(s, &lr);
+  weft_plugin_runner_lr(&lr);
   size_t n = lr.len < cap ? lr.len : cap;
   memcpy(out, lr.ptr, n * sizeof(double));
   hook_list_f64_free(&lr);
@@ -234,12 +240,12 @@ size_t weft_lr(weft_state_t s, double *out, size_t cap) {
 
 bool weft_output(weft_state_t s, const char *name, double *value) {
   hook_string_t n = borrowed(name);
-  return weft_plugin_runner_method_run_state_output(s, &n, value);
+  return weft_plugin_runner_output(&n, value);
 }
 
 bool weft_metric(weft_state_t s, const char *name, double *value) {
   hook_string_t n = borrowed(name);
-  return weft_plugin_runner_method_run_state_metric(s, &n, value);
+  return weft_plugin_runner_metric(&n, value);
 }
 
 // ---- a JSON reader for flat config objects ----

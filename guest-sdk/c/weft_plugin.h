@@ -24,7 +24,10 @@
 
 #include "hook.h"
 
-typedef weft_plugin_runner_borrow_run_state_t weft_state_t;
+// What a hook function is lent: a token for the call in progress (weft:plugin@0.3.0 reads
+// the run state through the runner's functions, valid only during a call, so it carries
+// nothing; the reads below take it to show where they may be used).
+typedef struct weft_state *weft_state_t;
 typedef weft_plugin_types_hook_point_t weft_point_t;
 
 // What the plugin provides.
@@ -74,7 +77,7 @@ int weft_after_iter(weft_state_t s);
 // Failing a call: a printf-style message; returns -1 for `return weft_fail(...)`.
 int weft_fail(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 
-// Where this process stands in a data-parallel run (weft:plugin@0.2.0's `ranks`): its rank
+// Where this process stands in a data-parallel run (`ranks`, since weft:plugin@0.2.0): its rank
 // (0 to world size - 1; rank 0 writes the run's files), the number of ranks, and its rank
 // among this machine's ranks. A run of one process is rank 0 of 1.
 uint32_t weft_rank(void);

@@ -70,8 +70,9 @@ trap 'rm -rf "$tmp" "$out.tmp.$$"' EXIT
 # Tool output goes to a log shown only on failure.
 quiet() { "$@" >"$tmp/log" 2>&1 || { cat "$tmp/log" >&2; exit 1; }; }
 
-# weft:plugin@0.2.0: the hook world with `ranks` (weft.rank() and its kin).
-quiet "$weft" plugin wit --version 0.2.0 "$tmp/wit"
+# weft:plugin@0.3.0: hook exports that take and return nothing, `ranks` (weft.rank() and
+# its kin).
+quiet "$weft" plugin wit --version 0.3.0 "$tmp/wit"
 quiet "$wit_bindgen" c --world hook "$tmp/wit" --out-dir "$tmp/gen"
 "${zig[@]}" translate-c -target wasm32-wasi -lc -I "$tmp/gen" -I "$csdk" "$csdk/weft_plugin.h" \
     >"$tmp/weft_c.zig" 2>"$tmp/log" || { cat "$tmp/log" >&2; exit 1; }

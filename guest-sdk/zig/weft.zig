@@ -202,7 +202,8 @@ pub fn skipStep() void {
 
 // ---- the run state ----
 
-/// The runner's state, borrowed for one hook call (do not keep it).
+/// The runner's state during one hook call (do not keep it: its reads are valid only until
+/// the hook returns).
 pub const State = struct {
     handle: c.weft_state_t,
 
@@ -221,8 +222,8 @@ pub const State = struct {
     pub fn numGroups(s: State) u32 {
         return c.weft_num_groups(s.handle);
     }
-    pub fn mode(s: State) Phase {
-        return @fromBackingInt(@intCast(c.weft_plugin_runner_method_run_state_mode(s.handle)));
+    pub fn mode(_: State) Phase {
+        return @fromBackingInt(@intCast(c.weft_plugin_runner_mode()));
     }
     /// The lr of every group, in memory from `a`.
     pub fn lr(s: State, a: std.mem.Allocator) ![]f64 {
@@ -230,16 +231,16 @@ pub const State = struct {
         return out[0..c.weft_lr(s.handle, out.ptr, out.len)];
     }
     /// A scalar output of the last step (`loss`), if present.
-    pub fn output(s: State, name: []const u8) ?f64 {
+    pub fn output(_: State, name: []const u8) ?f64 {
         var n = wit(name);
         var v: f64 = undefined;
-        return if (c.weft_plugin_runner_method_run_state_output(s.handle, &n, &v)) v else null;
+        return if (c.weft_plugin_runner_output(&n, &v)) v else null;
     }
     /// A metric of the latest evaluation (`top1_acc`), if any.
-    pub fn metric(s: State, name: []const u8) ?f64 {
+    pub fn metric(_: State, name: []const u8) ?f64 {
         var n = wit(name);
         var v: f64 = undefined;
-        return if (c.weft_plugin_runner_method_run_state_metric(s.handle, &n, &v)) v else null;
+        return if (c.weft_plugin_runner_metric(&n, &v)) v else null;
     }
 };
 

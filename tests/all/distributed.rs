@@ -602,13 +602,15 @@ fn plugins_built_against_wit_0_2_0_read_their_rank_and_a_stop_on_one_rank_stops_
             .arg(dir.join("two"))
             .output()
             .unwrap(),
-        "two ranks with a 0.2.0 plugin",
+        "two ranks with plugins on 0.2.0 and 0.3.0",
     );
     let (stdout, stderr) = (
         String::from_utf8_lossy(&out.stdout),
         String::from_utf8_lossy(&out.stderr),
     );
+    // Rust, C and Zig hooks are built on 0.3.0; Go, Python and JS on 0.2.0.
     assert!(stdout.contains("weft:plugin@0.2.0"), "{stdout}");
+    assert!(stdout.contains("weft:plugin@0.3.0"), "{stdout}");
     assert!(
         stdout.contains("[RankProbe] rank 0 of 2 (local rank 0)"),
         "{stdout}"
@@ -652,7 +654,7 @@ fn plugins_built_against_wit_0_2_0_read_their_rank_and_a_stop_on_one_rank_stops_
             .arg(dir.join("one"))
             .output()
             .unwrap(),
-        "one process with a 0.2.0 plugin",
+        "one process with plugins on 0.2.0 and 0.3.0",
     );
     let stdout = String::from_utf8_lossy(&out.stdout);
     assert!(

@@ -126,6 +126,53 @@ fn a_panic_is_reported_with_the_guest_stderr() {
 }
 
 #[test]
+fn a_returned_error_fails_the_call_with_its_own_message() {
+    // The Rust SDK's `Err` leaves a 0.3.0 hook through `runner.fail`, which stops the guest
+    // where it failed: weft reports the plugin's message, not the trap that carried it.
+    let run = faulty("error", "fault = \"error\", after = 2", "");
+    let err = run.error();
+    assert_names_everything(err, "after_train_iter", "epoch 1, iteration 2");
+    assert!(
+        err.contains("failed in after_iter (for after_train_iter): FaultyHook gave up on purpose"),
+        "{err}"
+    );
+    assert!(!err.contains("trap") && !err.contains("panicked"), "{err}");
+
+    let run = faulty(
+        "error-disable",
+        "fault = \"error\", after = 2",
+        ", on_error = \"disable\"",
+    );
+    run.ok();
+    let warning = run
+        .log
+        .iter()
+        .find(|l| l.contains("disabled"))
+        .expect("a warning");
+    assert!(
+        warning.contains("epoch 1, iteration 2") && warning.contains("gave up on purpose"),
+        "{warning}"
+    );
+}
+
+#[test]
+fn the_run_state_cannot_be_read_outside_a_hook_call() {
+    let err = startup_error(
+        "read-in-init",
+        &quoted(&guest("faulty")),
+        "custom_hooks = [{ type = \"FaultyHook\", fault = \"read_in_init\" }]",
+    );
+    assert!(
+        err.contains("FaultyHook") && err.contains("failed in init"),
+        "{err}"
+    );
+    assert!(
+        err.contains("the run state was used outside a hook call"),
+        "{err}"
+    );
+}
+
+#[test]
 fn a_stack_overflow_is_contained() {
     let run = faulty("stack", "fault = \"stack\", at = \"after_backward\"", "");
     let err = run.error();
@@ -300,7 +347,7 @@ fn broken_plugin_files_are_refused_at_start_up() {
 
     let err = startup_error("skew", &quoted(&guest("skew")), "");
     assert!(
-        err.contains("weft:plugin@0.3.0") && err.contains("upgrade weft"),
+        err.contains("weft:plugin@0.4.0") && err.contains("upgrade weft"),
         "{err}"
     );
 

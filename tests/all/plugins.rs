@@ -305,16 +305,17 @@ fn plugin_inspect_reports_world_type_version_digest_and_size() {
     assert_eq!(v["type"], "MyOptimizer");
     assert_eq!(v["world"], "custom-optimizer");
     assert_eq!(v["version"], "0.1.0");
-    // The Rust SDK builds hooks against 0.2.0 (the ranks import) and optimizers against 0.1.0.
+    // The Rust SDK builds hooks against 0.3.0 (ranks, no borrowed run state) and optimizers
+    // against 0.1.0.
     let hook = guest("rank_probe");
     let h = crate::support::weft_json(&["plugin", "inspect", hook.to_str().unwrap(), "--json"]);
-    assert_eq!(h["version"], "0.2.0");
+    assert_eq!(h["version"], "0.3.0");
     assert!(
         h["imports"]
             .as_array()
             .unwrap()
             .iter()
-            .any(|i| i == "weft:plugin/ranks@0.2.0"),
+            .any(|i| i == "weft:plugin/ranks@0.3.0"),
         "{h}"
     );
     let bytes = std::fs::read(&wasm).unwrap();

@@ -2,13 +2,14 @@
 
 use std::cell::RefCell;
 
-// Hooks are built against `weft:plugin@0.2.0`, which adds the `ranks` import (where this
-// process stands in a data-parallel run); constructors and optimizers stay on 0.1.0, which
-// 0.2.0 left unchanged for them.
+// Hooks are built against `weft:plugin@0.3.0`: its hook exports take and return nothing (the
+// cheapest call there is), the run state is read through free functions valid during a call,
+// and a failure goes out through `runner.fail`. Constructors and optimizers stay on 0.1.0,
+// which later versions left unchanged for them.
 #[doc(hidden)]
 pub mod bindings {
     wit_bindgen::generate!({
-        path: "../../wit/since_v0.2.0",
+        path: "../../wit/since_v0.3.0",
         world: "hook",
         default_bindings_module: "weft_guest::hook::bindings",
         // The plugin crate exports (through `register_hook!`), so that a build with
@@ -18,11 +19,92 @@ pub mod bindings {
     });
 }
 
+use bindings::weft::plugin::runner;
 pub use bindings::weft::plugin::runner::{
-    RunState, log, log_scalar, request_checkpoint, request_eval, request_stop, scale_grads, set_lr,
+    log, log_scalar, request_checkpoint, request_eval, request_stop, scale_grads, set_lr,
     set_momentum, skip_step,
 };
 pub use bindings::weft::plugin::types::{HookPoint, LogLevel, ParamStat, Phase};
+
+/// The runner's state during one hook call: what a hook method is lent, valid until it
+/// returns (the values are those at the moment the runner called the hook, MMCV's counters
+/// at that stage). Only the SDK makes one, so a read can only happen during a call.
+pub struct RunState {
+    _during_a_call: (),
+}
+
+impl RunState {
+    /// The hook point being called.
+    pub fn point(&self) -> HookPoint {
+        runner::point()
+    }
+    /// `Train`, `Val`, or `None` before the first phase.
+    pub fn mode(&self) -> Phase {
+        runner::mode()
+    }
+    /// 0-based epoch (MMCV's `runner.epoch`).
+    pub fn epoch(&self) -> u64 {
+        runner::epoch()
+    }
+    /// 0-based global train iteration (MMCV's `runner.iter`).
+    pub fn iter(&self) -> u64 {
+        runner::iter()
+    }
+    /// 0-based iteration inside the epoch or workflow phase.
+    pub fn inner_iter(&self) -> u64 {
+        runner::inner_iter()
+    }
+    /// Epochs to train (epoch-based runner), else `None`.
+    pub fn max_epochs(&self) -> Option<u64> {
+        runner::max_epochs()
+    }
+    /// Iterations to train.
+    pub fn max_iters(&self) -> u64 {
+        runner::max_iters()
+    }
+    /// Batches per epoch of the current phase's loader.
+    pub fn data_loader_len(&self) -> u64 {
+        runner::data_loader_len()
+    }
+    /// Number of optimizer parameter groups.
+    pub fn num_groups(&self) -> u32 {
+        runner::num_groups()
+    }
+    /// Learning rate of every group.
+    pub fn lr(&self) -> Vec<f64> {
+        runner::lr()
+    }
+    /// Momentum (or Adam's `betas[0]`; 0 without either) of every group.
+    pub fn momentum(&self) -> Vec<f64> {
+        runner::momentum()
+    }
+    /// A scalar output of the last train or val step (`loss`, `top1_acc`); waits for the
+    /// device.
+    pub fn output(&self, name: &str) -> Option<f64> {
+        runner::output(name)
+    }
+    /// Every scalar output of the last step, in order.
+    pub fn outputs(&self) -> Vec<(String, f64)> {
+        runner::outputs()
+    }
+    /// A metric of the latest evaluation (`top1_acc`, `mean_class_accuracy`).
+    pub fn metric(&self, name: &str) -> Option<f64> {
+        runner::metric(name)
+    }
+    /// Every metric of the latest evaluation.
+    pub fn metrics(&self) -> Vec<(String, f64)> {
+        runner::metrics()
+    }
+    /// The joint norm of all gradients (`norm_type` 2, 1, or infinity); only at
+    /// `after_backward`, else `None`. Waits for the device.
+    pub fn grad_norm(&self, norm_type: f64) -> Option<f64> {
+        runner::grad_norm(norm_type)
+    }
+    /// Gradient statistics per parameter; only at `after_backward`, else empty.
+    pub fn param_stats(&self) -> Vec<ParamStat> {
+        runner::param_stats()
+    }
+}
 
 /// This process's rank in a data-parallel run, 0 to `world_size() - 1` (0 in a run of one
 /// process). Every rank runs its own instance of the hook; rank 0 writes the run's files.
@@ -233,10 +315,20 @@ fn with_hook<T>(f: impl FnOnce(&mut dyn DynHook) -> Result<T, String>) -> Result
     })
 }
 
+/// Calls the hook's method for `point`; an error ends the call through `runner.fail`, which
+/// does not return.
+fn call(point: HookPoint) {
+    let state = RunState { _during_a_call: () };
+    if let Err(message) = with_hook(|h| h.call(point, &state)) {
+        runner::fail(&message);
+        unreachable!("runner.fail returned");
+    }
+}
+
 macro_rules! points {
     ($($fn:ident => $point:ident),* $(,)?) => {
-        $(fn $fn(s: &RunState) -> Result<(), String> {
-            with_hook(|h| h.call(HookPoint::$point, s))
+        $(fn $fn() {
+            call(HookPoint::$point)
         })*
     };
 }

@@ -10,6 +10,8 @@
 //!    same parameters; the two alternate over 5 rounds of 25 timed steps.
 //!
 //! The components come from `make guests` and tests/guests (`benches/plugins.sh` builds them).
+//! `WEFT_BENCH_OTHER_NULL_HOOK=FILE` times a second NullHook build (the same guest built
+//! against another WIT version, say) in the same rounds as tests/guests' own.
 
 use std::hint::black_box;
 use std::path::{Path, PathBuf};
@@ -135,6 +137,18 @@ fn hook_call() -> f64 {
     let null_point = Dispatch::of(null.points())
         .get(Stage::AfterTrainIter)
         .expect("NullHook acts after train iterations");
+    // Another build of NullHook, if given, alternated with this one so that both see the
+    // machine in the same state.
+    let mut other = std::env::var_os("WEFT_BENCH_OTHER_NULL_HOOK").map(|path| {
+        let plugin = weft_host::open(Path::new(&path), None, log.clone())
+            .unwrap_or_else(|e| panic!("WEFT_BENCH_OTHER_NULL_HOOK: {e}"));
+        let version = plugin.info.version.clone();
+        (
+            WasmHook::new(plugin, &json!({})).unwrap(),
+            version,
+            Vec::new(),
+        )
+    });
     let mut rounds: [Vec<f64>; 5] = Default::default();
     // The canonical ABI's share: the shapes of a hook export with no guest code in them, in
     // the same rounds.
@@ -155,6 +169,16 @@ fn hook_call() -> f64 {
         rounds[2].push(time_calls(&mut null, &mut ctx) * 1e9);
         rounds[3].push(null.bindings_only_ns(null_point, &ctx, 20_000).unwrap());
         rounds[4].push(weft_host::profile::empty_call_ns(20_000).unwrap());
+        if let Some((hook, _, all)) = other.as_mut() {
+            all.push(time_calls(hook, &mut ctx) * 1e9);
+        }
+    }
+    if let Some((_, version, all)) = other {
+        println!(
+            "{}",
+            json!({ "bench": "hook_call_other_null_hook", "version": version,
+                    "whole_ns": median(all) })
+        );
     }
     for (shape, all) in shapes {
         println!(

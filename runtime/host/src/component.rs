@@ -248,7 +248,7 @@ fn parse_version(v: &str) -> Option<(u64, u64, u64)> {
 
 /// Whether this host can run a component built against `version`: within a 0.x minor line,
 /// a host serving 0.1.N runs components built against 0.1.0 to 0.1.N (see `wit/README.md`);
-/// each served minor line (0.1, 0.2) has its own module.
+/// each served minor line (0.1, 0.2, 0.3) has its own module.
 /// Returns the served version whose module links it.
 pub fn check_version(version: &str) -> Result<&'static str, String> {
     let served = crate::wit::SUPPORTED
@@ -265,12 +265,16 @@ pub fn check_version(version: &str) -> Result<&'static str, String> {
     if let Some(s) = crate::wit::SUPPORTED.iter().find(|s| fits(s)) {
         return Ok(s);
     }
-    let newest = crate::wit::SUPPORTED
+    // The host is behind when the plugin is newer than every served version, or newer than
+    // the served version of its own minor line (it did not fit, so its patch is higher): a
+    // 0.2.1 plugin on a host serving 0.2.0 and 0.3.0. Otherwise the plugin is (0.0.x).
+    let hosted: Vec<_> = crate::wit::SUPPORTED
         .iter()
         .filter_map(|s| parse_version(s))
-        .max()
-        .unwrap_or_default();
-    let advice = if v > newest {
+        .collect();
+    let host_behind =
+        hosted.iter().all(|h| *h < v) || hosted.iter().any(|h| (h.0, h.1) == (v.0, v.1));
+    let advice = if host_behind {
         "upgrade weft, or rebuild the plugin against this weft's wit/ (`weft plugin wit`)"
     } else {
         "rebuild the plugin against this weft's wit/ (`weft plugin wit`)"
@@ -302,7 +306,9 @@ mod tests {
         assert_eq!(check_version("0.1.0").unwrap(), "0.1.0");
         assert_eq!(check_version("0.2.0").unwrap(), "0.2.0");
         assert!(check_version("0.2.1").unwrap_err().contains("upgrade weft"));
-        assert!(check_version("0.3.0").unwrap_err().contains("upgrade weft"));
+        assert_eq!(check_version("0.3.0").unwrap(), "0.3.0");
+        assert!(check_version("0.3.1").unwrap_err().contains("upgrade weft"));
+        assert!(check_version("0.4.0").unwrap_err().contains("upgrade weft"));
         assert!(check_version("0.0.9").unwrap_err().contains("rebuild"));
         assert!(check_version("x").is_err());
     }

@@ -192,6 +192,9 @@ impl Plugin {
     /// A message for a failed call: the plugin, its file, what happened (in words, with the
     /// limit that stopped it) and the guest's stderr.
     pub(crate) fn fault(&self, during: &str, e: &wasmtime::Error, stderr: &str) -> String {
+        if let Some(crate::requests::Failed(message)) = e.downcast_ref() {
+            return self.failure(during, message, stderr);
+        }
         let mut what = describe(e, &self.limits);
         if matches!(e.downcast_ref::<Trap>(), Some(Trap::UnreachableCodeReached)) {
             what += &trap_hint(Path::new(&self.info.path));

@@ -23,7 +23,8 @@ const EMPTY: &str = r#"(component
 /// what the canonical ABI asks of a callee: `plain: func()`; `lent: func(s: borrow<r>)`,
 /// which drops the borrow it was lent as the ABI requires (a guest-to-host call); `fallible:
 /// func() -> result<_, string>`, returned through memory with a post-return call; and
-/// `hook`, both at once, the shape of every hook export of weft:plugin 0.1.0 and 0.2.0.
+/// `hook`, both at once, the shape of every hook export of weft:plugin 0.1.0 and 0.2.0
+/// (0.3.0's hook exports are `plain`'s shape).
 const SHAPES: &str = r#"(component
   (import "r" (type $r (sub resource)))
   (core func $drop (canon resource.drop $r))

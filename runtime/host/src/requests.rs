@@ -1,5 +1,6 @@
 //! Requests a hook makes during a call: checked by the runner's own rules at the point of
-//! the call, bounded, traced, and handed to the runner when the call returns.
+//! the call, bounded, traced, and handed to the runner when the call returns; and the
+//! failure a hook reports through `runner.fail` (0.3.0).
 
 use weft_core::Action;
 
@@ -41,3 +42,18 @@ impl HostState {
         Ok(())
     }
 }
+
+/// A hook's own report of failure (`runner.fail`), carried out of the guest as the error that
+/// traps it, so that the guest stops where it failed. [`crate::plugin::Plugin::fault`] shows
+/// it as the plugin's message, like an `err` returned by an older version's export, rather
+/// than as a trap.
+#[derive(Debug)]
+pub(crate) struct Failed(pub String);
+
+impl std::fmt::Display for Failed {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl std::error::Error for Failed {}

@@ -6,11 +6,17 @@
 //! the rest of the host drives a plugin through them without naming a version.
 
 /// What every version module holds: the bindings of the three worlds of its WIT folder (named
-/// once, in the invocation), the package's files, and the `log` import of the two worlds that
+/// once, in the invocation, with the host types its hook world's resources map to), the
+/// package's files, and the `log` import of the two worlds that
 /// declare it. Every import is trappable: a host function that cannot honour a call (an
 /// unknown handle, an exhausted budget) traps the guest rather than make up a value.
 macro_rules! wit_version {
-    (bindgen: $bindgen:literal, files: $dir:literal, [$($file:literal),* $(,)?]) => {
+    (
+        bindgen: $bindgen:literal,
+        files: $dir:literal,
+        hook_with: { $($hook_with:tt)* },
+        [$($file:literal),* $(,)?]
+    ) => {
         /// The package's files, as `weft plugin wit` writes them.
         pub const FILES: &[(&str, &str)] = &[$(($file, include_str!(concat!($dir, $file)))),*];
 
@@ -19,7 +25,7 @@ macro_rules! wit_version {
             wasmtime::component::bindgen!({
                 path: $bindgen,
                 world: "hook",
-                with: { "weft:plugin/runner.run-state": crate::state::RunState },
+                with: { $($hook_with)* },
                 imports: { default: trappable },
             });
         }
@@ -69,8 +75,12 @@ macro_rules! wit_version {
     };
 }
 
+#[macro_use]
+mod runner;
+
 pub mod since_v0_1_0;
 pub mod since_v0_2_0;
+pub mod since_v0_3_0;
 
 pub use since_v0_1_0 as latest;
 
@@ -83,13 +93,18 @@ use crate::state::{HostState, RunState};
 use crate::tensors::StepHandle;
 
 /// The versions a component may be built against, oldest first.
-pub const SUPPORTED: &[&str] = &[since_v0_1_0::VERSION, since_v0_2_0::VERSION];
+pub const SUPPORTED: &[&str] = &[
+    since_v0_1_0::VERSION,
+    since_v0_2_0::VERSION,
+    since_v0_3_0::VERSION,
+];
 
 /// The WIT files of a served version.
 pub fn files(version: &str) -> Option<&'static [(&'static str, &'static str)]> {
     match version {
         since_v0_1_0::VERSION => Some(since_v0_1_0::FILES),
         since_v0_2_0::VERSION => Some(since_v0_2_0::FILES),
+        since_v0_3_0::VERSION => Some(since_v0_3_0::FILES),
         _ => None,
     }
 }
@@ -107,6 +122,10 @@ macro_rules! each_version {
                 use since_v0_2_0 as $v;
                 $body
             }
+            Self::V0_3($b) => {
+                use since_v0_3_0 as $v;
+                $body
+            }
         }
     };
 }
@@ -120,6 +139,8 @@ macro_rules! versioned_world {
             V0_1(since_v0_1_0::$module::$world_pre<HostState>),
             /// `weft:plugin@0.2.x`.
             V0_2(since_v0_2_0::$module::$world_pre<HostState>),
+            /// `weft:plugin@0.3.x`.
+            V0_3(since_v0_3_0::$module::$world_pre<HostState>),
         }
 
         /// An instance of a world, at the version it was built against.
@@ -128,6 +149,8 @@ macro_rules! versioned_world {
             V0_1(since_v0_1_0::$module::$world),
             /// `weft:plugin@0.2.x`.
             V0_2(since_v0_2_0::$module::$world),
+            /// `weft:plugin@0.3.x`.
+            V0_3(since_v0_3_0::$module::$world),
         }
 
         impl $pre {
@@ -140,6 +163,14 @@ macro_rules! versioned_world {
             ) -> wasmtime::Result<$pre> {
                 use wasmtime::component::HasSelf;
                 Ok(match version {
+                    since_v0_3_0::VERSION => {
+                        since_v0_3_0::$module::$world::add_to_linker::<
+                            HostState,
+                            HasSelf<HostState>,
+                        >(linker, |s| s)?;
+                        let pre: InstancePre<HostState> = linker.instantiate_pre(component)?;
+                        $pre::V0_3(since_v0_3_0::$module::$world_pre::new(pre)?)
+                    }
                     since_v0_2_0::VERSION => {
                         since_v0_2_0::$module::$world::add_to_linker::<
                             HostState,
@@ -164,6 +195,7 @@ macro_rules! versioned_world {
                 Ok(match self {
                     $pre::V0_1(p) => $instance::V0_1(p.instantiate(store)?),
                     $pre::V0_2(p) => $instance::V0_2(p.instantiate(store)?),
+                    $pre::V0_3(p) => $instance::V0_3(p.instantiate(store)?),
                 })
             }
         }
@@ -199,14 +231,15 @@ impl HookInstance {
         each_version!(self, v, b => v::exports::hook_init(b, store, config))
     }
 
-    /// The hook's function for `stage`.
+    /// The hook's function for `stage` (lent `s` up to 0.2; from 0.3 the hook reads the call's
+    /// state through `runner`'s functions).
     pub fn call(
         &self,
         store: &mut Store<HostState>,
         stage: Stage,
         s: Resource<RunState>,
     ) -> Outcome<()> {
-        each_version!(self, v, b => v::exports::hook_call(b, store, stage, s))
+        each_version!(self, v, b => v::hook_call::hook_call(b, store, stage, s))
     }
 
     /// `save-state`.

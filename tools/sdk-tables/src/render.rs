@@ -8,7 +8,7 @@ use crate::{Block, Point};
 /// Every generated region of every SDK.
 pub const BLOCKS: &[Block] = &[
     Block {
-        file: "runtime/host/src/wit/since_v0_1_0/runner.rs",
+        file: "runtime/host/src/wit/since_v0_1_0/points.rs",
         name: "host-points",
         comment: "//",
         render: host_points,

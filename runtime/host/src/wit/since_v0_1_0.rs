@@ -4,10 +4,12 @@
 //! components built against it.
 
 pub mod exports;
+pub mod hook_call;
+mod points;
 mod runner;
 mod tensors;
 
-pub use runner::{level_of, point_of, stage_of};
+pub use points::{level_of, point_of, stage_of};
 
 /// The version, as components name it in their imports and exports.
 pub const VERSION: &str = "0.1.0";
@@ -15,6 +17,7 @@ pub const VERSION: &str = "0.1.0";
 wit_version!(
     bindgen: "../../wit/since_v0.1.0",
     files: "../../../../wit/since_v0.1.0/",
+    hook_with: { "weft:plugin/runner.run-state": crate::state::RunState },
     [
         "types.wit",
         "runner.wit",

@@ -10,13 +10,17 @@
 
 #[path = "since_v0_1_0/exports.rs"]
 pub mod exports;
+#[path = "since_v0_1_0/hook_call.rs"]
+pub mod hook_call;
+#[path = "since_v0_1_0/points.rs"]
+mod points;
 mod ranks;
 #[path = "since_v0_1_0/runner.rs"]
 mod runner;
 #[path = "since_v0_1_0/tensors.rs"]
 mod tensors;
 
-pub use runner::{level_of, point_of, stage_of};
+pub use points::{level_of, point_of, stage_of};
 
 /// The version, as components name it in their imports and exports.
 pub const VERSION: &str = "0.2.0";
@@ -24,6 +28,7 @@ pub const VERSION: &str = "0.2.0";
 wit_version!(
     bindgen: "../../wit/since_v0.2.0",
     files: "../../../../wit/since_v0.2.0/",
+    hook_with: { "weft:plugin/runner.run-state": crate::state::RunState },
     [
         "types.wit",
         "runner.wit",

@@ -2,7 +2,8 @@
 //! what `fault` names (`every = true`: on every call from then on). Sandbox probes
 //! (`passwd`, `socket`, `env`) fail the call if the access succeeds, so a run that finishes
 //! proves the access was denied. A few harmless actions (`checkpoint`, `eval`, `scale0`,
-//! `momentum`, `write`) exercise the requests and capabilities.
+//! `momentum`, `write`) exercise the requests and capabilities. `read_in_init` reads the run
+//! state while `init` runs, outside any hook call.
 
 use std::io::Write;
 
@@ -218,10 +219,14 @@ impl Hook for Faulty {
     const TYPE_NAME: &'static str = "FaultyHook";
 
     fn new(config: serde_json::Value) -> Result<Self, String> {
-        Ok(Faulty {
-            cfg: weft_guest::config(config)?,
-            calls: 0,
-        })
+        let cfg: Config = weft_guest::config(config)?;
+        if cfg.fault == "read_in_init" {
+            // The run state outside a hook call: the SDK never lends a `RunState` here, so
+            // only the raw import can try, and weft must refuse it.
+            let epoch = weft_guest::hook::bindings::weft::plugin::runner::epoch();
+            return Err(format!("read epoch {epoch} during init"));
+        }
+        Ok(Faulty { cfg, calls: 0 })
     }
 
     // The generic points: weft calls them in place of every specific one.

@@ -1,7 +1,7 @@
 //! `NullHook`: subscribed to `after_train_iter` and does nothing there, not even read the run
-//! state. A call into it is the cost of a hook call itself (the component call with its
-//! borrowed run state and result, the SDK's dispatch, and weft's work around the call), which
-//! the `plugins` bench measures against an empty export.
+//! state. A call into it is the cost of a hook call itself (the component call, a bare
+//! `func()` since WIT 0.3.0, the SDK's dispatch, and weft's work around the call), which the
+//! `plugins` bench measures against an empty export.
 
 use weft_guest::hook::{Hook, HookPoint, RunState, register_hook};
 

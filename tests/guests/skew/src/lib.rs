@@ -1,4 +1,4 @@
-//! Exports `weft:plugin/hooks@0.3.0`, which this weft (0.1.x and 0.2.x) must refuse with a clear message.
+//! Exports `weft:plugin/hooks@0.4.0`, which this weft (0.1.x to 0.3.x) must refuse with a clear message.
 
 wit_bindgen::generate!({ path: "wit", world: "hook" });
 

@@ -1,7 +1,8 @@
 //! Calls into what a component of this version exports, in the host's own types (stages,
 //! model tables, group specs), so that the code driving plugins is written once for every
-//! version. The exports have not changed since 0.1.0: `since_v0_2_0` compiles this same file
-//! against its own bindings.
+//! version. These exports have not changed since 0.1.0: later versions compile this same file
+//! against their own bindings. (The hook points' exports changed in 0.3.0: they are in
+//! `hook_call.rs`.)
 
 use wasmtime::Store;
 use wasmtime::component::Resource;
@@ -10,10 +11,9 @@ use weft_core::paramwise::{GroupSpec, ModelTable};
 
 use super::constructor_world::OptimizerConstructor;
 use super::hook_world::Hook;
-use super::hook_world::exports::weft::plugin::hooks::Guest;
 use super::optimizer_world::CustomOptimizer;
-use super::{HookPoint, ModuleInfo, ParamInfo, point_of, stage_of};
-use crate::state::{HostState, RunState};
+use super::{ModuleInfo, ParamInfo, stage_of};
+use crate::state::HostState;
 use crate::tensors::StepHandle;
 
 type Outcome<T> = wasmtime::Result<Result<T, String>>;
@@ -28,33 +28,6 @@ pub fn hook_init(b: &Hook, store: &mut Store<HostState>, config: &str) -> Outcom
     Ok(b.weft_plugin_hooks()
         .call_init(store, config)?
         .map(|points| points.into_iter().map(stage_of).collect()))
-}
-
-/// The hook's function for `stage`.
-pub fn hook_call(
-    b: &Hook,
-    store: &mut Store<HostState>,
-    stage: Stage,
-    s: Resource<RunState>,
-) -> Outcome<()> {
-    let g: &Guest = b.weft_plugin_hooks();
-    match point_of(stage) {
-        HookPoint::BeforeRun => g.call_before_run(store, s),
-        HookPoint::AfterRun => g.call_after_run(store, s),
-        HookPoint::BeforeTrainEpoch => g.call_before_train_epoch(store, s),
-        HookPoint::AfterTrainEpoch => g.call_after_train_epoch(store, s),
-        HookPoint::BeforeValEpoch => g.call_before_val_epoch(store, s),
-        HookPoint::AfterValEpoch => g.call_after_val_epoch(store, s),
-        HookPoint::BeforeTrainIter => g.call_before_train_iter(store, s),
-        HookPoint::AfterTrainIter => g.call_after_train_iter(store, s),
-        HookPoint::BeforeValIter => g.call_before_val_iter(store, s),
-        HookPoint::AfterValIter => g.call_after_val_iter(store, s),
-        HookPoint::BeforeEpoch => g.call_before_epoch(store, s),
-        HookPoint::AfterEpoch => g.call_after_epoch(store, s),
-        HookPoint::AfterBackward => g.call_after_backward(store, s),
-        HookPoint::BeforeIter => g.call_before_iter(store, s),
-        HookPoint::AfterIter => g.call_after_iter(store, s),
-    }
 }
 
 /// `save-state` of a hook.
