@@ -11,5 +11,11 @@ bench=$(ls -t target/release/deps/guest_languages-* | grep -v '\.d$' | head -1)
 export LD_LIBRARY_PATH="$("$TORCH_VENV/bin/python" -c 'import torch, os; print(os.path.join(os.path.dirname(torch.__file__), "lib"))'):${LD_LIBRARY_PATH:-}"
 # An empty component cache: the first load of each component compiles it.
 export WEFT_COMPONENT_CACHE=$(mktemp -d)
-trap 'rm -rf "$WEFT_COMPONENT_CACHE"' EXIT
+qjs=$(mktemp -d)
+trap 'rm -rf "$WEFT_COMPONENT_CACHE" "$qjs"' EXIT
+# The JavaScript example on the QuickJS engine too (guest-sdk/js/build.sh), kept out of the
+# examples' folder.
+WEFT=${WEFT:-$PWD/target/release/weft} WEFT_JS_ENGINE=quickjs guest-sdk/js/build.sh \
+    guest-examples/js/my_hook "$qjs/my_hook.wasm"
+export WEFT_BENCH_QUICKJS_HOOK=$qjs/my_hook.wasm
 "$bench"

@@ -7,7 +7,9 @@
 # or `optimizer-constructor`; by default it follows what the plugin exports (`hooks` or
 # `constructors`). The engine is StarlingMonkey (componentize-js) unless
 # WEFT_JS_ENGINE=quickjs picks componentize-qjs (an eighth of the size, u64 values as
-# Numbers instead of BigInts; constructors only, see below).
+# Numbers instead of BigInts). QuickJS builds hooks since they are built on weft:plugin
+# 0.3.0: componentize-qjs 0.4.5 never gave back the borrowed run state of 0.2.0's hook
+# points, and 0.3.0's take none.
 #
 # The engines take one module, so the build puts the SDK (weft-plugin.js for hooks,
 # weft-constructor.js for constructors; from the project, else from next to this script) in
@@ -37,14 +39,6 @@ case $engine in
     quickjs) tool=$guest_js/node_modules/.bin/componentize-qjs ;;
     *) echo "error: WEFT_JS_ENGINE must be spidermonkey or quickjs, got $engine" >&2; exit 1 ;;
 esac
-
-if [ "$engine" = quickjs ] && [ "$world" = hook ]; then
-    # Measured with componentize-qjs 0.4.5: the bindings it generates never drop the borrowed
-    # run-state handle a hook receives, and the JS side has no way to, so wasmtime fails
-    # every hook call ("borrow handles still remain at the end of the call").
-    echo "error: componentize-qjs 0.4.5 cannot build hooks: its bindings keep the borrowed run state past the call, which fails every hook call; build with the default engine (unset WEFT_JS_ENGINE)" >&2
-    exit 1
-fi
 
 if [ ! -f "$plugin" ]; then
     echo "error: $plugin not found (the plugin file is named after its directory)" >&2
@@ -81,8 +75,9 @@ if ! node --check "$tmp/$name.mjs" 2>"$tmp/syntax"; then
     exit 1
 fi
 
-# weft:plugin@0.2.0: the hook world with `ranks` (rank() and its kin).
-"$weft" plugin wit --version 0.2.0 "$tmp/wit"
+# weft:plugin@0.3.0: hook points that take and return nothing, `ranks` (rank() and its
+# kin); the constructor world is 0.1.0's under the new version.
+"$weft" plugin wit --version 0.3.0 "$tmp/wit"
 {
     # The constructor world's `log` is a world-level import: componentize-js reads it as the
     # default export of module "log", componentize-qjs provides it as a global.

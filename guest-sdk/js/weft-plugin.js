@@ -14,8 +14,8 @@
 // Conventions of the bindings: enums are strings ('before-run', 'train'), `u64` values are
 // BigInts (use Number(...) for arithmetic), an `option<f64>` is a number or undefined.
 
-import * as ranks from "weft:plugin/ranks@0.2.0";
-import * as runner from "weft:plugin/runner@0.2.0";
+import * as ranks from "weft:plugin/ranks@0.3.0";
+import * as runner from "weft:plugin/runner@0.3.0";
 
 // @generated all-points: from wit/ by `make sdk-tables`; do not edit
 /** Every hook point, as the WIT names them. */
@@ -141,15 +141,40 @@ function errorText(e) {
   }
 }
 
+/** The runner's state during one hook call, lent to every hook method: its reads are
+ * `runner`'s functions (weft:plugin@0.3.0), valid only until the method returns. One object
+ * serves every call: it holds nothing. */
+const runState = Object.freeze({
+  point: runner.point,
+  mode: runner.mode,
+  epoch: runner.epoch,
+  iter: runner.iter,
+  innerIter: runner.innerIter,
+  maxEpochs: runner.maxEpochs,
+  maxIters: runner.maxIters,
+  dataLoaderLen: runner.dataLoaderLen,
+  numGroups: runner.numGroups,
+  lr: runner.lr,
+  momentum: runner.momentum,
+  output: runner.output,
+  outputs: runner.outputs,
+  metric: runner.metric,
+  metrics: runner.metrics,
+  gradNorm: runner.gradNorm,
+  paramStats: runner.paramStats,
+});
+
 /** The `hooks` export driving one instance of `Cls`. */
 function exportHook(Cls) {
   let hook = null;
-  const call = (name, s) => {
-    if (hook === null) throw "the hook was called before init";
+  // A hook point returns nothing since 0.3.0: a failure leaves through `runner.fail`, which
+  // does not return (weft stops the guest there).
+  const call = (name) => {
+    if (hook === null) runner.fail("the hook was called before init");
     try {
-      hook[name](s);
+      hook[name](runState);
     } catch (e) {
-      throw errorText(e);
+      runner.fail(errorText(e));
     }
   };
   return {
@@ -178,21 +203,21 @@ function exportHook(Cls) {
       }
     },
     // @generated exports: from wit/ by `make sdk-tables`; do not edit
-    beforeRun(s) { call("beforeRun", s); },
-    afterRun(s) { call("afterRun", s); },
-    beforeTrainEpoch(s) { call("beforeTrainEpoch", s); },
-    afterTrainEpoch(s) { call("afterTrainEpoch", s); },
-    beforeValEpoch(s) { call("beforeValEpoch", s); },
-    afterValEpoch(s) { call("afterValEpoch", s); },
-    beforeTrainIter(s) { call("beforeTrainIter", s); },
-    afterTrainIter(s) { call("afterTrainIter", s); },
-    beforeValIter(s) { call("beforeValIter", s); },
-    afterValIter(s) { call("afterValIter", s); },
-    beforeEpoch(s) { call("beforeEpoch", s); },
-    afterEpoch(s) { call("afterEpoch", s); },
-    afterBackward(s) { call("afterBackward", s); },
-    beforeIter(s) { call("beforeIter", s); },
-    afterIter(s) { call("afterIter", s); },
+    beforeRun() { call("beforeRun"); },
+    afterRun() { call("afterRun"); },
+    beforeTrainEpoch() { call("beforeTrainEpoch"); },
+    afterTrainEpoch() { call("afterTrainEpoch"); },
+    beforeValEpoch() { call("beforeValEpoch"); },
+    afterValEpoch() { call("afterValEpoch"); },
+    beforeTrainIter() { call("beforeTrainIter"); },
+    afterTrainIter() { call("afterTrainIter"); },
+    beforeValIter() { call("beforeValIter"); },
+    afterValIter() { call("afterValIter"); },
+    beforeEpoch() { call("beforeEpoch"); },
+    afterEpoch() { call("afterEpoch"); },
+    afterBackward() { call("afterBackward"); },
+    beforeIter() { call("beforeIter"); },
+    afterIter() { call("afterIter"); },
     // @end exports
   };
 }

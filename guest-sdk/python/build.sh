@@ -52,8 +52,9 @@ for f in "$src"/*.py; do
         exit 1
     fi
 done
-# weft:plugin@0.2.0: the hook world with `ranks` (weft_plugin.rank() and its kin).
-"$weft" plugin wit --version 0.2.0 "$tmp/wit"
+# weft:plugin@0.3.0: hook points that take and return nothing, `ranks` (weft_plugin.rank()
+# and its kin); the constructor world is 0.1.0's under the new version.
+"$weft" plugin wit --version 0.3.0 "$tmp/wit"
 # componentize-py writes __pycache__ next to the modules it reads: give it copies.
 mkdir "$tmp/src"
 cp "$src"/*.py "$tmp/src/"

@@ -1,9 +1,9 @@
 """weft optimizer constructors in Python.
 
 An optimizer constructor is a WebAssembly component of the ``optimizer-constructor`` world
-of weft's WIT package (``wit/since_v0.2.0``): weft hands it the optimizer table, the model's
-modules and its parameter entries once per run, and it answers with the parameter groups
-(MMCV's ``OptimizerConstructor``). This module hides the generated bindings behind a
+of weft's WIT package (``wit/since_v0.3.0``, whose constructor world is 0.1.0's): weft hands
+it the optimizer table, the model's modules and its parameter entries once per run, and it
+answers with the parameter groups (MMCV's ``OptimizerConstructor``). This module hides the generated bindings behind a
 ``Constructor`` base class: the optimizer table arrives parsed, options are plain keyword
 arguments, and exceptions become the error result of ``build`` (weft reports them) instead of
 trapping the component.

@@ -1,10 +1,11 @@
 """weft plugins in Python.
 
 A plugin is a WebAssembly component built with componentize-py against weft's WIT package
-(``wit/since_v0.2.0``). This module hides the generated bindings behind a ``Hook`` base class
-shaped like MMCV's: one method per hook point, each a no-op by default, and exceptions become
-the error result of the call (weft reports them with the traceback) instead of trapping the
-component. weft calls only the methods a subclass overrides, and applies MMCV's fallback
+(``wit/since_v0.3.0``, whose hook points take and return nothing). This module hides the
+generated bindings behind a ``Hook`` base class shaped like MMCV's: one method per hook point,
+each a no-op by default, lent a ``RunState`` whose reads are valid during the call; an
+exception fails the call through ``runner.fail`` with its traceback (weft reports it and
+applies the plugin's ``on_error``). weft calls only the methods a subclass overrides, and applies MMCV's fallback
 itself: overriding ``after_iter`` but not ``after_train_iter`` gets ``after_iter`` calls after
 train and val iterations alike (``s.point()`` says which).
 
@@ -34,7 +35,34 @@ from wit_world.imports import ranks, runner, types
 HookPoint = types.HookPoint
 LogLevel = types.LogLevel
 Phase = types.Phase
-RunState = runner.RunState
+
+
+class RunState:
+    """The runner's state during one hook call: its reads are ``runner``'s functions, valid
+    only until the hook method returns (the values are MMCV's counters at that point)."""
+
+    __slots__ = ()
+    point = staticmethod(runner.point)
+    mode = staticmethod(runner.mode)
+    epoch = staticmethod(runner.epoch)
+    iter = staticmethod(runner.iter)
+    inner_iter = staticmethod(runner.inner_iter)
+    max_epochs = staticmethod(runner.max_epochs)
+    max_iters = staticmethod(runner.max_iters)
+    data_loader_len = staticmethod(runner.data_loader_len)
+    num_groups = staticmethod(runner.num_groups)
+    lr = staticmethod(runner.lr)
+    momentum = staticmethod(runner.momentum)
+    output = staticmethod(runner.output)
+    outputs = staticmethod(runner.outputs)
+    metric = staticmethod(runner.metric)
+    metrics = staticmethod(runner.metrics)
+    grad_norm = staticmethod(runner.grad_norm)
+    param_stats = staticmethod(runner.param_stats)
+
+
+# One instance serves every call: it holds nothing.
+_STATE = RunState()
 
 log = runner.log
 log_scalar = runner.log_scalar
@@ -148,9 +176,13 @@ def _method(point) -> str:
     return point.name.lower()
 
 
-def _error(e: BaseException) -> Err:
+def _message(e: BaseException) -> str:
     # The message first (weft shows it), then the traceback for the details.
-    return Err(f"{type(e).__name__}: {e}\n{traceback.format_exc()}")
+    return f"{type(e).__name__}: {e}\n{traceback.format_exc()}"
+
+
+def _error(e: BaseException) -> Err:
+    return Err(_message(e))
 
 
 def export_hook(cls):
@@ -158,16 +190,15 @@ def export_hook(cls):
     of ``cls``. Assign it to ``Hooks`` in the app module."""
     state = {"hook": None}
 
-    def call(method_name, s):
+    def call(method_name):
+        # `runner.fail` does not return: weft stops the guest there.
         hook = state["hook"]
         if hook is None:
-            raise Err("the hook was called before init")
+            runner.fail("the hook was called before init")
         try:
-            getattr(hook, method_name)(s)
-        except Err:
-            raise
+            getattr(hook, method_name)(_STATE)
         except Exception as e:
-            raise _error(e)
+            runner.fail(_message(e))
 
     class Hooks(exports.Hooks):
         def type_name(self) -> str:
@@ -195,50 +226,50 @@ def export_hook(cls):
 
         # One method per hook point (an abstract method of the generated protocol each).
         # @generated exports: from wit/ by `make sdk-tables`; do not edit
-        def before_run(self, s):
-            call("before_run", s)
+        def before_run(self):
+            call("before_run")
 
-        def after_run(self, s):
-            call("after_run", s)
+        def after_run(self):
+            call("after_run")
 
-        def before_train_epoch(self, s):
-            call("before_train_epoch", s)
+        def before_train_epoch(self):
+            call("before_train_epoch")
 
-        def after_train_epoch(self, s):
-            call("after_train_epoch", s)
+        def after_train_epoch(self):
+            call("after_train_epoch")
 
-        def before_val_epoch(self, s):
-            call("before_val_epoch", s)
+        def before_val_epoch(self):
+            call("before_val_epoch")
 
-        def after_val_epoch(self, s):
-            call("after_val_epoch", s)
+        def after_val_epoch(self):
+            call("after_val_epoch")
 
-        def before_train_iter(self, s):
-            call("before_train_iter", s)
+        def before_train_iter(self):
+            call("before_train_iter")
 
-        def after_train_iter(self, s):
-            call("after_train_iter", s)
+        def after_train_iter(self):
+            call("after_train_iter")
 
-        def before_val_iter(self, s):
-            call("before_val_iter", s)
+        def before_val_iter(self):
+            call("before_val_iter")
 
-        def after_val_iter(self, s):
-            call("after_val_iter", s)
+        def after_val_iter(self):
+            call("after_val_iter")
 
-        def before_epoch(self, s):
-            call("before_epoch", s)
+        def before_epoch(self):
+            call("before_epoch")
 
-        def after_epoch(self, s):
-            call("after_epoch", s)
+        def after_epoch(self):
+            call("after_epoch")
 
-        def after_backward(self, s):
-            call("after_backward", s)
+        def after_backward(self):
+            call("after_backward")
 
-        def before_iter(self, s):
-            call("before_iter", s)
+        def before_iter(self):
+            call("before_iter")
 
-        def after_iter(self, s):
-            call("after_iter", s)
+        def after_iter(self):
+            call("after_iter")
         # @end exports
 
     return Hooks

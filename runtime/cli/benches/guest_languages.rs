@@ -4,10 +4,12 @@
 //! the component cache), and the cost of one hook call (`after_train_iter`, which MyHook
 //! serves with its generic `after_iter`: one run-state read, no request).
 //!
-//! `benches/guest_languages.sh` builds the examples and runs this.
+//! `benches/guest_languages.sh` builds the examples and runs this; it also builds the
+//! JavaScript example on the QuickJS engine and names it in `WEFT_BENCH_QUICKJS_HOOK`
+//! (measured as `js-quickjs`).
 
 use std::hint::black_box;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::time::Instant;
 
 use serde_json::json;
@@ -45,8 +47,20 @@ fn main() {
         .expect("set WEFT_COMPONENT_CACHE to an empty folder (benches/guest_languages.sh does)");
     let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../guest-examples");
     let log = RunLog::capturing();
-    for language in LANGUAGES {
-        let path = root.join(format!("{language}/my_hook/my_hook.wasm"));
+    let mut builds: Vec<(&str, PathBuf)> = LANGUAGES
+        .iter()
+        .map(|language| {
+            (
+                *language,
+                root.join(format!("{language}/my_hook/my_hook.wasm")),
+            )
+        })
+        .collect();
+    // The script also builds the JavaScript example on QuickJS, outside the examples' folder.
+    if let Some(path) = std::env::var_os("WEFT_BENCH_QUICKJS_HOOK") {
+        builds.push(("js-quickjs", PathBuf::from(path)));
+    }
+    for (language, path) in builds {
         let size = std::fs::metadata(&path)
             .unwrap_or_else(|e| panic!("{}: {e} (run benches/guest_languages.sh)", path.display()))
             .len();
@@ -62,7 +76,7 @@ fn main() {
         }
         let mut hook = WasmHook::new(plugin.unwrap(), &json!({ "a": 3, "b": "bench" })).unwrap();
         let mut ctx = context(&log);
-        let slow = matches!(language, "python" | "js");
+        let slow = matches!(language, "python" | "js" | "js-quickjs");
         let call = per_call(&mut hook, &mut ctx, if slow { 2_000 } else { 20_000 });
         println!(
             "{}",

@@ -242,14 +242,17 @@ fn trap_hint(path: &Path) -> String {
     };
     let has = |marker: &[u8]| bytes.windows(marker.len()).any(|w| w == marker);
     if has(b"StarlingMonkey") {
-        " (a JavaScript plugin built with componentize-js traps when it throws anything but a \
-         string: build it on guest-sdk/js/weft-plugin.js, whose exportHook turns every throw \
-         into an error message, or throw strings)"
+        " (a JavaScript plugin built with componentize-js traps when a throw leaves an export \
+         that cannot return it: any throw from a hook point since weft:plugin 0.3.0, a throw \
+         of anything but a string elsewhere; build it on guest-sdk/js/weft-plugin.js, whose \
+         exportHook turns every throw into an error message)"
             .into()
     } else if has(b"componentize-py") {
-        " (a Python plugin built with componentize-py traps on an exception that is not \
-         componentize_py_types.Err: build it on guest-sdk/python/weft_plugin.py, whose \
-         export_hook turns every exception into an error message with its traceback)"
+        " (a Python plugin built with componentize-py traps when an exception leaves an export \
+         that cannot return it: any exception from a hook point since weft:plugin 0.3.0, one \
+         that is not componentize_py_types.Err elsewhere; build it on \
+         guest-sdk/python/weft_plugin.py, whose export_hook turns every exception into an \
+         error message with its traceback)"
             .into()
     } else {
         String::new()

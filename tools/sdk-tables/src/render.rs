@@ -205,7 +205,7 @@ fn python_exports(points: &[Point]) -> String {
         .iter()
         .map(|p| {
             format!(
-                "        def {0}(self, s):\n            call(\"{0}\", s)\n",
+                "        def {0}(self):\n            call(\"{0}\")\n",
                 p.snake()
             )
         })
@@ -231,7 +231,7 @@ fn js_hook_methods(points: &[Point]) -> String {
 
 fn js_exports(points: &[Point]) -> String {
     each(points, |out, p| {
-        let _ = writeln!(out, "    {0}(s) {{ call(\"{0}\", s); }},", p.camel());
+        let _ = writeln!(out, "    {0}() {{ call(\"{0}\"); }},", p.camel());
     })
 }
 
