@@ -10,8 +10,9 @@
 //!    same parameters; the two alternate over 5 rounds of 25 timed steps.
 //!
 //! The components come from `make guests` and tests/guests (`benches/plugins.sh` builds them).
-//! `WEFT_BENCH_OTHER_NULL_HOOK=FILE` times a second NullHook build (the same guest built
-//! against another WIT version, say) in the same rounds as tests/guests' own.
+//! NullHook is also timed in C and Zig (tests/guests/null_hook_c, null_hook_zig, built by
+//! the script), and `WEFT_BENCH_OTHER_NULL_HOOK=FILE` times one more build (the Rust guest
+//! built against another WIT version, say), all in the same rounds as the Rust one.
 
 use std::hint::black_box;
 use std::path::{Path, PathBuf};
@@ -137,18 +138,29 @@ fn hook_call() -> f64 {
     let null_point = Dispatch::of(null.points())
         .get(Stage::AfterTrainIter)
         .expect("NullHook acts after train iterations");
-    // Another build of NullHook, if given, alternated with this one so that both see the
-    // machine in the same state.
-    let mut other = std::env::var_os("WEFT_BENCH_OTHER_NULL_HOOK").map(|path| {
-        let plugin = weft_host::open(Path::new(&path), None, log.clone())
-            .unwrap_or_else(|e| panic!("WEFT_BENCH_OTHER_NULL_HOOK: {e}"));
-        let version = plugin.info.version.clone();
-        (
+    // NullHook in the C and Zig SDKs (benches/plugins.sh builds them into target/guests/),
+    // and another build named by WEFT_BENCH_OTHER_NULL_HOOK, alternated with the Rust one so
+    // that all see the machine in the same state.
+    let mut others: Vec<(String, WasmHook, Vec<f64>)> = Vec::new();
+    let built = guests().join("../..");
+    let named = std::env::var_os("WEFT_BENCH_OTHER_NULL_HOOK").map(PathBuf::from);
+    for (label, path) in [
+        ("c", Some(built.join("null_hook_c.wasm"))),
+        ("zig", Some(built.join("null_hook_zig.wasm"))),
+        ("other", named),
+    ] {
+        let Some(path) = path.filter(|p| p.is_file()) else {
+            continue;
+        };
+        let plugin = weft_host::open(&path, None, log.clone())
+            .unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+        let label = format!("{label} on weft:plugin@{}", plugin.info.version);
+        others.push((
+            label,
             WasmHook::new(plugin, &json!({})).unwrap(),
-            version,
             Vec::new(),
-        )
-    });
+        ));
+    }
     let mut rounds: [Vec<f64>; 5] = Default::default();
     // The canonical ABI's share: the shapes of a hook export with no guest code in them, in
     // the same rounds.
@@ -169,15 +181,14 @@ fn hook_call() -> f64 {
         rounds[2].push(time_calls(&mut null, &mut ctx) * 1e9);
         rounds[3].push(null.bindings_only_ns(null_point, &ctx, 20_000).unwrap());
         rounds[4].push(weft_host::profile::empty_call_ns(20_000).unwrap());
-        if let Some((hook, _, all)) = other.as_mut() {
+        for (_, hook, all) in others.iter_mut() {
             all.push(time_calls(hook, &mut ctx) * 1e9);
         }
     }
-    if let Some((_, version, all)) = other {
+    for (label, _, all) in others {
         println!(
             "{}",
-            json!({ "bench": "hook_call_other_null_hook", "version": version,
-                    "whole_ns": median(all) })
+            json!({ "bench": "hook_call_null_hook", "build": label, "whole_ns": median(all) })
         );
     }
     for (shape, all) in shapes {

@@ -345,8 +345,9 @@ enum PluginCommand {
     Wit {
         /// The directory.
         dir: PathBuf,
-        /// A served version other than the one the SDKs build against (0.2.0 adds the
-        /// `ranks` interface for hooks).
+        /// A served version other than the one constructors and optimizers build against
+        /// (0.2.0 adds the `ranks` interface for hooks; 0.3.0's hook points take and return
+        /// nothing, the version the SDKs build hooks against).
         #[arg(long, value_name = "VERSION")]
         version: Option<String>,
     },

@@ -203,7 +203,7 @@ pub fn new(language: &str, name: &str, dir: Option<&Path>) -> Result<PathBuf> {
     write("README.md", &fill(&readme, name, &ty))?;
     if lang.name == "rust" {
         // The Rust SDK's bindings read the WIT at ../../wit/since_v<version> from
-        // sdk/weft-guest: 0.2.0 for hooks, 0.1.0 for constructors and optimizers.
+        // sdk/weft-guest: 0.3.0 for hooks, 0.1.0 for constructors and optimizers.
         for version in weft_host::WIT_VERSIONS {
             weft_host::componentize::write_wit(
                 &root.join(format!("wit/since_v{version}")),
