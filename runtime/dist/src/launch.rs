@@ -41,7 +41,8 @@ pub struct LaunchSpec {
 pub enum LaunchOutcome {
     /// Every rank exited with status 0.
     Success,
-    /// The first rank that failed, and how (the others were stopped).
+    /// The rank whose failure ended the run, and how (the others were stopped): the first
+    /// found, or among ranks found ended together one killed by a signal (the cause).
     Failed {
         /// Its global rank.
         rank: usize,
@@ -125,23 +126,40 @@ pub fn launch(spec: &LaunchSpec) -> Result<LaunchOutcome, DistError> {
 fn watch(mut children: Vec<(usize, Child)>, grace: Duration) -> Result<LaunchOutcome, DistError> {
     loop {
         let mut running = 0;
-        for i in 0..children.len() {
-            let (rank, child) = &mut children[i];
-            let rank = *rank;
+        // The failed rank to report, by index. One sweep can find several ended: a rank
+        // killed by a signal, and a peer that failed on the lost connection within the same
+        // poll interval. The signal is the cause and the other's exit its consequence, so a
+        // signal death wins over an exit status (then the lowest rank).
+        let mut failed: Option<(usize, ExitStatus)> = None;
+        let mut unwatchable = None;
+        for (i, (rank, child)) in children.iter_mut().enumerate() {
             match child.try_wait() {
                 Ok(Some(status)) if !status.success() => {
-                    let (code, how) = describe(status);
-                    children.remove(i);
-                    stop(&mut children, grace);
-                    return Ok(LaunchOutcome::Failed { rank, code, how });
+                    let cause = match failed {
+                        None => true,
+                        Some((_, first)) => first.signal().is_none() && status.signal().is_some(),
+                    };
+                    if cause {
+                        failed = Some((i, status));
+                    }
                 }
                 Ok(Some(_)) => {}
                 Ok(None) => running += 1,
                 Err(e) => {
-                    stop(&mut children, grace);
-                    return Err(DistError::Launch(format!("cannot watch rank {rank}: {e}")));
+                    unwatchable = Some(format!("cannot watch rank {rank}: {e}"));
+                    break;
                 }
             }
+        }
+        if let Some(message) = unwatchable {
+            stop(&mut children, grace);
+            return Err(DistError::Launch(message));
+        }
+        if let Some((i, status)) = failed {
+            let (rank, _) = children.remove(i);
+            let (code, how) = describe(status);
+            stop(&mut children, grace);
+            return Ok(LaunchOutcome::Failed { rank, code, how });
         }
         if running == 0 {
             return Ok(LaunchOutcome::Success);
@@ -177,5 +195,33 @@ fn describe(status: ExitStatus) -> (i32, String) {
         (Some(code), _) => (code, format!("exited with status {code}")),
         (None, Some(sig)) => (128 + sig, format!("was killed by signal {sig}")),
         (None, None) => (1, "ended abnormally".into()),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn shell(script: &str) -> Child {
+        Command::new("sh").args(["-c", script]).spawn().unwrap()
+    }
+
+    #[test]
+    fn a_rank_killed_by_a_signal_is_the_cause_over_a_peer_that_exited_in_the_same_sweep() {
+        // Rank 0 exits with an error (as a peer does when its connection drops) and rank 1
+        // dies of SIGKILL; both have ended before the first sweep sees them.
+        let mut children = vec![(0, shell("exit 2")), (1, shell("kill -9 $$"))];
+        for (_, child) in &mut children {
+            while child.try_wait().unwrap().is_none() {
+                std::thread::sleep(Duration::from_millis(5));
+            }
+        }
+        // `try_wait` reaped them; the watcher sees the same statuses through its own handles.
+        let outcome = watch(children, Duration::from_secs(1)).unwrap();
+        let LaunchOutcome::Failed { rank, code, how } = outcome else {
+            panic!("{outcome:?}")
+        };
+        assert_eq!((rank, code), (1, 137), "{how}");
+        assert!(how.contains("killed by signal 9"), "{how}");
     }
 }
