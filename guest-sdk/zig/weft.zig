@@ -32,9 +32,9 @@
 //! State that must survive a resume: `saveState(self: *Self, a: Allocator) !?[]const u8` and
 //! `loadState(self: *Self, text: []const u8) !void`.
 //!
-//! Failing a call: return `weft.fail("why {d}", .{x})` (the message becomes the WIT
-//! `err(string)`; weft applies the plugin's `on_error` policy), or any other Zig error, which
-//! is reported by name.
+//! Failing a call: return `weft.fail("why {d}", .{x})` (the message goes to weft through
+//! `runner.fail` at a hook point, as `err(string)` from `init` and the state calls; weft
+//! applies the plugin's `on_error` policy), or any other Zig error, which is reported by name.
 //!
 //! Build: `build.sh SRC_DIR OUT.wasm` next to this file. This layer sits on the C SDK
 //! (weft_plugin.{h,c}), which implements the wit-bindgen C exports on top of weak `weft_*`
