@@ -17,5 +17,5 @@ trap 'rm -rf "$WEFT_COMPONENT_CACHE" "$qjs"' EXIT
 # examples' folder.
 WEFT=${WEFT:-$PWD/target/release/weft} WEFT_JS_ENGINE=quickjs guest-sdk/js/build.sh \
     guest-examples/js/my_hook "$qjs/my_hook.wasm"
-export WEFT_BENCH_QUICKJS_HOOK=$qjs/my_hook.wasm
+export WEFT_BENCH_EXTRA_HOOKS=js-quickjs=$qjs/my_hook.wasm${WEFT_BENCH_EXTRA_HOOKS:+,$WEFT_BENCH_EXTRA_HOOKS}
 "$bench"

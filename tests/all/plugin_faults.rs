@@ -39,6 +39,14 @@ impl Run {
     pub(crate) fn logged(&self, needle: &str) -> bool {
         self.log.iter().any(|l| l.contains(needle))
     }
+
+    /// The warning that a plugin was disabled (`on_error = "disable"`).
+    fn disabled_warning(&self) -> &str {
+        self.log
+            .iter()
+            .find(|l| l.contains("disabled"))
+            .expect("a warning that the plugin was disabled")
+    }
 }
 
 /// One epoch of 10 training iterations with a `FaultyHook` configured by `hook` (the
@@ -144,11 +152,7 @@ fn a_returned_error_fails_the_call_with_its_own_message() {
         ", on_error = \"disable\"",
     );
     run.ok();
-    let warning = run
-        .log
-        .iter()
-        .find(|l| l.contains("disabled"))
-        .expect("a warning");
+    let warning = run.disabled_warning();
     assert!(
         warning.contains("epoch 1, iteration 2") && warning.contains("gave up on purpose"),
         "{warning}"
@@ -261,11 +265,7 @@ fn on_error_disable_drops_the_plugin_and_training_goes_on() {
     );
     run.ok();
     assert_eq!(run.result, Ok(RunOutcome::Completed));
-    let warning = run
-        .log
-        .iter()
-        .find(|l| l.contains("disabled"))
-        .expect("a warning");
+    let warning = run.disabled_warning();
     assert!(
         warning.contains("FaultyHook") && warning.contains("epoch 1, iteration 4"),
         "{warning}"

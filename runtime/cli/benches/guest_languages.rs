@@ -5,8 +5,9 @@
 //! serves with its generic `after_iter`: one run-state read, no request).
 //!
 //! `benches/guest_languages.sh` builds the examples and runs this; it also builds the
-//! JavaScript example on the QuickJS engine and names it in `WEFT_BENCH_QUICKJS_HOOK`
-//! (measured as `js-quickjs`).
+//! JavaScript example on the QuickJS engine (measured as `js-quickjs`). Further builds are
+//! named in `WEFT_BENCH_EXTRA_HOOKS=label=path,...` (a plugin built on an older SDK, say),
+//! measured in the same run.
 
 use std::hint::black_box;
 use std::path::{Path, PathBuf};
@@ -56,9 +57,14 @@ fn main() {
             )
         })
         .collect();
-    // The script also builds the JavaScript example on QuickJS, outside the examples' folder.
-    if let Some(path) = std::env::var_os("WEFT_BENCH_QUICKJS_HOOK") {
-        builds.push(("js-quickjs", PathBuf::from(path)));
+    // Other builds of MyHook, `label=path` separated by commas: the script adds the
+    // JavaScript example on QuickJS; an older SDK's builds can be set beside the current ones.
+    let extra = std::env::var("WEFT_BENCH_EXTRA_HOOKS").unwrap_or_default();
+    for item in extra.split(',').filter(|i| !i.is_empty()) {
+        let (label, path) = item
+            .split_once('=')
+            .unwrap_or_else(|| panic!("WEFT_BENCH_EXTRA_HOOKS: `{item}` is not label=path"));
+        builds.push((label, PathBuf::from(path)));
     }
     for (language, path) in builds {
         let size = std::fs::metadata(&path)
@@ -76,7 +82,8 @@ fn main() {
         }
         let mut hook = WasmHook::new(plugin.unwrap(), &json!({ "a": 3, "b": "bench" })).unwrap();
         let mut ctx = context(&log);
-        let slow = matches!(language, "python" | "js" | "js-quickjs");
+        // Interpreted guests: fewer calls per batch.
+        let slow = language.starts_with("python") || language.starts_with("js");
         let call = per_call(&mut hook, &mut ctx, if slow { 2_000 } else { 20_000 });
         println!(
             "{}",
